@@ -1,0 +1,1 @@
+"""The three Enlace services (directory, registry, exchange) and the `enlace` command."""

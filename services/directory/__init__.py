@@ -1,0 +1,1 @@
+"""Directory: countries, institutions and their public keys."""

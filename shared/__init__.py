@@ -1,0 +1,1 @@
+"""Code every Enlace service needs and that knows no single service's domain."""

@@ -1,0 +1,60 @@
+"""The FastAPI application every service is built on: errors, correlation ids, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from shared.errors import install_problem_handlers, problem_body, problem_response
+from shared.logging import CORRELATION_HEADER, correlation, get_logger
+
+ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
+
+log = get_logger(__name__)
+
+
+def create_service_app(
+    title: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
+    readiness: ReadinessCheck,
+    description: str = "",
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def _correlation(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        with correlation(request.headers.get(CORRELATION_HEADER)) as cid:
+            response = await call_next(request)
+            response.headers[CORRELATION_HEADER] = cid
+            # Paths never carry personal data, so they are safe to log.
+            log.info("http_request", method=request.method, path=request.url.path,
+                     status=response.status_code)
+            return response
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], response_model=None)
+    async def readyz() -> JSONResponse | dict[str, Any]:
+        """Readiness: the database and, where used, NATS are reachable."""
+        checks = await readiness(app)
+        if all(checks.values()):
+            return {"status": "ready", "checks": checks}
+        body = problem_body(503, "not_ready", "Not ready", "A dependency is not reachable.",
+                            checks=checks)
+        return problem_response(body)
+
+    return app
+
+
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield

@@ -1,0 +1,128 @@
+"""NATS JetStream: streams, subjects and headers every service agrees on.
+
+Subjects carry routing only (country, institution, message type), never personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from shared.logging import NATS_CORRELATION_HEADER, correlation, get_logger
+
+MESSAGES_STREAM = "ENLACE_MESSAGES"
+AUDIT_STREAM = "ENLACE_AUDIT"
+MESSAGE_SUBJECTS = "enlace.msg.>"
+AUDIT_SUBJECTS = "enlace.audit.>"
+MSG_ID_HEADER = "Nats-Msg-Id"
+TYPE_HEADER = "Enlace-Type"
+SENDER_HEADER = "Enlace-Sender"
+
+DUPLICATE_WINDOW_SECONDS = 24 * 3600
+STREAM_MAX_AGE_SECONDS = 30 * 24 * 3600
+
+log = get_logger(__name__)
+
+
+def message_subject(country: str, institution_id: str, message_type: str) -> str:
+    return f"enlace.msg.{country}.{institution_id}.{message_type}"
+
+
+def country_messages_filter(country: str) -> str:
+    return f"enlace.msg.{country}.>"
+
+
+def audit_subject(country: str) -> str:
+    return f"enlace.audit.{country}"
+
+
+async def connect(url: str, name: str) -> NATS:
+    return await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+    )
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:
+    config = StreamConfig(
+        name=name,
+        subjects=subjects,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        max_age=STREAM_MAX_AGE_SECONDS,
+    )
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Another service created it between our look and our add.
+            await js.stream_info(name)
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    await ensure_stream(js, MESSAGES_STREAM, [MESSAGE_SUBJECTS])
+    await ensure_stream(js, AUDIT_STREAM, [AUDIT_SUBJECTS])
+
+
+async def durable_pull_subscription(
+    js: JetStreamContext, stream: str, durable: str, filter_subject: str
+) -> JetStreamContext.PullSubscription:
+    config = ConsumerConfig(
+        durable_name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        filter_subject=filter_subject,
+        ack_wait=30,
+        max_deliver=-1,
+        max_ack_pending=2000,
+    )
+    return await js.pull_subscribe(filter_subject, durable=durable, stream=stream, config=config)
+
+
+MessageHandler = Callable[[Msg], Awaitable[None]]
+
+
+async def consume_forever(
+    subscription: JetStreamContext.PullSubscription,
+    handler: MessageHandler,
+    batch: int = 100,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Fetch in batches, run the handler under the message's correlation id.
+
+    The handler acks (or terms) each message itself; if it raises, the message is
+    nak'ed with a delay so JetStream redelivers it (transient errors: a database or
+    the directory briefly away).
+    """
+    while stop is None or not stop.is_set():
+        try:
+            messages = await subscription.fetch(batch, timeout=1)
+        except TimeoutError:
+            continue
+        except Exception as exc:  # connection trouble: nats-py reconnects by itself
+            log.warning("fetch_failed", error=type(exc).__name__)
+            await asyncio.sleep(0.5)
+            continue
+        for msg in messages:
+            headers = msg.headers or {}
+            with correlation(headers.get(NATS_CORRELATION_HEADER)):
+                try:
+                    await handler(msg)
+                except Exception:
+                    log.exception("message_handler_failed", subject=msg.subject)
+                    await msg.nak(delay=2)
+
+
+def headers_for(msg_id: str, correlation_id: str | None, **extra: str) -> dict[str, Any]:
+    headers = {MSG_ID_HEADER: msg_id, **extra}
+    if correlation_id:
+        headers[NATS_CORRELATION_HEADER] = correlation_id
+    return headers

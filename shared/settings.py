@@ -1,0 +1,48 @@
+"""Settings shared by every service, read from ENLACE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENLACE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+
+    data_dir: Path = Path("enlace-data")
+    database_url: str = ""
+    nats_url: str = "nats://127.0.0.1:4222"
+
+    directory_url: str = "http://127.0.0.1:8100"
+    registry_url: str = "http://127.0.0.1:8200"
+
+    # Gateway only: the country it serves, the local institutions it hosts, and for each
+    # of them the token it presents to the directory and the registry.
+    gateway_country: str = ""
+    gateway_tokens: dict[str, str] = Field(default_factory=dict)
+
+    message_ttl_seconds: int = 7 * 24 * 3600
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.env == "production" else "console"
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
