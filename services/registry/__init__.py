@@ -1,0 +1,1 @@
+"""Registry: inter-institutional agreements, the policy decision and the audit log."""

@@ -1,0 +1,63 @@
+"""Registry application: HTTP API plus the audit consumer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from services.registry.endpoints import router
+from services.registry.messaging import AUDIT_CONSUMER, AuditIngest
+from shared.db import database_is_reachable, make_engine
+from shared.http import create_service_app
+from shared.messaging import (
+    AUDIT_STREAM,
+    AUDIT_SUBJECTS,
+    connect,
+    consume_forever,
+    durable_pull_subscription,
+    ensure_streams,
+)
+from shared.settings import Settings
+
+SERVICE = "registry"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.database_url_for(SERVICE))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(settings.nats_url, "enlace-registry")
+        js = nc.jetstream()
+        await ensure_streams(js)
+        subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
+                                                       AUDIT_SUBJECTS)
+        stop = asyncio.Event()
+        consumer = asyncio.create_task(
+            consume_forever(subscription, AuditIngest(engine).handle, stop=stop)
+        )
+        app.state.nats = nc
+        try:
+            yield
+        finally:
+            stop.set()
+            consumer.cancel()
+            with suppress(asyncio.CancelledError):
+                await consumer
+            await nc.drain()
+
+    async def readiness(app: FastAPI) -> dict[str, bool]:
+        nc = getattr(app.state, "nats", None)
+        return {"database": database_is_reachable(engine),
+                "nats": bool(nc and nc.is_connected)}
+
+    app = create_service_app(
+        "Enlace registry", lifespan, readiness,
+        "Inter-institutional agreements, the policy decision and the audit log.",
+    )
+    app.state.engine = engine
+    app.include_router(router)
+    return app
