@@ -1,0 +1,123 @@
+"""Gateway application: REST API, outbox publisher, inbound consumer, key registration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from services.exchange.clients import DirectoryClient, RegistryClient
+from services.exchange.endpoints import router
+from services.exchange.keys import load_signing_keys
+from services.exchange.messaging import InboundConsumer, OutboxPublisher
+from services.exchange.service import Gateway
+from shared.db import database_is_reachable, make_engine
+from shared.envelope import public_jwk
+from shared.http import create_service_app
+from shared.logging import get_logger
+from shared.messaging import (
+    MESSAGES_STREAM,
+    connect,
+    consume_forever,
+    country_messages_filter,
+    durable_pull_subscription,
+    ensure_streams,
+)
+from shared.settings import Settings
+
+SERVICE = "exchange"
+
+log = get_logger(__name__)
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    if not settings.gateway_country or not settings.gateway_tokens:
+        raise SystemExit("A gateway needs ENLACE_GATEWAY_COUNTRY and ENLACE_GATEWAY_TOKENS.")
+    hosted = sorted(settings.gateway_tokens)
+    return Gateway(
+        country=settings.gateway_country,
+        engine=make_engine(settings.database_url_for(SERVICE)),
+        keys=load_signing_keys(settings.data_dir, hosted),
+        directory=DirectoryClient(settings.directory_url, settings.gateway_tokens),
+        registry=RegistryClient(settings.registry_url, settings.gateway_tokens),
+        message_ttl_seconds=settings.message_ttl_seconds,
+    )
+
+
+async def register_keys(gateway: Gateway, registered: asyncio.Event) -> None:
+    """Publish the public halves with the directory; retry until it answers."""
+    pending = dict(gateway.keys)
+    while pending:
+        for institution_id, key in list(pending.items()):
+            try:
+                await asyncio.to_thread(
+                    gateway.directory.register_signing_key, institution_id, public_jwk(key)
+                )
+                del pending[institution_id]
+                log.info("signing_key_registered", institution_id=institution_id)
+            except Exception as exc:
+                log.warning("signing_key_registration_failed", institution_id=institution_id,
+                            error=str(exc))
+        if pending:
+            await asyncio.sleep(1)
+    registered.set()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    gateway = build_gateway(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}")
+        js = nc.jetstream()
+        await ensure_streams(js)
+        publisher = OutboxPublisher(gateway.engine, js)
+        subscription = await durable_pull_subscription(
+            js, MESSAGES_STREAM, f"gateway-{gateway.country}",
+            country_messages_filter(gateway.country),
+        )
+        stop = asyncio.Event()
+        keys_registered = asyncio.Event()
+        tasks = [
+            asyncio.create_task(publisher.run(stop)),
+            asyncio.create_task(
+                consume_forever(subscription, InboundConsumer(gateway, publisher).handle,
+                                stop=stop)
+            ),
+            asyncio.create_task(register_keys(gateway, keys_registered)),
+        ]
+        app.state.nats = nc
+        app.state.publisher = publisher
+        app.state.keys_registered = keys_registered
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            await nc.drain()
+            gateway.directory.close()
+            gateway.registry.close()
+
+    async def readiness(app: FastAPI) -> dict[str, bool]:
+        nc = getattr(app.state, "nats", None)
+        registered = getattr(app.state, "keys_registered", None)
+        return {
+            "database": database_is_reachable(gateway.engine),
+            "nats": bool(nc and nc.is_connected),
+            "keys_registered": bool(registered and registered.is_set()),
+        }
+
+    app = create_service_app(
+        f"Enlace gateway ({gateway.country})", lifespan, readiness,
+        "Send and receive referrals of migrant children between countries.",
+    )
+    app.state.engine = gateway.engine
+    app.state.gateway = gateway
+    app.include_router(router)
+    return app

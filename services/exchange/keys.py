@@ -1,0 +1,17 @@
+"""The private keys of the institutions a gateway hosts, kept under its data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from joserfc.jwk import OKPKey
+
+from shared.envelope import load_or_create_private_key
+
+
+def signing_key_path(data_dir: Path, institution_id: str) -> Path:
+    return data_dir / "keys" / f"{institution_id}.sig.jwk.json"
+
+
+def load_signing_keys(data_dir: Path, institution_ids: list[str]) -> dict[str, OKPKey]:
+    return {i: load_or_create_private_key(signing_key_path(data_dir, i)) for i in institution_ids}

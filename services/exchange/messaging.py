@@ -1,0 +1,94 @@
+"""The gateway's JetStream side: publish the outbox, take in what other gateways send."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import Engine
+
+from services.exchange.models import OutboxMessage
+from services.exchange.repository import GatewayRepository
+from services.exchange.service import Gateway, InboundService
+from shared.db import session_scope
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class OutboxPublisher:
+    """Publishes committed outbox rows in order, with their message id for de-duplication.
+
+    A row is marked published only after JetStream acknowledged it, so a crash between
+    the two publishes it again and the stream's duplicate window drops the copy.
+    """
+
+    batch_size = 200
+    idle_poll_seconds = 0.5
+
+    def __init__(self, engine: Engine, js: JetStreamContext) -> None:
+        self.engine = engine
+        self.js = js
+        self.wake = asyncio.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def notify(self) -> None:
+        """Callable from any thread once a transaction that wrote to the outbox committed."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                published = await self.publish_pending()
+            except Exception as exc:
+                log.warning("outbox_publish_failed", error=type(exc).__name__)
+                published = 0
+                await asyncio.sleep(1)
+            if published < self.batch_size:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def publish_pending(self) -> int:
+        rows = await asyncio.to_thread(self._pending)
+        if not rows:
+            return 0
+        acks = await asyncio.gather(
+            *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
+            return_exceptions=True,
+        )
+        done = [r.seq for r, ack in zip(rows, acks, strict=True)
+                if not isinstance(ack, BaseException) and r.seq is not None]
+        failures = len(rows) - len(done)
+        if failures:
+            log.warning("outbox_publish_incomplete", failed=failures)
+        if done:
+            await asyncio.to_thread(self._mark, done)
+        return len(done)
+
+    def _pending(self) -> list[OutboxMessage]:
+        with session_scope(self.engine) as session:
+            return GatewayRepository(session).pending_outbox(self.batch_size)
+
+    def _mark(self, seqs: list[int]) -> None:
+        with session_scope(self.engine) as session:
+            GatewayRepository(session).mark_published(seqs)
+
+
+class InboundConsumer:
+    def __init__(self, gateway: Gateway, publisher: OutboxPublisher) -> None:
+        self.inbound = InboundService(gateway)
+        self.publisher = publisher
+
+    async def handle(self, msg: Msg) -> None:
+        outcome = await asyncio.to_thread(
+            self.inbound.process, msg.data, msg.subject, msg.metadata.sequence.stream
+        )
+        await msg.ack()
+        self.publisher.notify()
+        log.info("message_handled", subject=msg.subject, outcome=outcome)

@@ -1,0 +1,69 @@
+"""Gateway tables. Children's personal data lives here (and only in gateways)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from shared.auth import ApiToken
+from shared.db import JSONValue, UTCDateTime, utcnow
+
+
+class Referral(SQLModel, table=True):
+    """One referral as this gateway sees it; its id is the referral message's id."""
+
+    __tablename__ = "referrals"
+
+    id: str = Field(primary_key=True, max_length=64)
+    direction: str = Field(index=True, max_length=8)
+    sender_id: str = Field(index=True, max_length=64)
+    recipient_id: str = Field(index=True, max_length=64)
+    status: str = Field(index=True, max_length=20)
+    case_reference: str = Field(max_length=100)
+    purpose: str = Field(max_length=40)
+    agreement_id: str = Field(max_length=64)
+    categories: list[str] = Field(sa_type=JSONValue)
+    record: dict[str, Any] = Field(sa_type=JSONValue)
+    envelope: str
+    envelope_digest: str = Field(max_length=64)
+    receipt: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Written in the same transaction as the change it announces; published after commit."""
+
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(unique=True, max_length=64)
+    subject: str = Field(max_length=200)
+    headers: dict[str, str] = Field(sa_type=JSONValue)
+    payload: str
+    referral_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+
+
+class QuarantinedMessage(SQLModel, table=True):
+    """A message that could not be trusted or accepted, kept with its reason."""
+
+    __tablename__ = "quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stream_sequence: int = Field(unique=True)
+    subject: str = Field(max_length=200)
+    message_id: str | None = Field(default=None, index=True, max_length=200)
+    claimed_sender: str | None = Field(default=None, max_length=200)
+    message_type: str | None = Field(default=None, max_length=40)
+    reason: str = Field(max_length=40)
+    detail: str = Field(max_length=500)
+    raw: str
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+TABLES = [t.__table__ for t in (Referral, OutboxMessage, QuarantinedMessage, ApiToken)]  # type: ignore[attr-defined]

@@ -1,0 +1,84 @@
+"""All gateway queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral
+from shared.db import utcnow
+
+
+class GatewayRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def referral(self, referral_id: str) -> Referral | None:
+        return self.session.get(Referral, referral_id)
+
+    def referrals_of(
+        self,
+        institution_ids: list[str],
+        direction: str | None,
+        status: str | None,
+        limit: int,
+        before: str | None,
+    ) -> list[Referral]:
+        party = (
+            (Referral.direction == "outbound") & col(Referral.sender_id).in_(institution_ids)
+        ) | ((Referral.direction == "inbound") & col(Referral.recipient_id).in_(institution_ids))
+        query = select(Referral).where(party)
+        if direction:
+            query = query.where(Referral.direction == direction)
+        if status:
+            query = query.where(Referral.status == status)
+        if before:
+            cursor = self.referral(before)
+            if cursor is not None:
+                query = query.where(
+                    (col(Referral.created_at) < cursor.created_at)
+                    | ((Referral.created_at == cursor.created_at) & (col(Referral.id) < cursor.id))
+                )
+        order = (col(Referral.created_at).desc(), col(Referral.id).desc())
+        return list(self.session.exec(query.order_by(*order).limit(limit)))
+
+    def add(self, row: Referral | OutboxMessage) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def add_quarantined(self, row: QuarantinedMessage) -> bool:
+        """False when this stream message was quarantined already (a redelivery)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def quarantine(self, limit: int) -> list[QuarantinedMessage]:
+        query = select(QuarantinedMessage).order_by(col(QuarantinedMessage.id).desc())
+        return list(self.session.exec(query.limit(limit)))
+
+    def pending_outbox(self, limit: int) -> list[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.published_at).is_(None))
+            .order_by(col(OutboxMessage.seq))
+            .limit(limit)
+        )
+        return list(self.session.exec(query))
+
+    def mark_published(self, seqs: list[int]) -> None:
+        now = utcnow()
+        self.session.execute(
+            update(OutboxMessage).where(col(OutboxMessage.seq).in_(seqs)).values(published_at=now)
+        )
+        referral_ids = select(OutboxMessage.referral_id).where(
+            col(OutboxMessage.seq).in_(seqs), col(OutboxMessage.referral_id).is_not(None)
+        )
+        self.session.execute(
+            update(Referral)
+            .where(col(Referral.id).in_(referral_ids), Referral.status == "queued")
+            .values(status="sent", sent_at=now)
+        )

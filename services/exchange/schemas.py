@@ -1,0 +1,171 @@
+"""Gateway request and response bodies, and the referral record with its data categories."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.vocabulary import DataCategory, Purpose
+
+CountryCode = Field(pattern=r"^[A-Z]{2}$")
+ShortText = Field(min_length=1, max_length=200)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ChildIdentity(Strict):
+    given_names: str = ShortText
+    family_names: str = ShortText
+    sex: Literal["female", "male", "other", "unknown"]
+    date_of_birth: date | None = None
+    estimated_age: int | None = Field(default=None, ge=0, le=17)
+    nationalities: list[str] = Field(default_factory=list, max_length=5)
+    languages: list[str] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _age_known(self) -> ChildIdentity:
+        if self.date_of_birth is None and self.estimated_age is None:
+            raise ValueError("give date_of_birth or estimated_age")
+        if self.date_of_birth is not None and self.date_of_birth > date.today():
+            raise ValueError("date_of_birth is in the future")
+        return self
+
+
+class Accompaniment(Strict):
+    status: Literal["unaccompanied", "separated", "accompanied"]
+
+
+class ProtectionNeeds(Strict):
+    urgency: Literal["routine", "urgent", "immediate"]
+    asylum_intent: bool = False
+    trafficking_indicators: bool = False
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class ChildViews(Strict):
+    heard: bool
+    views: str | None = Field(default=None, max_length=4000)
+
+
+class Reception(Strict):
+    planned_arrival: datetime | None = None
+    transport: str | None = Field(default=None, max_length=200)
+    reception_place: str | None = Field(default=None, max_length=300)
+
+
+class FamilyContact(Strict):
+    relationship: str = ShortText
+    name: str | None = Field(default=None, max_length=200)
+    whereabouts: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=40)
+    traced: bool = False
+
+
+class RequestedService(StrEnum):
+    reception = "reception"
+    psychosocial_care = "psychosocial-care"
+    legal_representation = "legal-representation"
+    family_tracing = "family-tracing"
+    reintegration_follow_up = "reintegration-follow-up"
+    repatriation_coordination = "repatriation-coordination"
+
+
+class ReferralRecord(Strict):
+    child: ChildIdentity
+    accompaniment: Accompaniment
+    protection: ProtectionNeeds
+    requested_services: list[RequestedService] = Field(min_length=1)
+    child_views: ChildViews | None = None
+    reception: Reception | None = None
+    family: list[FamilyContact] = Field(default_factory=list, max_length=20)
+
+
+SECTION_CATEGORY: dict[str, DataCategory] = {
+    "child": DataCategory.identity,
+    "accompaniment": DataCategory.protection,
+    "protection": DataCategory.protection,
+    "requested_services": DataCategory.protection,
+    "child_views": DataCategory.child_views,
+    "reception": DataCategory.location,
+    "family": DataCategory.family,
+}
+
+
+def categories_of(record: dict[str, Any]) -> list[str]:
+    present = {SECTION_CATEGORY[name].value for name, value in record.items() if value}
+    return sorted(present)
+
+
+def without_categories(record: dict[str, Any], withheld: list[str]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if v and SECTION_CATEGORY[k].value not in withheld}
+
+
+class ReferralCreate(Strict):
+    recipient_id: str = Field(min_length=1, max_length=64)
+    case_reference: str = Field(
+        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$",
+        description="The sender's pseudonymous case reference: never a name or document number.",
+    )
+    purpose: Purpose
+    record: ReferralRecord
+
+
+class ReferralAccepted(BaseModel):
+    id: str
+    status: str
+
+
+class ReceiptPublic(BaseModel):
+    jws: str
+    signed_by: str
+    kid: str
+    received_at: datetime
+    message_digest: str
+
+
+class ReferralSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    direction: Literal["outbound", "inbound"]
+    status: str
+    sender_id: str
+    recipient_id: str
+    case_reference: str
+    purpose: str
+    agreement_id: str
+    categories: list[str]
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class ReferralPublic(ReferralSummary):
+    record: dict[str, Any]
+    receipt: ReceiptPublic | None = None
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralSummary]
+
+
+class QuarantinePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    subject: str
+    message_id: str | None
+    claimed_sender: str | None
+    message_type: str | None
+    reason: str
+    detail: str
+    received_at: datetime
+
+
+class QuarantinePage(BaseModel):
+    items: list[QuarantinePublic]
