@@ -46,11 +46,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONValue = JSON
 
 
-def make_engine(url: str) -> Engine:
+def _ensure_sqlite_folder(url: str) -> None:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    _ensure_sqlite_folder(url)
+    if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -89,6 +94,7 @@ def migrate(service_package: str, url: str) -> None:
     """Bring a service's schema to the newest revision with its own Alembic scripts."""
     import importlib
 
+    _ensure_sqlite_folder(url)
     package = importlib.import_module(service_package)
     assert package.__file__ is not None
     script_location = Path(package.__file__).parent / "migrations"

