@@ -115,7 +115,7 @@ class Stack:
     def database_url(self, name: str, folder: Path) -> str:
         if self.options.database_url_template:
             return self.options.database_url_template.format(service=name)
-        return f"sqlite:///{folder / (name.split('-')[0] + '.db')}"
+        return f"sqlite:///{folder / (name.split('_')[0] + '.db')}"
 
     def secret(self, key: str) -> str:
         if key not in self.secrets:
@@ -230,7 +230,7 @@ class Stack:
             name = f"gateway-{country}"
             folder = self.data_dir / "gateways" / country
             folder.mkdir(parents=True, exist_ok=True)
-            db = self.database_url(f"exchange-{country.lower()}", folder)
+            db = self.database_url(f"exchange_{country.lower()}", folder)
             tokens = {inst: {role.value: self.secret(f"{inst}:{role.value}")
                              for role in GATEWAY_ROLES} for inst in institutions}
             provision_gateway(db, country, tokens)
