@@ -16,6 +16,10 @@ class UnknownInstitution(Exception):
     pass
 
 
+class PolicyQuestionRefused(Exception):
+    """The registry found the question itself invalid (e.g. a purpose outside the vocabulary)."""
+
+
 class RegionalServiceDown(Unavailable):
     code = "regional_service_unavailable"
 
@@ -104,6 +108,8 @@ class RegistryClient(_Client):
 
     def decide(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
         response = self.request("POST", "/v1/policy/decisions", acting_for, json=request)
+        if response.status_code == 422:
+            raise PolicyQuestionRefused(response.json().get("detail", ""))
         if response.status_code != 200:
             raise RegionalServiceDown(f"The registry answered {response.status_code}.")
         return dict(response.json())

@@ -12,7 +12,12 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.exchange.clients import DirectoryClient, RegistryClient, UnknownInstitution
+from services.exchange.clients import (
+    DirectoryClient,
+    PolicyQuestionRefused,
+    RegistryClient,
+    UnknownInstitution,
+)
 from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral
 from services.exchange.repository import GatewayRepository
 from services.exchange.schemas import (
@@ -253,7 +258,8 @@ class InboundService:
         Transient failures (directory or registry unreachable, database busy) raise, so
         the message is redelivered; anything else ends stored or quarantined.
         """
-        token = raw.decode("utf-8", errors="replace")
+        # A JWS is ASCII; anything else is garbage to keep legibly (PostgreSQL text has no NUL).
+        token = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
             outbox = Outbox(repo, self.gateway)
@@ -303,14 +309,18 @@ class InboundService:
             raise Rejected("replayed_message_id", "another message used this id before")
         recipient = envelope.recipients[0]
         case_reference = str(envelope.body.get("case_reference", ""))
-        decision = self.gateway.registry.decide(recipient, {
-            "sender": envelope.sender,
-            "recipient": recipient,
-            "message_type": envelope.type,
-            "purpose": envelope.purpose,
-            "data_categories": envelope.categories,
-            "case_reference": case_reference or None,
-        })
+        try:
+            decision = self.gateway.registry.decide(recipient, {
+                "sender": envelope.sender,
+                "recipient": recipient,
+                "message_type": envelope.type,
+                "purpose": envelope.purpose,
+                "data_categories": envelope.categories,
+                "case_reference": case_reference or None,
+            })
+        except PolicyQuestionRefused as exc:
+            raise Rejected("invalid_routing_fields", "purpose, categories or case reference "
+                           "are outside the protocol's vocabulary or limits") from exc
         if decision["decision"] != "allow":
             reasons = decision["reasons"]
             raise Rejected(reasons[0]["code"] if reasons else "policy_denied",
