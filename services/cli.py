@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(args: argparse.Namespace) -> int:
+    stack = load_stack(args.data_dir)
+    mx, hn = stack["gateways"]["MX"], stack["gateways"]["HN"]
+    values = {
+        "DIRECTORY_URL": stack["directory"]["url"],
+        "REGISTRY_URL": stack["registry"]["url"],
+        "AUDITOR_TOKEN": stack["registry"]["tokens"]["auditor"],
+        "MX_URL": mx["url"],
+        "MX_TOKEN": mx["institutions"]["mx-sndif"]["tokens"]["caseworker"],
+        "PFPNNA_TOKEN": mx["institutions"]["mx-pfpnna"]["tokens"]["caseworker"],
+        "HN_URL": hn["url"],
+        "HN_TOKEN": hn["institutions"]["hn-senaf"]["tokens"]["caseworker"],
+        "HN_ADMIN_TOKEN": hn["institutions"]["hn-senaf"]["tokens"]["country_admin"],
+    }
+    for name, value in values.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enlace", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     demo.add_argument("--timeout", type=float, default=30.0)
     demo.set_defaults(func=_demo)
+    env = commands.add_parser("env", help="print shell exports (URLs, demo tokens) of a "
+                                          "running 'enlace up', for curl")
+    env.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    env.set_defaults(func=_env)
     return parser
 
 

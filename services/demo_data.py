@@ -86,7 +86,8 @@ INSTITUTIONS: list[dict[str, Any]] = [
     _inst("pa-snm", "PA", "Servicio Nacional de Migración", "SNM", "migration-authority",
           MIGRATION),
     _inst("us-orr", "US", "Office of Refugee Resettlement, Unaccompanied Children Program",
-          "ORR", "child-protection-authority", ["reception", "family-tracing", "legal-representation"]),
+          "ORR", "child-protection-authority",
+          ["reception", "family-tracing", "legal-representation"]),
     _inst("us-dhs", "US", "Department of Homeland Security", "DHS", "migration-authority",
           MIGRATION),
 ]
@@ -100,7 +101,7 @@ GATEWAYS: dict[str, list[str]] = {"MX": ["mx-sndif", "mx-pfpnna"], "HN": ["hn-se
 
 DEMO_AGREEMENT: dict[str, Any] = {
     "id": "agr-mx-sndif-hn-senaf-2026",
-    "title": "Convenio de intercambio de información SNDIF (México) – SENAF (Honduras)",
+    "title": "Convenio de intercambio de información SNDIF (México) y SENAF (Honduras)",
     "parties": ["mx-sndif", "hn-senaf"],
     "message_types": ["referral", "receipt"],
     "purposes": ["reception-and-care", "family-tracing", "follow-up"],

@@ -19,7 +19,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from shared.db import UTCDateTime, utcnow
 from shared.errors import Forbidden, Unauthorized
 
-TOKEN_PREFIX = "enl_"
+TOKEN_PREFIX = "enl_"  # noqa: S105 (a prefix, not a secret)
 
 
 class Role(StrEnum):

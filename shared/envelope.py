@@ -120,7 +120,7 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         compact = jws.extract_compact(token.encode() if isinstance(token, str) else token)
         payload = json.loads(compact.payload)
     except (JoseError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise EnvelopeError("malformed", "not a JWS compact serialization of a JSON object") from exc
+        raise EnvelopeError("malformed", "not a JWS compact serialization of JSON") from exc
     if not isinstance(payload, dict):
         raise EnvelopeError("malformed", "the payload is not a JSON object")
     return dict(compact.protected), payload

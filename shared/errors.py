@@ -121,7 +121,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
-        return problem_response(problem_body(exc.status_code, code, title, detail, request.url.path))
+        body = problem_body(exc.status_code, code, title, detail, request.url.path)
+        return problem_response(body)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -59,4 +59,4 @@ def current_correlation_id() -> str | None:
 
 
 def get_logger(name: str = "enlace") -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

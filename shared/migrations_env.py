@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alembic import context
-from sqlalchemy import MetaData, Table, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool
+from sqlmodel import SQLModel
 
 
-def metadata_of(tables: Iterable[Table]) -> MetaData:
+def metadata_of(models: Iterable[type[SQLModel]]) -> MetaData:
     """A MetaData holding only one service's tables (SQLModel keeps all in one)."""
     metadata = MetaData()
-    for table in tables:
-        table.to_metadata(metadata)
+    for model in models:
+        SQLModel.metadata.tables[str(model.__tablename__)].to_metadata(metadata)
     return metadata
 
 

@@ -46,4 +46,4 @@ class InstitutionKey(SQLModel, table=True):
     revocation_reason: str | None = Field(default=None, max_length=200)
 
 
-TABLES = [t.__table__ for t in (Country, Institution, InstitutionKey, ApiToken)]  # type: ignore[attr-defined]
+MODELS = (Country, Institution, InstitutionKey, ApiToken)

@@ -48,7 +48,7 @@ def list_referrals(
     before: str | None = Query(None, description="id of the last item of the previous page"),
 ) -> ReferralPage:
     """Your institution's referrals, newest first (no personal data in the listing)."""
-    return ReferralPage(items=referrals.list(principal, direction, status, limit, before))
+    return ReferralPage(items=referrals.list_referrals(principal, direction, status, limit, before))
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralPublic)

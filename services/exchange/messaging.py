@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -49,10 +50,8 @@ class OutboxPublisher:
                 await asyncio.sleep(1)
             if published < self.batch_size:
                 self.wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
-                except TimeoutError:
-                    pass
 
     async def publish_pending(self) -> int:
         rows = await asyncio.to_thread(self._pending)

@@ -66,4 +66,4 @@ class QuarantinedMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-TABLES = [t.__table__ for t in (Referral, OutboxMessage, QuarantinedMessage, ApiToken)]  # type: ignore[attr-defined]
+MODELS = (Referral, OutboxMessage, QuarantinedMessage, ApiToken)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,9 +25,12 @@ class GatewayRepository:
         limit: int,
         before: str | None,
     ) -> list[Referral]:
-        party = (
-            (Referral.direction == "outbound") & col(Referral.sender_id).in_(institution_ids)
-        ) | ((Referral.direction == "inbound") & col(Referral.recipient_id).in_(institution_ids))
+        party = or_(
+            and_(col(Referral.direction) == "outbound",
+                 col(Referral.sender_id).in_(institution_ids)),
+            and_(col(Referral.direction) == "inbound",
+                 col(Referral.recipient_id).in_(institution_ids)),
+        )
         query = select(Referral).where(party)
         if direction:
             query = query.where(Referral.direction == direction)
@@ -36,10 +39,11 @@ class GatewayRepository:
         if before:
             cursor = self.referral(before)
             if cursor is not None:
-                query = query.where(
-                    (col(Referral.created_at) < cursor.created_at)
-                    | ((Referral.created_at == cursor.created_at) & (col(Referral.id) < cursor.id))
-                )
+                query = query.where(or_(
+                    col(Referral.created_at) < cursor.created_at,
+                    and_(col(Referral.created_at) == cursor.created_at,
+                         col(Referral.id) < cursor.id),
+                ))
         order = (col(Referral.created_at).desc(), col(Referral.id).desc())
         return list(self.session.exec(query.order_by(*order).limit(limit)))
 
@@ -79,6 +83,6 @@ class GatewayRepository:
         )
         self.session.execute(
             update(Referral)
-            .where(col(Referral.id).in_(referral_ids), Referral.status == "queued")
+            .where(col(Referral.id).in_(referral_ids), col(Referral.status) == "queued")
             .values(status="sent", sent_at=now)
         )

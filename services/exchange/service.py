@@ -221,7 +221,7 @@ class ReferralService:
         return ReferralPublic(**summary.model_dump(), record=referral.record,
                               receipt=_receipt_public(referral))
 
-    def list(
+    def list_referrals(
         self, principal: Principal, direction: str | None, status: str | None, limit: int,
         before: str | None,
     ) -> list[ReferralSummary]:
@@ -328,8 +328,9 @@ class InboundService:
         if decision["agreement_id"] != envelope.agreement:
             raise Rejected("agreement_mismatch", "the named agreement does not cover this flow")
         if decision["withheld_categories"]:
-            raise Rejected("category_not_allowed", "the message carries categories the "
-                           "agreement does not allow: " + ", ".join(decision["withheld_categories"]))
+            withheld = ", ".join(decision["withheld_categories"])
+            raise Rejected("category_not_allowed",
+                           f"the agreement does not allow the categories: {withheld}")
         sender = self.gateway.directory.institution(envelope.sender)
         repo.add(Referral(
             id=envelope.id, direction="inbound", sender_id=envelope.sender,

@@ -45,4 +45,4 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
 
 
-TABLES = [t.__table__ for t in (Agreement, AuditEntry, ApiToken)]  # type: ignore[attr-defined]
+MODELS = (Agreement, AuditEntry, ApiToken)

@@ -11,7 +11,12 @@ import nats
 import pytest
 
 from services.exchange.keys import signing_key_path
-from shared.envelope import Envelope, generate_signing_key, load_or_create_private_key, sign_envelope
+from shared.envelope import (
+    Envelope,
+    generate_signing_key,
+    load_or_create_private_key,
+    sign_envelope,
+)
 from tests.conftest import RunningStack, wait_until
 
 SUBJECT = "enlace.msg.HN.hn-senaf.referral"

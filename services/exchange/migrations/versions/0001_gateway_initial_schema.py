@@ -1,7 +1,7 @@
 """gateway initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 10:27:05.258392
 """
 from collections.abc import Sequence
@@ -11,7 +11,6 @@ import sqlmodel
 from alembic import op
 
 import shared.db
-
 
 revision: str = '0001'
 down_revision: str | None = None

@@ -1,0 +1,70 @@
+"""Create (or update) Enlace's two JetStream streams with N replicas.
+
+The services create a missing stream themselves, but with ONE replica. On a 3-node
+cluster run this once, before the first service starts, so that the streams survive
+the loss of a node:
+
+    .venv/bin/python deploy/nats/create_streams.py \
+        --url nats://regional-admin:PASSWORD@nats.enlace.internal:4222 --replicas 3
+
+Run it again with another --replicas to change the replication of existing streams.
+Subjects, storage, retention and the duplicate window are the ones the services expect
+(shared/messaging.py). Needs the project installed (the venv of the services).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import nats
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.messaging import (
+    AUDIT_STREAM,
+    AUDIT_SUBJECTS,
+    DUPLICATE_WINDOW_SECONDS,
+    MESSAGE_SUBJECTS,
+    MESSAGES_STREAM,
+    STREAM_MAX_AGE_SECONDS,
+)
+
+
+async def apply(url: str, replicas: int) -> None:
+    nc = await nats.connect(url, name="enlace-create-streams", connect_timeout=5,
+                            allow_reconnect=False)
+    js = nc.jetstream(timeout=10)
+    try:
+        for name, subjects in ((MESSAGES_STREAM, [MESSAGE_SUBJECTS]),
+                               (AUDIT_STREAM, [AUDIT_SUBJECTS])):
+            config = StreamConfig(
+                name=name, subjects=subjects, storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS, max_age=STREAM_MAX_AGE_SECONDS,
+                num_replicas=replicas,
+            )
+            try:
+                await js.stream_info(name)
+            except NotFoundError:
+                await js.add_stream(config)
+                print(f"created {name} with {replicas} replica(s)")
+            else:
+                await js.update_stream(config)
+                print(f"updated {name}: {replicas} replica(s)")
+    finally:
+        await nc.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True,
+                        help="NATS URL with a user allowed to manage streams")
+    parser.add_argument("--replicas", type=int, default=3, choices=[1, 3, 5])
+    args = parser.parse_args()
+    asyncio.run(apply(args.url, args.replicas))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

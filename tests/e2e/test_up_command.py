@@ -1,0 +1,72 @@
+"""`enlace up` and `enlace demo` as a newcomer uses them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+from tests.conftest import RunningStack, pid_alive
+
+
+def enlace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_demo_prints_a_delivered_referral(stack: RunningStack):
+    result = enlace("demo", "--data-dir", str(stack.data_dir))
+    assert result.returncode == 0, result.stderr
+    referral = json.loads(result.stdout)
+    assert referral["status"] == "delivered"
+    assert referral["receipt"]["signed_by"] == "hn-senaf"
+
+
+def test_demo_without_a_running_stack_says_how_to_start_one(tmp_path):
+    result = enlace("demo", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "enlace up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_gives_a_clear_message(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = enlace("up", "--data-dir", str(tmp_path), "--registry-port", str(port))
+    assert result.returncode == 2
+    assert f"Port {port} for the registry is already taken" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_sigterm_stops_every_process(tmp_path):
+    running = RunningStack(tmp_path, [])
+    pids = running.info["pids"]
+    assert set(pids) == {"nats", "directory", "registry", "gateway-MX", "gateway-HN"}
+    assert all(pid_alive(pid) for pid in pids.values())
+    output = running.stop()
+    assert running.process.returncode == 0
+    assert "Stopped." in output
+    deadline = time.monotonic() + 10
+    while any(pid_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [name for name, pid in pids.items() if pid_alive(pid)] == []
+    assert not (tmp_path / "stack.json").exists()
+
+
+def test_restart_on_the_same_data_dir_keeps_tokens_and_keys(tmp_path):
+    first = RunningStack(tmp_path, [])
+    token, key_file = first.token("MX", "mx-sndif"), tmp_path / "gateways/MX/keys"
+    keys_before = sorted(p.read_text() for p in key_file.iterdir())
+    first.stop()
+    second = RunningStack(tmp_path, [])
+    try:
+        assert second.token("MX", "mx-sndif") == token
+        assert sorted(p.read_text() for p in key_file.iterdir()) == keys_before
+        with second.gateway("MX", "mx-sndif") as mx:
+            assert mx.get("/v1/referrals").status_code == 200
+    finally:
+        second.stop()
