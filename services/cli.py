@@ -12,7 +12,14 @@ from pathlib import Path
 import httpx
 
 from services import demo_data
-from services.stack import StackError, StackOptions, load_stack, run_up
+from services.stack import (
+    StackError,
+    StackOptions,
+    hold_service,
+    load_stack,
+    release_service,
+    run_up,
+)
 
 DEFAULT_DATA_DIR = Path("enlace-data")
 SERVICES = ("directory", "registry", "exchange")
@@ -95,6 +102,34 @@ def _env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        hold_service(args.data_dir, args.name)
+        print(f"{args.name} stopped; 'enlace service start {args.name}' starts it again.")
+        return 0
+    release_service(args.data_dir, args.name)
+    url = _service_url(load_stack(args.data_dir), args.name)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        try:
+            if url is None or httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                print(f"{args.name} is running.")
+                return 0
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    print(f"{args.name} is not ready after {args.timeout} s.", file=sys.stderr)
+    return 1
+
+
+def _service_url(stack: dict[str, object], name: str) -> str | None:
+    if name.startswith("gateway-"):
+        return str(stack["gateways"][name.removeprefix("gateway-")]["url"])  # type: ignore[index]
+    if name in ("directory", "registry"):
+        return str(stack[name]["url"])  # type: ignore[index]
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enlace", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     demo.add_argument("--timeout", type=float, default=30.0)
     demo.set_defaults(func=_demo)
+    service = commands.add_parser(
+        "service", help="stop one service of a running 'enlace up' (it stays down) or start it "
+                        "again; a service that exits by itself is restarted at once")
+    service.add_argument("action", choices=["stop", "start"])
+    service.add_argument("name", help="nats, directory, registry, gateway-MX or gateway-HN")
+    service.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    service.add_argument("--timeout", type=float, default=60.0)
+    service.set_defaults(func=_service)
+
     env = commands.add_parser("env", help="print shell exports (URLs, demo tokens) of a "
                                           "running 'enlace up', for curl")
     env.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)

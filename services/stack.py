@@ -24,12 +24,9 @@ from typing import IO, Any
 import httpx
 
 from services import demo_data
-from services.provision import (
-    GATEWAY_ROLES,
-    provision_directory,
-    provision_gateway,
-    provision_registry,
-)
+from services.directory.seed import provision_directory
+from services.exchange.seed import GATEWAY_ROLES, provision_gateway
+from services.registry.seed import provision_registry
 from shared.auth import new_token
 
 HOST = "127.0.0.1"
@@ -50,6 +47,39 @@ class StackOptions:
 
 def stack_file(data_dir: Path) -> Path:
     return data_dir / "stack.json"
+
+
+def held_marker(data_dir: Path, name: str) -> Path:
+    return data_dir.resolve() / "held" / name
+
+
+def hold_service(data_dir: Path, name: str) -> None:
+    """Stop one service of a running stack and keep it stopped until `release_service`."""
+    stack = load_stack(data_dir)
+    if name not in stack["pids"]:
+        raise StackError(f"No service named {name!r}; choose from {', '.join(stack['pids'])}.")
+    marker = held_marker(data_dir, name)
+    marker.parent.mkdir(exist_ok=True)
+    marker.touch()
+    pid = stack["pids"][name]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while _pid_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def release_service(data_dir: Path, name: str) -> None:
+    """Let `enlace up` start a held service again."""
+    held_marker(data_dir, name).unlink(missing_ok=True)
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def load_stack(data_dir: Path) -> dict[str, Any]:
@@ -107,7 +137,9 @@ class Stack:
         self.options = options
         self.data_dir = options.data_dir.resolve()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.logs: dict[str, IO[bytes]] = {}
+        self.info: dict[str, Any] = {}
         self.secrets: dict[str, str] = {}
 
     # Layout ----------------------------------------------------------------------------
@@ -127,8 +159,11 @@ class Stack:
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log_dir = self.data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
+        if name in self.logs:
+            self.logs[name].close()
         log_file = (log_dir / f"{name}.log").open("ab")
         self.logs[name] = log_file
+        self.commands[name] = (command, env or {})
         self.processes[name] = subprocess.Popen(
             command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
             preexec_fn=_die_with_parent, start_new_session=True,
@@ -145,6 +180,21 @@ class Stack:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def supervise(self) -> None:
+        """Restart a service that exited, unless someone held it with `enlace service stop`."""
+        for name, process in list(self.processes.items()):
+            if process.poll() is None or held_marker(self.data_dir, name).exists():
+                continue
+            print(f"{name} exited (code {process.returncode}); restarting it.", flush=True)
+            self.start(name, *self.commands[name])
+            self.info["pids"][name] = self.processes[name].pid
+            self.write_stack_file()
+
+    def write_stack_file(self) -> None:
+        tmp = stack_file(self.data_dir).with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info, indent=2))
+        tmp.replace(stack_file(self.data_dir))
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -177,6 +227,7 @@ class Stack:
             raise StackError(f"Not ready in time: {names}. See {self.data_dir / 'logs'}.")
 
     def stop(self) -> None:
+        shutil.rmtree(self.data_dir / "held", ignore_errors=True)
         for process in reversed(self.processes.values()):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -247,7 +298,7 @@ class Stack:
         _save_secrets(self.data_dir, self.secrets)
         self.wait_ready(urls)
 
-        stack = {
+        self.info = {
             "data_dir": str(self.data_dir),
             "nats_url": nats_url,
             "directory": {"url": urls["directory"], "database_url": directory_db,
@@ -258,10 +309,8 @@ class Stack:
             "pids": {name: p.pid for name, p in self.processes.items()},
             "logs": str(self.data_dir / "logs"),
         }
-        tmp = stack_file(self.data_dir).with_suffix(".tmp")
-        tmp.write_text(json.dumps(stack, indent=2))
-        tmp.replace(stack_file(self.data_dir))
-        return stack
+        self.write_stack_file()
+        return self.info
 
 
 def next_steps(stack: dict[str, Any]) -> str:
@@ -303,7 +352,7 @@ def run_up(options: StackOptions) -> int:
         running = stack.up()
         print(next_steps(running), flush=True)
         while True:
-            stack.check_alive()
+            stack.supervise()
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping Enlace ...", flush=True)

@@ -12,13 +12,9 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.exchange.clients import (
-    DirectoryClient,
-    PolicyQuestionRefused,
-    RegistryClient,
-    UnknownInstitution,
-)
+from services.exchange.directory_client import DirectoryClient, UnknownInstitution
 from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral
+from services.exchange.registry_client import PolicyQuestionRefused, RegistryClient
 from services.exchange.repository import GatewayRepository
 from services.exchange.schemas import (
     ReceiptPublic,

@@ -70,3 +70,38 @@ def test_restart_on_the_same_data_dir_keeps_tokens_and_keys(tmp_path):
             assert mx.get("/v1/referrals").status_code == 200
     finally:
         second.stop()
+
+
+def test_a_killed_service_is_restarted_and_a_held_one_stays_down(tmp_path):
+    import httpx
+
+    running = RunningStack(tmp_path, [])
+    try:
+        url = running.info["registry"]["url"]
+        old_pid = running.info["pids"]["registry"]
+        subprocess.run(["kill", "-9", str(old_pid)], check=True)
+        def restarted() -> bool:
+            info = json.loads((tmp_path / "stack.json").read_text())
+            if info["pids"]["registry"] == old_pid:
+                return False
+            try:
+                return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        from tests.conftest import wait_until
+        wait_until(restarted, timeout=60)
+
+        result = enlace("service", "stop", "registry", "--data-dir", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        time.sleep(2)
+        try:
+            httpx.get(f"{url}/healthz", timeout=2)
+            answered = True
+        except httpx.HTTPError:
+            answered = False
+        assert not answered
+        result = enlace("service", "start", "registry", "--data-dir", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+    finally:
+        running.stop()

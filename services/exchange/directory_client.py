@@ -1,4 +1,4 @@
-"""The gateway's calls to the regional services: the directory and the registry."""
+"""The gateway's client of the directory: institutions and their keys."""
 
 from __future__ import annotations
 
@@ -6,53 +6,14 @@ import threading
 import time
 from typing import Any
 
-import httpx
-
-from shared.errors import Unavailable
-from shared.logging import CORRELATION_HEADER, current_correlation_id
+from services.exchange.regional_client import RegionalClient, RegionalServiceDown
 
 
 class UnknownInstitution(Exception):
     pass
 
 
-class PolicyQuestionRefused(Exception):
-    """The registry found the question itself invalid (e.g. a purpose outside the vocabulary)."""
-
-
-class RegionalServiceDown(Unavailable):
-    code = "regional_service_unavailable"
-
-
-class _Client:
-    name = "service"
-
-    def __init__(self, base_url: str, tokens: dict[str, str], timeout: float = 5.0) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=timeout)
-        self.tokens = tokens
-
-    def _headers(self, acting_for: str | None) -> dict[str, str]:
-        headers = {}
-        if acting_for:
-            headers["Authorization"] = f"Bearer {self.tokens[acting_for]}"
-        cid = current_correlation_id()
-        if cid:
-            headers[CORRELATION_HEADER] = cid
-        return headers
-
-    def request(
-        self, method: str, path: str, acting_for: str | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        try:
-            return self.http.request(method, path, headers=self._headers(acting_for), **kwargs)
-        except httpx.HTTPError as exc:
-            raise RegionalServiceDown(f"The {self.name} cannot be reached.") from exc
-
-    def close(self) -> None:
-        self.http.close()
-
-
-class DirectoryClient(_Client):
+class DirectoryClient(RegionalClient):
     """Institutions and their keys, cached briefly: the directory is read on every message."""
 
     name = "directory"
@@ -101,15 +62,3 @@ class DirectoryClient(_Client):
             raise RegionalServiceDown(
                 f"The directory refused the key of {institution_id} ({response.status_code})."
             )
-
-
-class RegistryClient(_Client):
-    name = "registry"
-
-    def decide(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
-        response = self.request("POST", "/v1/policy/decisions", acting_for, json=request)
-        if response.status_code == 422:
-            raise PolicyQuestionRefused(response.json().get("detail", ""))
-        if response.status_code != 200:
-            raise RegionalServiceDown(f"The registry answered {response.status_code}.")
-        return dict(response.json())

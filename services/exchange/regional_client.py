@@ -1,0 +1,42 @@
+"""What the gateway's clients of the regional services (directory, registry) share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from shared.errors import Unavailable
+from shared.logging import CORRELATION_HEADER, current_correlation_id
+
+
+class RegionalServiceDown(Unavailable):
+    code = "regional_service_unavailable"
+
+
+class RegionalClient:
+    name = "service"
+
+    def __init__(self, base_url: str, tokens: dict[str, str], timeout: float = 5.0) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.tokens = tokens
+
+    def _headers(self, acting_for: str | None) -> dict[str, str]:
+        headers = {}
+        if acting_for:
+            headers["Authorization"] = f"Bearer {self.tokens[acting_for]}"
+        cid = current_correlation_id()
+        if cid:
+            headers[CORRELATION_HEADER] = cid
+        return headers
+
+    def request(
+        self, method: str, path: str, acting_for: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            return self.http.request(method, path, headers=self._headers(acting_for), **kwargs)
+        except httpx.HTTPError as exc:
+            raise RegionalServiceDown(f"The {self.name} cannot be reached.") from exc
+
+    def close(self) -> None:
+        self.http.close()
