@@ -28,6 +28,7 @@ from services.directory.seed import provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry
 from shared.auth import new_token
+from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 90.0
@@ -267,8 +268,12 @@ class Stack:
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
                 "registry": f"http://{HOST}:{ports['registry']}"}
+        public_keys = {
+            f"{name}_public_key": json.dumps(public_jwk(load_or_create_private_key(
+                service_key_path(self.data_dir / name)))) for name in ("directory", "registry")
+        }
         common = {"nats_url": nats_url, "directory_url": urls["directory"],
-                  "registry_url": urls["registry"]}
+                  "registry_url": urls["registry"], **public_keys}
         self.serve("directory", "directory", ports["directory"],
                    {**common, "data_dir": str(self.data_dir / "directory"),
                     "database_url": directory_db})
@@ -302,8 +307,10 @@ class Stack:
             "data_dir": str(self.data_dir),
             "nats_url": nats_url,
             "directory": {"url": urls["directory"], "database_url": directory_db,
+                          "public_key": json.loads(public_keys["directory_public_key"]),
                           "tokens": {"regional_admin": admin}},
             "registry": {"url": urls["registry"], "database_url": registry_db,
+                         "public_key": json.loads(public_keys["registry_public_key"]),
                          "tokens": {"regional_admin": admin, "auditor": auditor}},
             "gateways": gateways,
             "pids": {name: p.pid for name, p in self.processes.items()},

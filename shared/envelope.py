@@ -89,6 +89,11 @@ def import_jwk(data: dict[str, Any]) -> OKPKey:
     return OKPKey.import_key(fields)
 
 
+def service_key_path(data_dir: Path) -> Path:
+    """Where a regional service (directory, registry) keeps the key it signs snapshots with."""
+    return data_dir / "keys" / "service.sig.jwk.json"
+
+
 def load_or_create_private_key(path: Path) -> OKPKey:
     """A private key kept as a JWK file readable only by its owner; created on first use."""
     if path.exists():

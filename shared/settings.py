@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     gateway_tokens: dict[str, str] = Field(default_factory=dict)
 
     message_ttl_seconds: int = 7 * 24 * 3600
+
+    # The public keys (JWK) that the directory and the registry sign their snapshots and
+    # checkpoints with: a gateway trusts what these keys sign, and nothing else.
+    directory_public_key: dict[str, Any] | None = None
+    registry_public_key: dict[str, Any] | None = None
 
     @property
     def effective_log_format(self) -> str:
