@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -121,7 +120,7 @@ async def consume_forever(
                     await msg.nak(delay=2)
 
 
-def headers_for(msg_id: str, correlation_id: str | None, **extra: str) -> dict[str, Any]:
+def headers_for(msg_id: str, correlation_id: str | None, **extra: str) -> dict[str, str]:
     headers = {MSG_ID_HEADER: msg_id, **extra}
     if correlation_id:
         headers[NATS_CORRELATION_HEADER] = correlation_id

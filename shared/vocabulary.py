@@ -8,6 +8,7 @@ from enum import StrEnum
 class MessageType(StrEnum):
     referral = "referral"
     receipt = "receipt"
+    referral_update = "referral-update"
 
 
 class Purpose(StrEnum):
@@ -37,3 +38,9 @@ class AuditEventType(StrEnum):
     quarantined = "quarantined"
     denied = "denied"
     record_read = "record-read"
+    accepted = "accepted"
+    rejected = "rejected"
+    started = "started"
+    closed = "closed"
+    withdrawn = "withdrawn"
+    follow_up = "follow-up"

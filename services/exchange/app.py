@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
+from services.exchange.gateway import Gateway
 from services.exchange.keys import load_signing_keys
 from services.exchange.messaging import InboundConsumer, OutboxPublisher
 from services.exchange.registry_client import RegistryClient
-from services.exchange.service import Gateway
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import public_jwk
 from shared.http import create_service_app

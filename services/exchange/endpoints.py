@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from services.exchange.schemas import (
+    ActionRequest,
     QuarantinePage,
     QuarantinePublic,
     ReferralAccepted,
@@ -60,6 +61,21 @@ def get_referral(
     referral = referrals.get(principal, referral_id)
     background.add_task(request.app.state.publisher.notify)
     return referral
+
+
+@router.post("/referrals/{referral_id}/actions", response_model=ReferralPublic)
+def act_on_referral(
+    referral_id: str, body: ActionRequest, referrals: Referrals, principal: CurrentPrincipal,
+    request: Request, background: BackgroundTasks,
+) -> ReferralPublic:
+    """Move a referral along (accept, reject, start, close, withdraw) or add a follow-up note.
+
+    The other side's gateway is told with a signed message; an action the referral's state
+    does not allow is refused with 409 and the reason.
+    """
+    referral = referrals.act(principal, referral_id, body)
+    background.add_task(request.app.state.publisher.notify)
+    return referrals.public(referral)
 
 
 @router.get("/quarantine", response_model=QuarantinePage)

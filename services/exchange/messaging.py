@@ -9,9 +9,10 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
+from services.exchange.gateway import Gateway
+from services.exchange.inbound import InboundService
 from services.exchange.models import OutboxMessage
 from services.exchange.repository import GatewayRepository
-from services.exchange.service import Gateway, InboundService
 from shared.db import session_scope
 from shared.logging import get_logger
 

@@ -34,6 +34,23 @@ class Referral(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ReferralEvent(SQLModel, table=True):
+    """One step of a referral's life, by either side; the state is derived from all of them."""
+
+    __tablename__ = "referral_events"
+
+    id: str = Field(primary_key=True, max_length=64)
+    referral_id: str = Field(foreign_key="referrals.id", index=True, max_length=64)
+    action: str = Field(max_length=20)
+    side: str = Field(max_length=10)
+    actor_id: str = Field(max_length=64)
+    clock: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=2000)
+    outcome: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=4000)
+
+
 class OutboxMessage(SQLModel, table=True):
     """Written in the same transaction as the change it announces; published after commit."""
 
@@ -66,4 +83,4 @@ class QuarantinedMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-MODELS = (Referral, OutboxMessage, QuarantinedMessage, ApiToken)
+MODELS = (Referral, ReferralEvent, OutboxMessage, QuarantinedMessage, ApiToken)

@@ -6,7 +6,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral
+from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral, ReferralEvent
 from shared.db import utcnow
 
 
@@ -47,7 +47,15 @@ class GatewayRepository:
         order = (col(Referral.created_at).desc(), col(Referral.id).desc())
         return list(self.session.exec(query.order_by(*order).limit(limit)))
 
-    def add(self, row: Referral | OutboxMessage) -> None:
+    def events(self, referral_id: str) -> list[ReferralEvent]:
+        query = (select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
+                 .order_by(col(ReferralEvent.clock), col(ReferralEvent.id)))
+        return list(self.session.exec(query))
+
+    def event(self, event_id: str) -> ReferralEvent | None:
+        return self.session.get(ReferralEvent, event_id)
+
+    def add(self, row: Referral | ReferralEvent | OutboxMessage) -> None:
         self.session.add(row)
         self.session.flush()
 

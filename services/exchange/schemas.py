@@ -145,9 +145,34 @@ class ReferralSummary(BaseModel):
     delivered_at: datetime | None
 
 
+class HistoryItem(BaseModel):
+    """One step of the referral's life, by this side or the other."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    action: str
+    side: Literal["sender", "recipient"]
+    actor_id: str
+    at: datetime
+    reason: str | None = None
+    outcome: str | None = None
+    note: str | None = None
+
+
 class ReferralPublic(ReferralSummary):
     record: dict[str, Any]
     receipt: ReceiptPublic | None = None
+    history: list[HistoryItem] = Field(default_factory=list)
+
+
+class ActionRequest(Strict):
+    """accept | reject (reason) | start | close (outcome) | withdraw (reason) | note (note)."""
+
+    action: Literal["accept", "reject", "start", "close", "withdraw", "note"]
+    reason: str | None = Field(default=None, max_length=2000)
+    outcome: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=4000)
 
 
 class ReferralPage(BaseModel):

@@ -1,0 +1,80 @@
+"""What every part of a gateway shares: its configuration and the outbox."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc.jwk import OKPKey
+from sqlalchemy import Engine
+
+from services.exchange.directory_client import DirectoryClient
+from services.exchange.models import OutboxMessage
+from services.exchange.registry_client import RegistryClient
+from services.exchange.repository import GatewayRepository
+from shared.db import utcnow
+from shared.envelope import Envelope, sign_envelope
+from shared.logging import current_correlation_id
+from shared.messaging import (
+    SENDER_HEADER,
+    TYPE_HEADER,
+    audit_subject,
+    headers_for,
+    message_subject,
+)
+from shared.vocabulary import AuditEventType
+
+
+@dataclass
+class Gateway:
+    """Everything a gateway's rules need, built once at start-up."""
+
+    country: str
+    engine: Engine
+    keys: dict[str, OKPKey]
+    directory: DirectoryClient
+    registry: RegistryClient
+    message_ttl_seconds: int
+
+    def hosts(self, institution_id: str) -> bool:
+        return institution_id in self.keys
+
+    def envelope(self, **fields: Any) -> Envelope:
+        return Envelope.new(ttl_seconds=self.message_ttl_seconds, **fields)
+
+
+class Outbox:
+    """Messages and audit events, written in the transaction of the change they announce."""
+
+    def __init__(self, repo: GatewayRepository, gateway: Gateway) -> None:
+        self.repo = repo
+        self.gateway = gateway
+
+    def send(self, envelope: Envelope, referral_id: str | None = None) -> str:
+        """Sign as the envelope's sender and queue for its (single) recipient; return the JWS."""
+        token = sign_envelope(envelope, self.gateway.keys[envelope.sender])
+        recipient = envelope.recipients[0]
+        country = self.gateway.directory.institution(recipient)["country"]
+        headers = headers_for(envelope.id, current_correlation_id(),
+                              **{TYPE_HEADER: envelope.type, SENDER_HEADER: envelope.sender})
+        self.repo.add(OutboxMessage(
+            msg_id=envelope.id, subject=message_subject(country, recipient, envelope.type),
+            headers=headers, payload=token, referral_id=referral_id,
+        ))
+        return token
+
+    def audit(self, event_type: AuditEventType, institution_id: str, **fields: Any) -> None:
+        event_id = str(uuid.uuid4())
+        event = {
+            "event_id": event_id,
+            "event_type": event_type.value,
+            "occurred_at": utcnow().isoformat(),
+            "institution_id": institution_id,
+            **fields,
+        }
+        self.repo.add(OutboxMessage(
+            msg_id=event_id, subject=audit_subject(self.gateway.country),
+            headers=headers_for(event_id, current_correlation_id()), payload=json.dumps(event),
+        ))

@@ -1,0 +1,264 @@
+"""What arrives from other gateways: verify, check, store, answer; or quarantine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.exchange.directory_client import UnknownInstitution
+from services.exchange.gateway import Gateway, Outbox
+from services.exchange.lifecycle import RULES, Action, Side
+from services.exchange.models import QuarantinedMessage, Referral, ReferralEvent
+from services.exchange.registry_client import PolicyQuestionRefused
+from services.exchange.repository import GatewayRepository
+from services.exchange.service import AUDIT_OF_ACTION, add_event, counterpart_of, local_party
+from shared.db import session_scope, utcnow
+from shared.envelope import Envelope, EnvelopeError, digest, unverified_parts, verify_envelope
+from shared.logging import get_logger
+from shared.vocabulary import AuditEventType, MessageType
+
+log = get_logger(__name__)
+
+DELIVERY_CLOCK = 1  # the referral itself is step 0 of its life, its delivery step 1
+
+
+def _moment(text: Any) -> datetime:
+    """When the other side says a step happened (so both sides show the same time)."""
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return utcnow()
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Rejected(Exception):
+    """An inbound message that goes to quarantine, with a stable reason code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class InboundService:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def process(self, raw: bytes, subject: str, stream_sequence: int) -> str:
+        """Handle one delivered message; returns what became of it (for logs and metrics).
+
+        Transient failures (directory or registry unreachable, database busy) raise, so
+        the message is redelivered; anything else ends stored or quarantined.
+        """
+        # A JWS is ASCII; anything else is garbage to keep legibly (PostgreSQL text has no NUL).
+        token = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        with session_scope(self.gateway.engine) as session:
+            repo = GatewayRepository(session)
+            outbox = Outbox(repo, self.gateway)
+            try:
+                envelope = self._verified(token, subject)
+                handler = {
+                    MessageType.referral.value: self._take_referral,
+                    MessageType.receipt.value: self._take_receipt,
+                    MessageType.referral_update.value: self._take_update,
+                }.get(envelope.type)
+                if handler is None:
+                    raise Rejected("unsupported_type", "this gateway does not handle the type")
+                return handler(repo, outbox, envelope, token)
+            except Rejected as rejection:
+                session.rollback()
+                return self._quarantine(repo, outbox, token, subject, stream_sequence, rejection)
+
+    def _verified(self, token: str, subject: str) -> Envelope:
+        try:
+            _, claimed = unverified_parts(token)
+            sender = claimed.get("sender")
+            if not isinstance(sender, str) or not sender:
+                raise EnvelopeError("malformed", "the envelope names no sender")
+            try:
+                keys = self.gateway.directory.signing_keys(sender)
+            except UnknownInstitution as exc:
+                raise EnvelopeError("unknown_sender", "the sender is not in the directory") from exc
+            try:
+                envelope = verify_envelope(token, keys)
+            except EnvelopeError as exc:
+                if exc.code != "unknown_key":
+                    raise
+                # The sender may have registered a new key since we cached its keys.
+                self.gateway.directory.forget_keys(sender)
+                envelope = verify_envelope(token, self.gateway.directory.signing_keys(sender))
+        except EnvelopeError as exc:
+            raise Rejected(exc.code, exc.detail) from exc
+        if not self.gateway.hosts(envelope.recipients[0]) or \
+                subject.split(".")[3:4] != [envelope.recipients[0]]:
+            raise Rejected("not_for_this_gateway", "the recipient is not hosted by this gateway")
+        return envelope
+
+    def _take_referral(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        existing = repo.referral(envelope.id)
+        if existing is not None:
+            if existing.envelope_digest == digest(token):
+                return "duplicate"
+            raise Rejected("replayed_message_id", "another message used this id before")
+        recipient = envelope.recipients[0]
+        case_reference = str(envelope.body.get("case_reference", ""))
+        self._check_policy(envelope, recipient, case_reference)
+        referral = Referral(
+            id=envelope.id, direction="inbound", sender_id=envelope.sender,
+            recipient_id=recipient, status="sent", case_reference=case_reference,
+            purpose=envelope.purpose or "", agreement_id=envelope.agreement or "",
+            categories=envelope.categories, record=dict(envelope.body.get("record", {})),
+            envelope=token, envelope_digest=digest(token),
+        )
+        repo.add(referral)
+        now = utcnow()
+        receipt = self.gateway.envelope(
+            type=MessageType.receipt.value,
+            sender=recipient,
+            recipients=[envelope.sender],
+            agreement=envelope.agreement,
+            purpose=envelope.purpose,
+            in_reply_to=envelope.id,
+            body={
+                "message_id": envelope.id,
+                "message_digest": digest(token),
+                "received_at": now.isoformat(),
+                "status": "delivered",
+                "clock": DELIVERY_CLOCK,
+            },
+        )
+        outbox.send(receipt)
+        add_event(repo, referral, ReferralEvent(
+            id=receipt.id, referral_id=referral.id, action=Action.deliver.value,
+            side=Side.recipient.value, actor_id=recipient, clock=DELIVERY_CLOCK, at=now,
+        ))
+        outbox.audit(
+            AuditEventType.received, recipient, counterpart_id=envelope.sender,
+            message_id=envelope.id, message_type=envelope.type, case_reference=case_reference,
+            agreement_id=envelope.agreement, detail={"categories": envelope.categories},
+        )
+        log.info("referral_received", referral_id=envelope.id, sender=envelope.sender)
+        return "stored"
+
+    def _check_policy(self, envelope: Envelope, recipient: str, case_reference: str) -> None:
+        try:
+            decision = self.gateway.registry.decide(recipient, {
+                "sender": envelope.sender,
+                "recipient": recipient,
+                "message_type": envelope.type,
+                "purpose": envelope.purpose,
+                "data_categories": envelope.categories,
+                "case_reference": case_reference or None,
+            })
+        except PolicyQuestionRefused as exc:
+            raise Rejected("invalid_routing_fields", "purpose, categories or case reference "
+                           "are outside the protocol's vocabulary or limits") from exc
+        if decision["decision"] != "allow":
+            reasons = decision["reasons"]
+            raise Rejected(reasons[0]["code"] if reasons else "policy_denied",
+                           "; ".join(r["detail"] for r in reasons))
+        if decision["agreement_id"] != envelope.agreement:
+            raise Rejected("agreement_mismatch", "the named agreement does not cover this flow")
+        if decision["withheld_categories"]:
+            withheld = ", ".join(decision["withheld_categories"])
+            raise Rejected("category_not_allowed",
+                           f"the agreement does not allow the categories: {withheld}")
+
+    def _take_receipt(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        referral = repo.referral(str(envelope.body.get("message_id", "")))
+        if (
+            referral is None
+            or referral.direction != "outbound"
+            or referral.recipient_id != envelope.sender
+            or envelope.body.get("message_digest") != referral.envelope_digest
+        ):
+            raise Rejected("receipt_mismatch", "the receipt matches no message this gateway sent")
+        if referral.receipt is not None:
+            return "duplicate"
+        referral.receipt = token
+        referral.sent_at = referral.sent_at or utcnow()
+        add_event(repo, referral, ReferralEvent(
+            id=envelope.id, referral_id=referral.id, action=Action.deliver.value,
+            side=Side.recipient.value, actor_id=envelope.sender,
+            clock=int(envelope.body.get("clock", DELIVERY_CLOCK)),
+            at=_moment(envelope.body.get("received_at")),
+        ))
+        outbox.audit(
+            AuditEventType.receipt, referral.sender_id, counterpart_id=envelope.sender,
+            message_id=referral.id, message_type=MessageType.referral.value,
+            case_reference=referral.case_reference, agreement_id=referral.agreement_id,
+            detail={"receipt_id": envelope.id},
+        )
+        log.info("referral_delivered", referral_id=referral.id)
+        return "receipt"
+
+    def _take_update(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        body = envelope.body
+        referral = repo.referral(str(body.get("referral_id", "")))
+        if (
+            referral is None
+            or counterpart_of(referral) != envelope.sender
+            or local_party(referral) != envelope.recipients[0]
+        ):
+            raise Rejected("unknown_referral", "the update names no referral shared with sender")
+        if repo.event(envelope.id) is not None:
+            return "duplicate"
+        try:
+            action = Action(str(body.get("action")))
+            clock = int(body["clock"])
+            at = _moment(body["at"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Rejected("malformed", "the update's action or clock is not valid") from exc
+        side = Side.sender if envelope.sender == referral.sender_id else Side.recipient
+        rule = RULES[action]
+        if action == Action.deliver or (rule.side is not None and rule.side != side):
+            raise Rejected("action_not_allowed", f"the {side.value} cannot {action.value}")
+        details: dict[str, Any] = {k: str(body[k])[:4000] for k in ("reason", "outcome", "note")
+                                   if body.get(k)}
+        add_event(repo, referral, ReferralEvent(
+            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
+            actor_id=envelope.sender, clock=clock, at=at, **details,
+        ))
+        outbox.audit(
+            AUDIT_OF_ACTION[action], local_party(referral), counterpart_id=envelope.sender,
+            message_id=envelope.id, message_type=envelope.type,
+            case_reference=referral.case_reference, agreement_id=referral.agreement_id,
+            detail={"referral_id": referral.id, "by": envelope.sender},
+        )
+        return "update"
+
+    def _quarantine(
+        self, repo: GatewayRepository, outbox: Outbox, token: str, subject: str,
+        stream_sequence: int, rejection: Rejected,
+    ) -> str:
+        try:
+            _, claimed = unverified_parts(token)
+        except EnvelopeError:
+            claimed = {}
+
+        def claimed_str(name: str) -> str | None:
+            value = claimed.get(name)
+            return str(value)[:200] if isinstance(value, str | int) else None
+
+        stored = repo.add_quarantined(QuarantinedMessage(
+            stream_sequence=stream_sequence, subject=subject[:200],
+            message_id=claimed_str("id"), claimed_sender=claimed_str("sender"),
+            message_type=claimed_str("type"), reason=rejection.reason,
+            detail=rejection.detail[:500], raw=token,
+        ))
+        if stored:
+            local = subject.split(".")[3] if subject.count(".") >= 4 else ""
+            outbox.audit(
+                AuditEventType.quarantined, local if self.gateway.hosts(local) else "unknown",
+                counterpart_id=claimed_str("sender"), message_id=claimed_str("id"),
+                message_type=claimed_str("type"), detail={"reason": rejection.reason},
+            )
+            log.warning("message_quarantined", reason=rejection.reason,
+                        message_id=claimed_str("id"))
+        return "quarantined"
