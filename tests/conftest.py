@@ -91,6 +91,10 @@ class RunningStack:
         )
         self.info = self._wait_for_stack_file()
 
+    @staticmethod
+    def read_info(data_dir: Path) -> dict[str, Any]:
+        return dict(json.loads((data_dir / "stack.json").read_text()))
+
     def _wait_for_stack_file(self, timeout: float = 120) -> dict[str, Any]:
         path = self.data_dir / "stack.json"
         deadline = time.monotonic() + timeout

@@ -1,0 +1,96 @@
+"""Delivery you can trust: a receiving gateway killed or away loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import create_engine, text
+
+from services.demo_data import SAMPLE_REFERRAL
+from tests.conftest import RunningStack, wait_until
+
+
+def send_many(stack: RunningStack, count: int, on_progress=None) -> list[str]:
+    def send_batch(start: int) -> list[str]:
+        ids = []
+        with stack.gateway("MX", "mx-sndif") as mx:
+            for i in range(start, min(start + 50, count)):
+                body = {**SAMPLE_REFERRAL, "case_reference": f"MX-DIF-2026-{i:06d}"}
+                response = mx.post("/v1/referrals", json=body)
+                assert response.status_code == 202, response.text
+                ids.append(response.json()["id"])
+                if on_progress:
+                    on_progress()
+        return ids
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        batches = pool.map(send_batch, range(0, count, 50))
+        return [i for batch in batches for i in batch]
+
+
+def count_rows(database_url: str, ids: list[str], where: str = "") -> dict[str, int]:
+    engine = create_engine(database_url)
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            params = {f"i{n}": value for n, value in enumerate(chunk)}
+            placeholders = ", ".join(f":i{n}" for n in range(len(chunk)))
+            rows = conn.execute(text(
+                f"SELECT id, COUNT(*) FROM referrals WHERE id IN ({placeholders}) {where} "
+                "GROUP BY id"), params).all()
+            counts.update({row[0]: row[1] for row in rows})
+    engine.dispose()
+    return counts
+
+
+def all_delivered(stack: RunningStack, ids: list[str], timeout: float) -> None:
+    mx_db = stack.info["gateways"]["MX"]["database_url"]
+    wait_until(lambda: len(count_rows(mx_db, ids, "AND status = 'delivered'")) == len(ids),
+               timeout=timeout, interval=1)
+
+
+def test_receiver_killed_with_1000_in_flight_stores_each_exactly_once(stack: RunningStack):
+    hn_pid = stack.info["pids"]["gateway-HN"]
+    sent = 0
+
+    def kill_receiver_midway() -> None:
+        nonlocal sent
+        sent += 1
+        if sent == 300:
+            os.kill(hn_pid, signal.SIGKILL)  # `enlace up` restarts it
+
+    ids = send_many(stack, 1000, kill_receiver_midway)
+    assert len(set(ids)) == 1000
+    all_delivered(stack, ids, timeout=300)
+
+    stored = count_rows(stack.info["gateways"]["HN"]["database_url"], ids,
+                        "AND direction = 'inbound'")
+    assert len(stored) == 1000
+    assert set(stored.values()) == {1}
+    assert stack.info["pids"]["gateway-HN"] == hn_pid  # the fixture's view; the stack file moved
+    restarted = RunningStack.read_info(stack.data_dir)["pids"]["gateway-HN"]
+    assert restarted != hn_pid
+
+
+def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: RunningStack):
+    def service(action: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "service", action, "gateway-HN",
+             "--data-dir", str(stack.data_dir)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+
+    service("stop")
+    ids = send_many(stack, 50)
+    time.sleep(60)
+    mx_db = stack.info["gateways"]["MX"]["database_url"]
+    assert count_rows(mx_db, ids, "AND status = 'delivered'") == {}
+    service("start")
+    all_delivered(stack, ids, timeout=120)
+    stored = count_rows(stack.info["gateways"]["HN"]["database_url"], ids)
+    assert len(stored) == 50 and set(stored.values()) == {1}
