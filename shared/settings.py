@@ -30,11 +30,20 @@ class Settings(BaseSettings):
     gateway_tokens: dict[str, str] = Field(default_factory=dict)
 
     message_ttl_seconds: int = 7 * 24 * 3600
+    # A missing-child alert not acknowledged by a target country within this time escalates.
+    alert_ack_timeout_seconds: int = 15 * 60
 
     # The public keys (JWK) that the directory and the registry sign their snapshots and
     # checkpoints with: a gateway trusts what these keys sign, and nothing else.
     directory_public_key: dict[str, Any] | None = None
     registry_public_key: dict[str, Any] | None = None
+
+    # Registry only: its token to read institutions (their countries) from the directory.
+    directory_token: str = ""
+    # How long a gateway may decide from the registry's signed policy snapshot, and how
+    # often (at most) it fetches a fresh one after a decision.
+    policy_snapshot_ttl_seconds: int = 3600
+    policy_snapshot_refresh_seconds: int = 60
 
     @property
     def effective_log_format(self) -> str:

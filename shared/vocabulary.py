@@ -9,6 +9,9 @@ class MessageType(StrEnum):
     referral = "referral"
     receipt = "receipt"
     referral_update = "referral-update"
+    alert = "alert"
+    alert_ack = "alert-ack"
+    alert_located = "alert-located"
 
 
 class Purpose(StrEnum):
@@ -44,3 +47,23 @@ class AuditEventType(StrEnum):
     closed = "closed"
     withdrawn = "withdrawn"
     follow_up = "follow-up"
+    alert_issued = "alert-issued"
+    alert_received = "alert-received"
+    alert_acknowledged = "alert-acknowledged"
+    alert_updated = "alert-updated"
+    alert_located = "alert-located"
+    alert_cancelled = "alert-cancelled"
+    alert_escalated = "alert-escalated"
+    # Made by the registry itself, never accepted from a gateway.
+    agreement_created = "agreement-created"
+    agreement_updated = "agreement-updated"
+    agreement_amended = "agreement-amended"
+    agreement_submitted = "agreement-submitted"
+    agreement_signed = "agreement-signed"
+    agreement_activated = "agreement-activated"
+    agreement_suspended = "agreement-suspended"
+    agreement_resumed = "agreement-resumed"
+    agreement_terminated = "agreement-terminated"
+    agreement_superseded = "agreement-superseded"
+    consent_recorded = "consent-recorded"
+    consent_withdrawn = "consent-withdrawn"

@@ -82,12 +82,14 @@ def pid_alive(pid: int) -> bool:
 class RunningStack:
     """`enlace up` as a newcomer runs it, driven through stack.json."""
 
-    def __init__(self, data_dir: Path, extra_args: list[str]) -> None:
+    def __init__(self, data_dir: Path, extra_args: list[str],
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir),
              *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **(env or {})},
         )
         self.info = self._wait_for_stack_file()
 
@@ -147,9 +149,15 @@ def wait_until(check, timeout: float = 30, interval: float = 0.1):  # type: igno
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """Extra environment for the module's stack; a test module overrides it when it must."""
+    return {}
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[RunningStack]:
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          stack_env: dict[str, str]) -> Iterator[RunningStack]:
     extra: list[str] = []
     databases: PostgresDatabases | None = None
     if request.param == "postgresql":
@@ -159,7 +167,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         databases = PostgresDatabases(admin_url)
         databases.create(STACK_DATABASES)
         extra = ["--database-url-template", databases.template]
-    running = RunningStack(tmp_path_factory.mktemp(f"stack-{request.param}"), extra)
+    running = RunningStack(tmp_path_factory.mktemp(f"stack-{request.param}"), extra, stack_env)
     try:
         yield running
     finally:

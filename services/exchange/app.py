@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from services.exchange.alerts import escalate_overdue
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
 from services.exchange.gateway import Gateway
@@ -66,6 +67,17 @@ async def register_keys(gateway: Gateway, registered: asyncio.Event) -> None:
     registered.set()
 
 
+async def escalate_forever(gateway: Gateway, ack_timeout_seconds: int,
+                           stop: asyncio.Event) -> None:
+    interval = max(1.0, min(30.0, ack_timeout_seconds / 4))
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(escalate_overdue, gateway, ack_timeout_seconds)
+        except Exception as exc:
+            log.warning("alert_escalation_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: Settings) -> FastAPI:
     gateway = build_gateway(settings)
 
@@ -88,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
                                 stop=stop)
             ),
             asyncio.create_task(register_keys(gateway, keys_registered)),
+            asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
+                                                 stop)),
         ]
         app.state.nats = nc
         app.state.publisher = publisher

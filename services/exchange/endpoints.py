@@ -6,8 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
+from services.exchange.alerts import AlertService
 from services.exchange.schemas import (
+    Acknowledgement,
     ActionRequest,
+    AlertChange,
+    AlertCreate,
+    AlertPage,
+    AlertView,
     QuarantinePage,
     QuarantinePublic,
     ReferralAccepted,
@@ -26,6 +32,13 @@ def referral_service(request: Request, session: SessionDep) -> ReferralService:
 
 
 Referrals = Annotated[ReferralService, Depends(referral_service)]
+
+
+def alert_service(request: Request, session: SessionDep) -> AlertService:
+    return AlertService(session, request.app.state.gateway)
+
+
+Alerts = Annotated[AlertService, Depends(alert_service)]
 
 
 @router.post("/referrals", response_model=ReferralAccepted, status_code=202)
@@ -85,3 +98,51 @@ def list_quarantine(
     """Messages this gateway refused, each with its reason (administrators and auditors)."""
     rows = referrals.quarantine(principal, limit)
     return QuarantinePage(items=[QuarantinePublic.model_validate(r) for r in rows])
+
+
+@router.post("/alerts", response_model=AlertView, status_code=202)
+def issue_alert(
+    body: AlertCreate, alerts: Alerts, principal: CurrentPrincipal, request: Request,
+    background: BackgroundTasks,
+) -> AlertView:
+    """Issue a missing-child alert to chosen countries, or to every member with ["ALL"]."""
+    alert = alerts.issue(principal, body)
+    background.add_task(request.app.state.publisher.notify)
+    return alerts.view(alert)
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(
+    alerts: Alerts, principal: CurrentPrincipal,
+    direction: Literal["inbound", "outbound"] | None = None,
+) -> AlertPage:
+    """Alerts your institution issued or received, newest first."""
+    return AlertPage(items=alerts.list_alerts(principal, direction))
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertView)
+def get_alert(alert_id: str, alerts: Alerts, principal: CurrentPrincipal) -> AlertView:
+    """One alert; for the issuer, per country: who received it and who acknowledged."""
+    return alerts.get(principal, alert_id)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertView)
+def acknowledge_alert(
+    alert_id: str, body: Acknowledgement, alerts: Alerts, principal: CurrentPrincipal,
+    request: Request, background: BackgroundTasks,
+) -> AlertView:
+    """A recipient's focal point confirms the alert reached them."""
+    alert = alerts.acknowledge(principal, alert_id, body)
+    background.add_task(request.app.state.publisher.notify)
+    return alerts.view(alert)
+
+
+@router.post("/alerts/{alert_id}/actions", response_model=AlertView)
+def change_alert(
+    alert_id: str, body: AlertChange, alerts: Alerts, principal: CurrentPrincipal,
+    request: Request, background: BackgroundTasks,
+) -> AlertView:
+    """Update or cancel (issuer), or report the child located (issuer or a recipient)."""
+    alert = alerts.change(principal, alert_id, body)
+    background.add_task(request.app.state.publisher.notify)
+    return alerts.view(alert)

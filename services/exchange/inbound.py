@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.exchange import alerts
 from services.exchange.directory_client import UnknownInstitution
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action, Side
@@ -61,6 +62,9 @@ class InboundService:
                     MessageType.referral.value: self._take_referral,
                     MessageType.receipt.value: self._take_receipt,
                     MessageType.referral_update.value: self._take_update,
+                    MessageType.alert.value: self._take_alert,
+                    MessageType.alert_ack.value: self._take_alert_reply,
+                    MessageType.alert_located.value: self._take_alert_reply,
                 }.get(envelope.type)
                 if handler is None:
                     raise Rejected("unsupported_type", "this gateway does not handle the type")
@@ -170,6 +174,8 @@ class InboundService:
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
         referral = repo.referral(str(envelope.body.get("message_id", "")))
+        if referral is None and alerts.take_alert_receipt(repo.session, envelope):
+            return "alert-receipt"
         if (
             referral is None
             or referral.direction != "outbound"
@@ -232,6 +238,21 @@ class InboundService:
             detail={"referral_id": referral.id, "by": envelope.sender},
         )
         return "update"
+
+    def _take_alert(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        return alerts.take_alert(repo.session, outbox, envelope)
+
+    def _take_alert_reply(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        take = (alerts.take_alert_ack if envelope.type == MessageType.alert_ack.value
+                else alerts.take_alert_located)
+        outcome = take(repo.session, outbox, envelope)
+        if outcome is None:
+            raise Rejected("unknown_alert", "the message names no alert issued to the sender")
+        return outcome
 
     def _quarantine(
         self, repo: GatewayRepository, outbox: Outbox, token: str, subject: str,

@@ -1,0 +1,357 @@
+"""Missing-child alerts: issued to chosen countries or every member, received and
+acknowledged by each country's focal points, updated, located, cancelled, escalated when
+a country stays silent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from services.exchange.gateway import Gateway, Outbox
+from services.exchange.models import Alert, AlertTarget
+from services.exchange.repository import GatewayRepository
+from services.exchange.schemas import (
+    Acknowledgement,
+    AlertChange,
+    AlertCreate,
+    AlertTargetPublic,
+    AlertView,
+)
+from shared.auth import Principal, Role, require_role
+from shared.db import session_scope, utcnow
+from shared.envelope import Envelope
+from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.logging import get_logger
+from shared.vocabulary import AuditEventType, MessageType
+
+log = get_logger(__name__)
+
+ALL_MEMBERS = "ALL"
+ALERT_COMPETENCE = "missing-child-alerts"
+
+
+class AlertService:
+    def __init__(self, session: Session, gateway: Gateway) -> None:
+        self.session = session
+        self.repo = GatewayRepository(session)
+        self.gateway = gateway
+        self.outbox = Outbox(self.repo, gateway)
+
+    # Routing through the directory ----------------------------------------------------
+
+    def _directory_items(self, path: str, **params: str) -> list[dict[str, Any]]:
+        directory = self.gateway.directory
+        response = directory.request("GET", path, next(iter(directory.tokens)), params=params)
+        if response.status_code != 200:
+            raise Unprocessable("The directory did not answer the routing question.",
+                                code="routing_unavailable")
+        body = response.json()
+        return list(body["items"] if isinstance(body, dict) else body)
+
+    def _countries(self, requested: list[str]) -> list[str]:
+        codes = {c["code"]: c for c in self._directory_items("/v1/countries")}
+        if [c.upper() for c in requested] == [ALL_MEMBERS]:
+            return sorted(code for code, c in codes.items() if c.get("crm_member"))
+        unknown = sorted({c.upper() for c in requested} - codes.keys())
+        if unknown:
+            raise Unprocessable(f"Unknown countries: {', '.join(unknown)}.",
+                                code="unknown_country")
+        return sorted({c.upper() for c in requested})
+
+    def _alert_desks(self, country: str) -> list[str]:
+        """Institutions of a country that take missing-child alerts through a gateway."""
+        return [i["id"] for i in self._directory_items("/v1/institutions", country=country)
+                if ALERT_COMPETENCE in i.get("competences", []) and i.get("gateway_country")]
+
+    # Issuer's side ---------------------------------------------------------------------
+
+    def _local(self, principal: Principal) -> None:
+        require_role(principal, Role.caseworker)
+        if not self.gateway.hosts(principal.institution_id):
+            raise Forbidden("This institution is not hosted by this gateway.",
+                            code="institution_not_hosted")
+
+    def issue(self, principal: Principal, data: AlertCreate) -> Alert:
+        self._local(principal)
+        countries = self._countries(data.target_countries)
+        alert = Alert(
+            id=str(uuid.uuid4()),
+            direction="outbound", issuer_id=principal.institution_id, status="active",
+            category=data.category.value, urgency=data.urgency,
+            public=data.public.model_dump(mode="json", exclude_none=True),
+            details=data.details.model_dump(mode="json", exclude_none=True),
+            target_countries=countries,
+        )
+        self.session.add(alert)
+        for country in countries:
+            desks = self._alert_desks(country)
+            if not desks:
+                self.session.add(AlertTarget(alert_id=alert.id, country=country))
+            for desk in desks:
+                self.session.add(AlertTarget(alert_id=alert.id, country=country,
+                                             recipient_id=desk))
+        self.session.flush()
+        self._broadcast(alert, "issue")
+        self.outbox.audit(AuditEventType.alert_issued, alert.issuer_id, message_id=alert.id,
+                          message_type=MessageType.alert.value,
+                          detail={"countries": countries, "category": alert.category})
+        return alert
+
+    def _targets(self, alert_id: str) -> list[AlertTarget]:
+        query = select(AlertTarget).where(AlertTarget.alert_id == alert_id)
+        return list(self.session.exec(query.order_by(col(AlertTarget.country))))
+
+    def _broadcast(self, alert: Alert, action: str, **extra: Any) -> None:
+        for target in self._targets(alert.id):
+            if target.recipient_id is None:
+                continue
+            envelope = self.gateway.envelope(
+                type=MessageType.alert.value, sender=alert.issuer_id,
+                recipients=[target.recipient_id], purpose="missing-child-search",
+                body={"alert_id": alert.id, "version": alert.version, "action": action,
+                      "status": alert.status, "category": alert.category,
+                      "urgency": alert.urgency, "public": alert.public,
+                      "details": alert.details, "target_countries": alert.target_countries,
+                      "located": alert.located, "reason": alert.reason, **extra},
+            )
+            self.outbox.send(envelope)
+            if action == "issue":
+                target.message_id = envelope.id
+                self.session.add(target)
+
+    def change(self, principal: Principal, alert_id: str, change: AlertChange) -> Alert:
+        """The issuer updates, reports located, or cancels; a recipient reports located."""
+        alert = self._visible(principal, alert_id)
+        if alert.status != "active":
+            raise Conflict(f"The alert is {alert.status}; it cannot change any more.",
+                           code="alert_closed", status_now=alert.status)
+        if change.action == "located":
+            if not change.where:
+                raise Unprocessable("Say where the child was located.", code="where_required")
+            located = {"where": change.where, "measures": change.measures,
+                       "by": principal.institution_id, "at": utcnow().isoformat()}
+            if alert.direction == "inbound":
+                self._report_located(alert, located)
+                return alert
+            self._close(alert, "located", located=located)
+            return alert
+        if alert.direction != "outbound":
+            raise Forbidden("Only the issuing institution can update or cancel an alert.",
+                            code="not_the_issuer")
+        if change.action == "cancel":
+            if not change.reason:
+                raise Unprocessable("Give the reason for cancelling.", code="reason_required")
+            self._close(alert, "cancelled", reason=change.reason)
+            return alert
+        if change.public is None and change.details is None:
+            raise Unprocessable("An update changes public or details.", code="nothing_to_update")
+        if change.public is not None:
+            alert.public = change.public.model_dump(mode="json", exclude_none=True)
+        if change.details is not None:
+            alert.details = change.details.model_dump(mode="json", exclude_none=True)
+        alert.version += 1
+        alert.updated_at = utcnow()
+        self.session.add(alert)
+        self._broadcast(alert, "update")
+        self.outbox.audit(AuditEventType.alert_updated, alert.issuer_id, message_id=alert.id,
+                          message_type=MessageType.alert.value, detail={"version": alert.version})
+        return alert
+
+    def _close(self, alert: Alert, status: str, *, located: dict[str, Any] | None = None,
+               reason: str | None = None) -> None:
+        alert.status, alert.located, alert.reason = status, located, reason
+        alert.version += 1
+        alert.updated_at = utcnow()
+        self.session.add(alert)
+        self._broadcast(alert, "located" if status == "located" else "cancel")
+        event = (AuditEventType.alert_located if status == "located"
+                 else AuditEventType.alert_cancelled)
+        self.outbox.audit(event, alert.issuer_id, message_id=alert.id,
+                          message_type=MessageType.alert.value, detail={"version": alert.version})
+
+    # Recipient's side -----------------------------------------------------------------
+
+    def acknowledge(self, principal: Principal, alert_id: str, ack: Acknowledgement) -> Alert:
+        alert = self._visible(principal, alert_id)
+        if alert.direction != "inbound":
+            raise Conflict("Only a recipient acknowledges an alert.", code="not_a_recipient")
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = utcnow(), ack.by
+            self.session.add(alert)
+            self.outbox.send(self.gateway.envelope(
+                type=MessageType.alert_ack.value, sender=principal.institution_id,
+                recipients=[alert.issuer_id], purpose="missing-child-search",
+                in_reply_to=alert.id,
+                body={"alert_id": alert.id, "by": ack.by,
+                      "at": alert.acknowledged_at.isoformat()},
+            ))
+            self.outbox.audit(AuditEventType.alert_acknowledged, principal.institution_id,
+                              counterpart_id=alert.issuer_id, message_id=alert.id,
+                              message_type=MessageType.alert_ack.value)
+        return alert
+
+    def _report_located(self, alert: Alert, located: dict[str, Any]) -> None:
+        assert alert.recipient_id is not None
+        self.outbox.send(self.gateway.envelope(
+            type=MessageType.alert_located.value, sender=alert.recipient_id,
+            recipients=[alert.issuer_id], purpose="missing-child-search", in_reply_to=alert.id,
+            body={"alert_id": alert.id, **located},
+        ))
+        self.outbox.audit(AuditEventType.alert_located, alert.recipient_id,
+                          counterpart_id=alert.issuer_id, message_id=alert.id,
+                          message_type=MessageType.alert_located.value)
+
+    # Reading --------------------------------------------------------------------------
+
+    def _visible(self, principal: Principal, alert_id: str) -> Alert:
+        self._local(principal)
+        query = select(Alert).where(Alert.id == alert_id).where(_mine(principal))
+        alert = self.session.exec(query).first()
+        if alert is None:
+            raise NotFound("No alert with this id is visible to you.", code="alert_not_found")
+        return alert
+
+    def view(self, alert: Alert) -> AlertView:
+        targets = self._targets(alert.id) if alert.direction == "outbound" else []
+        return AlertView.model_validate(alert).model_copy(
+            update={"targets": [AlertTargetPublic.model_validate(t) for t in targets]})
+
+    def get(self, principal: Principal, alert_id: str) -> AlertView:
+        return self.view(self._visible(principal, alert_id))
+
+    def list_alerts(self, principal: Principal, direction: str | None) -> list[AlertView]:
+        self._local(principal)
+        query = select(Alert).where(_mine(principal))
+        if direction:
+            query = query.where(Alert.direction == direction)
+        rows = self.session.exec(query.order_by(col(Alert.created_at).desc()).limit(200))
+        return [self.view(a) for a in rows]
+
+
+def _mine(principal: Principal) -> Any:
+    return or_(
+        and_(col(Alert.issuer_id) == principal.institution_id, col(Alert.direction) == "outbound"),
+        and_(col(Alert.recipient_id) == principal.institution_id,
+             col(Alert.direction) == "inbound"),
+    )
+
+
+# Messages from other gateways ------------------------------------------------------------
+
+
+def take_alert(session: Session, outbox: Outbox, envelope: Envelope) -> str:
+    body = envelope.body
+    recipient = envelope.recipients[0]
+    query = select(Alert).where(Alert.id == str(body.get("alert_id")),
+                                Alert.recipient_id == recipient)
+    alert = session.exec(query).first()
+    version = int(body.get("version", 0))
+    if alert is not None and alert.version >= version:
+        return "duplicate"
+    fields = {
+        "status": str(body.get("status")), "version": version,
+        "category": str(body.get("category")), "urgency": str(body.get("urgency")),
+        "public": dict(body.get("public") or {}), "details": dict(body.get("details") or {}),
+        "target_countries": list(body.get("target_countries") or []),
+        "located": body.get("located"), "reason": body.get("reason"), "updated_at": utcnow(),
+    }
+    if alert is None:
+        alert = Alert(id=str(body.get("alert_id")), direction="inbound",
+                      issuer_id=envelope.sender, recipient_id=recipient, **fields)
+        outbox.send(outbox.gateway.envelope(
+            type=MessageType.receipt.value, sender=recipient, recipients=[envelope.sender],
+            purpose=envelope.purpose, in_reply_to=envelope.id,
+            body={"message_id": envelope.id, "received_at": utcnow().isoformat(),
+                  "status": "delivered"},
+        ))
+        outbox.audit(AuditEventType.alert_received, recipient, counterpart_id=envelope.sender,
+                     message_id=alert.id, message_type=envelope.type)
+    else:
+        for name, value in fields.items():
+            setattr(alert, name, value)
+    session.add(alert)
+    log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
+                urgency=alert.urgency)
+    return "alert"
+
+
+def _issued(session: Session, envelope: Envelope) -> tuple[Alert, AlertTarget] | None:
+    alert_id = str(envelope.body.get("alert_id"))
+    alert = session.exec(select(Alert).where(Alert.id == alert_id,
+                                             Alert.direction == "outbound")).first()
+    target = session.exec(select(AlertTarget).where(
+        AlertTarget.alert_id == alert_id, AlertTarget.recipient_id == envelope.sender)).first()
+    if alert is None or target is None or alert.issuer_id != envelope.recipients[0]:
+        return None
+    return alert, target
+
+
+def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope) -> str | None:
+    """None when the acknowledgement matches no alert this gateway issued."""
+    issued = _issued(session, envelope)
+    if issued is None:
+        return None
+    alert, target = issued
+    if target.acknowledged_at is None:
+        target.acknowledged_at = utcnow()
+        target.acknowledged_by = str(envelope.body.get("by", ""))[:200]
+        session.add(target)
+        outbox.audit(AuditEventType.alert_acknowledged, alert.issuer_id,
+                     counterpart_id=envelope.sender, message_id=alert.id,
+                     message_type=envelope.type)
+    return "alert-ack"
+
+
+def take_alert_located(session: Session, outbox: Outbox, envelope: Envelope) -> str | None:
+    issued = _issued(session, envelope)
+    if issued is None:
+        return None
+    alert = issued[0]
+    if alert.status == "active":
+        body = envelope.body
+        located = {"where": str(body.get("where", ""))[:500],
+                   "measures": body.get("measures"), "by": envelope.sender,
+                   "at": str(body.get("at", ""))}
+        AlertService(session, outbox.gateway)._close(alert, "located", located=located)
+    return "alert-located"
+
+
+def take_alert_receipt(session: Session, envelope: Envelope) -> bool:
+    target = session.exec(select(AlertTarget).where(
+        AlertTarget.message_id == str(envelope.body.get("message_id")),
+        AlertTarget.recipient_id == envelope.sender)).first()
+    if target is None:
+        return False
+    if target.received_at is None:
+        target.received_at = utcnow()
+        session.add(target)
+    return True
+
+
+def escalate_overdue(gateway: Gateway, ack_timeout_seconds: int) -> int:
+    """Raise an escalation for each target that has not acknowledged in time."""
+    deadline = datetime.now(UTC) - timedelta(seconds=ack_timeout_seconds)
+    with session_scope(gateway.engine) as session:
+        overdue = session.exec(
+            select(AlertTarget, Alert)
+            .join(Alert, and_(col(Alert.id) == col(AlertTarget.alert_id),
+                              col(Alert.direction) == "outbound"))
+            .where(col(AlertTarget.acknowledged_at).is_(None),
+                   col(AlertTarget.escalated_at).is_(None),
+                   col(Alert.status) == "active", col(Alert.created_at) < deadline)
+        ).all()
+        outbox = Outbox(GatewayRepository(session), gateway)
+        for target, alert in overdue:
+            target.escalated_at = utcnow()
+            session.add(target)
+            outbox.audit(AuditEventType.alert_escalated, alert.issuer_id,
+                         counterpart_id=target.recipient_id, message_id=alert.id,
+                         message_type=MessageType.alert.value,
+                         detail={"country": target.country,
+                                 "no_recipient": target.recipient_id is None})
+            log.warning("alert_escalated", alert_id=alert.id, country=target.country)
+        return len(overdue)
