@@ -252,7 +252,7 @@ def take_alert(session: Session, outbox: Outbox, envelope: Envelope) -> str:
     version = int(body.get("version", 0))
     if alert is not None and alert.version >= version:
         return "duplicate"
-    fields = {
+    fields: dict[str, Any] = {
         "status": str(body.get("status")), "version": version,
         "category": str(body.get("category")), "urgency": str(body.get("urgency")),
         "public": dict(body.get("public") or {}), "details": dict(body.get("details") or {}),
