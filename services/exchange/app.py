@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
@@ -15,6 +16,7 @@ from services.exchange.gateway import Gateway
 from services.exchange.keys import load_signing_keys
 from services.exchange.messaging import InboundConsumer, OutboxPublisher
 from services.exchange.registry_client import RegistryClient
+from services.exchange.webhooks import WebhookDispatcher
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import public_jwk
 from shared.http import create_service_app
@@ -38,12 +40,13 @@ def build_gateway(settings: Settings) -> Gateway:
     if not settings.gateway_country or not settings.gateway_tokens:
         raise SystemExit("A gateway needs ENLACE_GATEWAY_COUNTRY and ENLACE_GATEWAY_TOKENS.")
     hosted = sorted(settings.gateway_tokens)
+    directory = DirectoryClient(settings.directory_url, settings.gateway_tokens)
     return Gateway(
         country=settings.gateway_country,
         engine=make_engine(settings.database_url_for(SERVICE)),
         keys=load_signing_keys(settings.data_dir, hosted),
-        directory=DirectoryClient(settings.directory_url, settings.gateway_tokens),
-        registry=RegistryClient(settings.registry_url, settings.gateway_tokens),
+        directory=directory,
+        registry=RegistryClient.for_gateway(settings, directory),
         message_ttl_seconds=settings.message_ttl_seconds,
     )
 
@@ -100,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
                                 stop=stop)
             ),
             asyncio.create_task(register_keys(gateway, keys_registered)),
+            asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
             asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
                                                  stop)),
         ]
@@ -135,4 +139,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = gateway.engine
     app.state.gateway = gateway
     app.include_router(router)
+    app.include_router(agreement_router)
     return app

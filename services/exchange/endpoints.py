@@ -20,8 +20,12 @@ from services.exchange.schemas import (
     ReferralCreate,
     ReferralPage,
     ReferralPublic,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
 )
 from services.exchange.service import ReferralService
+from services.exchange.webhooks import WebhookService
 from shared.auth import CurrentPrincipal, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["exchange"])
@@ -146,3 +150,29 @@ def change_alert(
     alert = alerts.change(principal, alert_id, body)
     background.add_task(request.app.state.publisher.notify)
     return alerts.view(alert)
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+def subscribe_webhook(
+    body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal
+) -> WebhookCreated:
+    """Push every new message and state change of your institution to a URL (administrators).
+
+    Each call carries `Enlace-Signature: t=<unix time>,v1=<hex HMAC-SHA256>` computed over
+    `"<t>." + body` with the secret returned here (once); failures are retried with backoff.
+    """
+    subscription = WebhookService(session).subscribe(principal, body.url)
+    return WebhookCreated.model_validate(subscription, from_attributes=True)
+
+
+@router.get("/webhooks", response_model=list[WebhookPublic])
+def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookPublic]:
+    """Your institution's webhooks (without their secrets)."""
+    subscriptions = WebhookService(session).subscriptions(principal)
+    return [WebhookPublic.model_validate(s) for s in subscriptions]
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+def delete_webhook(webhook_id: str, session: SessionDep, principal: CurrentPrincipal) -> None:
+    """Stop pushing to this URL."""
+    WebhookService(session).unsubscribe(principal, webhook_id)

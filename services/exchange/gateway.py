@@ -14,6 +14,7 @@ from services.exchange.directory_client import DirectoryClient
 from services.exchange.models import OutboxMessage
 from services.exchange.registry_client import RegistryClient
 from services.exchange.repository import GatewayRepository
+from services.exchange.webhooks import queue_webhooks
 from shared.db import utcnow
 from shared.envelope import Envelope, sign_envelope
 from shared.logging import current_correlation_id
@@ -78,3 +79,5 @@ class Outbox:
             msg_id=event_id, subject=audit_subject(self.gateway.country),
             headers=headers_for(event_id, current_correlation_id()), payload=json.dumps(event),
         ))
+        if self.gateway.hosts(institution_id):
+            queue_webhooks(self.repo.session, institution_id, event)

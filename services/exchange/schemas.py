@@ -196,6 +196,22 @@ class QuarantinePage(BaseModel):
     items: list[QuarantinePublic]
 
 
+class WebhookCreate(Strict):
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
+
+
+class WebhookPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    url: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(description="Shown once: verify each call's Enlace-Signature with it")
+
+
 # Missing-child alerts ----------------------------------------------------------------------
 
 
