@@ -26,7 +26,7 @@ import httpx
 from services import demo_data
 from services.directory.seed import provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
-from services.registry.seed import provision_registry
+from services.registry.seed import provision_registry, sign_demo_agreement
 from shared.auth import new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
 
@@ -279,7 +279,7 @@ class Stack:
                     "database_url": directory_db})
         self.serve("registry", "registry", ports["registry"],
                    {**common, "data_dir": str(self.data_dir / "registry"),
-                    "database_url": registry_db})
+                    "database_url": registry_db, "directory_token": admin})
 
         gateways: dict[str, Any] = {}
         for country, institutions in demo_data.GATEWAYS.items():
@@ -302,6 +302,7 @@ class Stack:
             }
         _save_secrets(self.data_dir, self.secrets)
         self.wait_ready(urls)
+        sign_demo_agreement(gateways)
 
         self.info = {
             "data_dir": str(self.data_dir),
@@ -311,7 +312,8 @@ class Stack:
                           "tokens": {"regional_admin": admin}},
             "registry": {"url": urls["registry"], "database_url": registry_db,
                          "public_key": json.loads(public_keys["registry_public_key"]),
-                         "tokens": {"regional_admin": admin, "auditor": auditor}},
+                         "tokens": {"regional_admin": admin, "auditor": auditor,
+                                    "gateways": gateway_tokens}},
             "gateways": gateways,
             "pids": {name: p.pid for name, p in self.processes.items()},
             "logs": str(self.data_dir / "logs"),

@@ -8,15 +8,16 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest
 from shared.db import database_is_reachable, make_engine
+from shared.envelope import load_or_create_private_key, service_key_path
 from shared.http import create_service_app
 from shared.messaging import (
     AUDIT_STREAM,
     AUDIT_SUBJECTS,
     connect,
-    consume_forever,
     durable_pull_subscription,
     ensure_streams,
 )
@@ -25,7 +26,7 @@ from shared.settings import Settings
 SERVICE = "registry"
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, directory: Directory | None = None) -> FastAPI:
     engine = make_engine(settings.database_url_for(SERVICE))
 
     @asynccontextmanager
@@ -36,9 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
                                                        AUDIT_SUBJECTS)
         stop = asyncio.Event()
-        consumer = asyncio.create_task(
-            consume_forever(subscription, AuditIngest(engine).handle, stop=stop)
-        )
+        consumer = asyncio.create_task(AuditIngest(engine).run(subscription, stop))
         app.state.nats = nc
         try:
             yield
@@ -56,8 +55,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = create_service_app(
         "Enlace registry", lifespan, readiness,
-        "Inter-institutional agreements, the policy decision and the audit log.",
+        "Inter-institutional agreements, consents, the policy decision and the audit log.",
     )
     app.state.engine = engine
+    app.state.directory = directory or DirectoryLookup(settings.directory_url,
+                                                       settings.directory_token)
+    app.state.signing_key = load_or_create_private_key(service_key_path(settings.data_dir))
+    app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.include_router(router)
     return app

@@ -2,65 +2,234 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.registry.schemas import (
+    AgreementContent,
     AgreementCreate,
     AgreementPublic,
-    AgreementStatus,
+    AgreementTermsIn,
     AuditEntryPublic,
     AuditPage,
+    CheckpointPublic,
+    ConsentCreate,
+    ConsentPage,
+    ConsentPublic,
+    ConsistencyProof,
     Decision,
     DecisionRequest,
+    InclusionProof,
+    SignatureIn,
+    SnapshotPublic,
+    StatusChange,
+    SubtreePublic,
+    Withdrawal,
 )
 from services.registry.service import RegistryService
 from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1")
 
 
-@router.get("/agreements", response_model=list[AgreementPublic])
-def list_agreements(session: SessionDep, _: CurrentPrincipal) -> list[AgreementPublic]:
-    """All inter-institutional agreements."""
-    return [AgreementPublic.model_validate(a) for a in RegistryService(session).repo.agreements()]
+def registry_service(request: Request, session: SessionDep) -> RegistryService:
+    return RegistryService(session, request.app.state.directory)
 
 
-@router.get("/agreements/{agreement_id}", response_model=AgreementPublic)
-def get_agreement(agreement_id: str, session: SessionDep, _: CurrentPrincipal) -> AgreementPublic:
-    """One agreement."""
-    return AgreementPublic.model_validate(RegistryService(session).agreement(agreement_id))
+Registry = Annotated[RegistryService, Depends(registry_service)]
 
 
-@router.post("/agreements", response_model=AgreementPublic, status_code=201)
-def create_agreement(
-    body: AgreementCreate, session: SessionDep, principal: CurrentPrincipal
-) -> AgreementPublic:
-    """Record an agreement all parties have signed (regional administrators)."""
-    agreement = RegistryService(session).create_agreement(principal, body, AgreementStatus.active)
-    return AgreementPublic.model_validate(agreement)
+# Agreements ----------------------------------------------------------------------------
 
 
-@router.post("/policy/decisions", response_model=Decision)
-def decide(body: DecisionRequest, session: SessionDep, principal: CurrentPrincipal) -> Decision:
-    """May this flow happen? Allow (under which agreement, which categories) or deny (why)."""
-    return RegistryService(session).decide(principal, body)
+@router.get("/agreements", response_model=list[AgreementPublic], tags=["agreements"])
+def list_agreements(registry: Registry, _: CurrentPrincipal, status: str | None = None
+                    ) -> list[AgreementPublic]:
+    """Every agreement, each in the version in force (or its newest, if none ever was)."""
+    return [registry.public(a) for a in registry.agreements(status)]
 
 
-@router.get("/audit/entries", response_model=AuditPage)
+@router.post("/agreements", response_model=AgreementPublic, status_code=201,
+             tags=["agreements"])
+def create_agreement(body: AgreementCreate, registry: Registry, principal: CurrentPrincipal
+                     ) -> AgreementPublic:
+    """Draft a new agreement, version 1 (regional administrators)."""
+    return registry.public(registry.create_agreement(principal, body))
+
+
+@router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"])
+def get_agreement(agreement_id: str, registry: Registry, _: CurrentPrincipal) -> AgreementPublic:
+    """The version in force of one agreement, with its signatures."""
+    return registry.public(registry.current(agreement_id))
+
+
+@router.get("/agreements/{agreement_id}/versions", response_model=list[AgreementPublic],
+            tags=["agreements"])
+def list_versions(agreement_id: str, registry: Registry, _: CurrentPrincipal
+                  ) -> list[AgreementPublic]:
+    """Every version of one agreement, oldest first."""
+    return [registry.public(a) for a in registry.versions(agreement_id)]
+
+
+@router.post("/agreements/{agreement_id}/versions", response_model=AgreementPublic,
+             status_code=201, tags=["agreements"])
+def amend_agreement(agreement_id: str, body: AgreementTermsIn, registry: Registry,
+                    principal: CurrentPrincipal) -> AgreementPublic:
+    """Amend: a new version as a draft; the current one stays in force until it is active."""
+    return registry.public(registry.amend(principal, agreement_id, body))
+
+
+@router.get("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
+            tags=["agreements"])
+def get_version(agreement_id: str, version: int, registry: Registry, _: CurrentPrincipal
+                ) -> AgreementPublic:
+    """One version of an agreement."""
+    return registry.public(registry.version(agreement_id, version))
+
+
+@router.put("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
+            tags=["agreements"])
+def update_draft(agreement_id: str, version: int, body: AgreementTermsIn, registry: Registry,
+                 principal: CurrentPrincipal) -> AgreementPublic:
+    """Change the terms of a draft (regional administrators)."""
+    return registry.public(registry.update_draft(principal, agreement_id, version, body))
+
+
+@router.post("/agreements/{agreement_id}/versions/{version}/status",
+             response_model=AgreementPublic, tags=["agreements"])
+def change_status(agreement_id: str, version: int, body: StatusChange, registry: Registry,
+                  principal: CurrentPrincipal) -> AgreementPublic:
+    """Submit for signatures, suspend, resume or terminate (regional administrators)."""
+    return registry.public(registry.change_status(principal, agreement_id, version, body))
+
+
+@router.get("/agreements/{agreement_id}/versions/{version}/content",
+            response_model=AgreementContent, tags=["agreements"])
+def get_content(agreement_id: str, version: int, registry: Registry, _: CurrentPrincipal
+                ) -> AgreementContent:
+    """The canonical content of a version: what each party signs."""
+    return registry.content(agreement_id, version)
+
+
+@router.post("/agreements/{agreement_id}/versions/{version}/signatures",
+             response_model=AgreementPublic, status_code=201, tags=["agreements"])
+def add_signature(agreement_id: str, version: int, body: SignatureIn, registry: Registry,
+                  principal: CurrentPrincipal) -> AgreementPublic:
+    """A party's signature, from its gateway; the last one makes the version active."""
+    return registry.public(registry.add_signature(principal, agreement_id, version, body.jws))
+
+
+# Consent and other legal bases ---------------------------------------------------------
+
+
+@router.post("/consents", response_model=ConsentPublic, status_code=201, tags=["consents"])
+def record_consent(body: ConsentCreate, registry: Registry, principal: CurrentPrincipal
+                   ) -> ConsentPublic:
+    """Record a consent or another legal basis for a case (the case holder's gateway)."""
+    return ConsentPublic.model_validate(registry.record_consent(principal, body))
+
+
+@router.get("/consents", response_model=ConsentPage, tags=["consents"])
+def list_consents(registry: Registry, principal: CurrentPrincipal,
+                  case_reference: str | None = None, holder_id: str | None = None
+                  ) -> ConsentPage:
+    """Consents and legal bases: a gateway sees its institution's; auditors see all."""
+    rows = registry.consents(principal, case_reference, holder_id)
+    return ConsentPage(items=[ConsentPublic.model_validate(r) for r in rows])
+
+
+@router.get("/consents/{consent_id}", response_model=ConsentPublic, tags=["consents"])
+def get_consent(consent_id: str, registry: Registry, principal: CurrentPrincipal
+                ) -> ConsentPublic:
+    """One consent or legal basis."""
+    return ConsentPublic.model_validate(registry.consent(principal, consent_id))
+
+
+@router.post("/consents/{consent_id}/withdrawal", response_model=ConsentPublic,
+             tags=["consents"])
+def withdraw_consent(consent_id: str, body: Withdrawal, registry: Registry,
+                     principal: CurrentPrincipal) -> ConsentPublic:
+    """Withdraw: recorded, never deleted; the next decision no longer counts it."""
+    return ConsentPublic.model_validate(registry.withdraw_consent(principal, consent_id, body))
+
+
+# Policy --------------------------------------------------------------------------------
+
+
+@router.post("/policy/decisions", response_model=Decision, tags=["policy"])
+def decide(body: DecisionRequest, registry: Registry, principal: CurrentPrincipal) -> Decision:
+    """May this flow happen? Allow (agreement, legal basis, categories) or deny (why)."""
+    return registry.decide(principal, body)
+
+
+@router.get("/policy/snapshot", response_model=SnapshotPublic, tags=["policy"])
+def policy_snapshot(request: Request, registry: Registry, principal: CurrentPrincipal
+                    ) -> SnapshotPublic:
+    """What your gateway needs to decide while the registry is down, signed, with an expiry."""
+    jws, expires_at = registry.snapshot(principal, request.app.state.signing_key,
+                                        request.app.state.snapshot_ttl_seconds)
+    return SnapshotPublic(jws=jws, expires_at=expires_at)
+
+
+# Audit ---------------------------------------------------------------------------------
+
+
+@router.get("/audit/entries", response_model=AuditPage, tags=["audit"])
 def list_audit_entries(
-    session: SessionDep,
+    registry: Registry,
     principal: CurrentPrincipal,
     message_id: str | None = None,
     institution_id: str | None = None,
-    event_type: str | None = None,
+    event_type: Annotated[list[str] | None, Query()] = None,
     case_reference: str | None = None,
+    since: datetime | None = Query(None, description="occurred at or after (ISO 8601)"),
+    until: datetime | None = Query(None, description="occurred before (ISO 8601)"),
     after_seq: int = Query(0, ge=0),
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:
-    """Audit entries in the order recorded (auditors and regional administrators)."""
+    """Audit entries in log order (auditors and regional administrators). With
+    case_reference: who has seen this child's data, when and under which agreement."""
     require_role(principal, Role.auditor, Role.regional_admin)
-    rows = RegistryService(session).repo.audit_entries(
-        message_id=message_id, institution_id=institution_id, event_type=event_type,
-        case_reference=case_reference, after_seq=after_seq, limit=limit,
+    rows = registry.repo.audit_entries(
+        message_id=message_id, institution_id=institution_id, event_types=event_type,
+        case_reference=case_reference, since=since, until=until, after_seq=after_seq,
+        limit=limit,
     )
     return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows])
+
+
+@router.get("/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
+def latest_checkpoint(request: Request, registry: Registry) -> CheckpointPublic:
+    """The signed tree size and root hash of the log now (public: hashes only)."""
+    checkpoint = registry.audit.checkpoint(request.app.state.signing_key)
+    return CheckpointPublic(tree_size=checkpoint.tree_size, root_hash=checkpoint.root_hash.hex(),
+                            issued_at=checkpoint.issued_at, jws=checkpoint.jws)
+
+
+@router.get("/audit/proofs/inclusion", response_model=InclusionProof, tags=["audit"])
+def inclusion_proof(registry: Registry, leaf_index: int = Query(ge=0),
+                    tree_size: int = Query(ge=1)) -> InclusionProof:
+    """RFC 9162 inclusion proof of one entry in the tree of `tree_size` leaves (public)."""
+    leaf, path = registry.audit.inclusion_proof(leaf_index, tree_size)
+    return InclusionProof(leaf_index=leaf_index, tree_size=tree_size, leaf_hash=leaf.hex(),
+                          audit_path=[h.hex() for h in path])
+
+
+@router.get("/audit/proofs/consistency", response_model=ConsistencyProof, tags=["audit"])
+def consistency_proof(registry: Registry, first: int = Query(ge=1),
+                      second: int = Query(ge=1)) -> ConsistencyProof:
+    """RFC 9162 consistency proof: the tree of `second` leaves extends that of `first`."""
+    path = registry.audit.consistency_proof(first, second)
+    return ConsistencyProof(first=first, second=second, consistency_path=[h.hex() for h in path])
+
+
+@router.get("/audit/tree", response_model=SubtreePublic, tags=["audit"])
+def subtree(registry: Registry, start: int = Query(ge=0), end: int = Query(ge=1)
+            ) -> SubtreePublic:
+    """The hash of a node of the tree, leaves [start, end), and of its two children."""
+    whole, left, right = registry.audit.subtree(start, end)
+    return SubtreePublic(start=start, end=end, hash=whole.hex(),
+                         left_hash=left.hex() if left else None,
+                         right_hash=right.hex() if right else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import BigInteger, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
@@ -12,29 +13,84 @@ from shared.db import JSONValue, UTCDateTime, utcnow
 
 
 class Agreement(SQLModel, table=True):
+    """One version of an agreement. An amendment adds a version; none is ever deleted."""
+
     __tablename__ = "agreements"
 
     id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True, default=1)
     title: str = Field(max_length=300)
     parties: list[str] = Field(sa_type=JSONValue)
     message_types: list[str] = Field(sa_type=JSONValue)
     purposes: list[str] = Field(sa_type=JSONValue)
     data_categories: list[str] = Field(sa_type=JSONValue)
+    legal_bases: list[str] = Field(sa_type=JSONValue)
+    retention_days: int
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_to: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=32)
+    status_reason: str | None = Field(default=None, max_length=500)
+    created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AgreementSignature(SQLModel, table=True):
+    """A party's JWS over the canonical content of one version."""
+
+    __tablename__ = "agreement_signatures"
+
+    agreement_id: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    party: str = Field(primary_key=True, max_length=64)
+    signer_id: str = Field(max_length=64)
+    kid: str = Field(max_length=100)
+    jws: str = Field(sa_type=Text)
+    signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """A consent or another legal basis for sharing one case's data; withdrawn, never deleted.
+
+    Keyed by the case holder (the institution that records it, and sends) and its
+    pseudonymous case reference. Whether the child was heard and a coded summary of the
+    child's views are kept; the child's own words travel only in referrals, between gateways.
+    """
+
+    __tablename__ = "consents"
+
+    id: str = Field(primary_key=True, max_length=36)
+    holder_id: str = Field(index=True, max_length=64)
+    case_reference: str = Field(index=True, max_length=100)
+    basis: str = Field(max_length=40)
+    given_by: str = Field(max_length=40)
+    basis_reference: str | None = Field(default=None, max_length=100)
+    child_heard: bool
+    child_views: str | None = Field(default=None, max_length=40)
+    not_heard_reason: str | None = Field(default=None, max_length=40)
+    recipients: list[str] = Field(sa_type=JSONValue)
+    purposes: list[str] = Field(sa_type=JSONValue)
+    data_categories: list[str] = Field(sa_type=JSONValue)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_by: str | None = Field(default=None, max_length=40)
+    withdrawal_reason: str | None = Field(default=None, max_length=40)
 
 
 class AuditEntry(SQLModel, table=True):
-    """Append-only: rows are inserted, never updated or deleted."""
+    """Append-only: rows are inserted, never updated or deleted. Leaf `leaf_index` of the log."""
 
     __tablename__ = "audit_entries"
 
     seq: int | None = Field(default=None, primary_key=True)
+    leaf_index: int = Field(sa_type=BigInteger, unique=True)
+    leaf_hash: bytes = Field(sa_type=LargeBinary)
+    source: str = Field(max_length=16)
     event_id: str = Field(unique=True, max_length=64)
     event_type: str = Field(index=True, max_length=40)
-    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     institution_id: str = Field(index=True, max_length=64)
     counterpart_id: str | None = Field(default=None, max_length=64)
@@ -45,4 +101,37 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
 
 
-MODELS = (Agreement, AuditEntry, ApiToken)
+class AuditNode(SQLModel, table=True):
+    """The hash of a full subtree of 2**level leaves, index `index`: `node_id` = index<<6 | level.
+
+    Kept so that proofs need O(log n) reads; leaves (level 0) are in audit_entries.
+    """
+
+    __tablename__ = "audit_nodes"
+
+    node_id: int = Field(sa_type=BigInteger, primary_key=True)
+    hash: bytes = Field(sa_type=LargeBinary)
+
+
+class AuditTree(SQLModel, table=True):
+    """One row: the number of leaves. Appenders update it first, which serialises them."""
+
+    __tablename__ = "audit_tree"
+
+    id: int = Field(default=1, primary_key=True)
+    size: int = Field(default=0, sa_type=BigInteger)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement of the tree's size and root hash at a time."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: int = Field(sa_type=BigInteger, primary_key=True)
+    root_hash: bytes = Field(sa_type=LargeBinary)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    jws: str = Field(sa_type=Text)
+
+
+MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditNode, AuditTree,
+          AuditCheckpoint, ApiToken)

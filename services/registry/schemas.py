@@ -2,99 +2,326 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from shared.policy import (
+    AgreementStatus,
+    CaseReference,
+    Decision,
+    DecisionRequest,
+    DenyReason,
+    IdStr,
+    LegalBasis,
+)
 from shared.vocabulary import DataCategory, MessageType, Purpose
 
-IdStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+__all__ = ["AgreementStatus", "Decision", "DecisionRequest", "DenyReason", "LegalBasis"]
+
+PartyStr = Field(min_length=2, max_length=64, pattern=r"^([A-Z]{2}|[A-Za-z0-9][A-Za-z0-9_-]*)$")
+MAX_DETAIL_BYTES = 4000
 
 
-class AgreementStatus(StrEnum):
-    draft = "draft"
-    active = "active"
-    suspended = "suspended"
-    expired = "expired"
-    terminated = "terminated"
-
-
-class AgreementCreate(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = IdStr
+
+def _unique(values: list[Any], what: str) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"{what} lists a value twice")
+    return values
+
+
+# Agreements ----------------------------------------------------------------------------
+
+
+class AgreementTermsIn(Strict):
+    """What the parties agree to; every version carries all of it."""
+
     title: str = Field(min_length=1, max_length=300)
-    parties: list[str] = Field(min_length=2)
+    parties: list[str] = Field(min_length=2, max_length=20, description=(
+        "Institution ids, or ISO 3166-1 alpha-2 codes in capitals for a whole country."))
     message_types: list[MessageType] = Field(min_length=1)
     purposes: list[Purpose] = Field(min_length=1)
-    data_categories: list[DataCategory]
-    valid_from: datetime
-    valid_to: datetime
+    data_categories: list[DataCategory] = Field(min_length=1)
+    legal_bases: list[LegalBasis] = Field(min_length=1)
+    retention_days: int = Field(ge=1, le=36500)
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+
+    @field_validator("parties")
+    @classmethod
+    def _parties(cls, parties: list[str]) -> list[str]:
+        for party in parties:
+            PartyModel(party=party)
+        return parties
+
+    @field_validator("message_types", "purposes", "data_categories", "legal_bases")
+    @classmethod
+    def _no_repeats(cls, values: list[Any]) -> list[Any]:
+        return _unique(values, "the list")
+
+
+class PartyModel(BaseModel):
+    party: str = PartyStr
+
+
+class AgreementCreate(AgreementTermsIn):
+    id: str = IdStr
+
+
+class SignatureIn(Strict):
+    jws: str = Field(min_length=1, max_length=20000)
+
+
+class StatusChange(Strict):
+    status: Literal["awaiting-signatures", "active", "suspended", "terminated"]
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Why, for the record; never personal data.")
+
+
+class SignaturePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    party: str
+    signer_id: str
+    kid: str
+    jws: str
+    signed_at: datetime
 
 
 class AgreementPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
+    version: int
     title: str
     parties: list[str]
     message_types: list[str]
     purposes: list[str]
     data_categories: list[str]
+    legal_bases: list[str]
+    retention_days: int
     valid_from: datetime
     valid_to: datetime
     status: str
+    status_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    signatures: list[SignaturePublic] = Field(default_factory=list)
+    unsigned_parties: list[str] = Field(default_factory=list)
 
 
-class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AgreementContent(BaseModel):
+    """The canonical content of a version: what each party signs."""
 
-    sender: str = IdStr
-    recipient: str = IdStr
-    message_type: MessageType
-    purpose: Purpose
-    data_categories: list[DataCategory] = Field(default_factory=list)
+    agreement_id: str
+    version: int
+    content: dict[str, Any]
+    canonical: str = Field(description="The exact UTF-8 text inside the signature payload.")
+
+
+# Consent and other legal bases ---------------------------------------------------------
+
+
+class GivenBy(StrEnum):
+    child = "child"
+    parent = "parent"
+    guardian = "guardian"
+    legal_representative = "legal-representative"
+    authority = "authority"
+
+
+class ChildViews(StrEnum):
+    """A coded summary: the child's own words never reach the registry."""
+
+    agrees = "agrees"
+    partly_agrees = "partly-agrees"
+    disagrees = "disagrees"
+    no_view_expressed = "no-view-expressed"
+
+
+class NotHeardReason(StrEnum):
+    too_young = "too-young"
+    unable = "unable"
+    declined = "declined"
+    not_reachable = "not-reachable"
+    urgent = "urgent"
+
+
+class WithdrawalReason(StrEnum):
+    changed_mind = "changed-mind"
+    case_closed = "case-closed"
+    basis_ended = "basis-ended"
+    recorded_in_error = "recorded-in-error"
+    other = "other"
+
+
+class ConsentCreate(Strict):
+    case_reference: str = CaseReference
+    basis: LegalBasis
+    given_by: GivenBy
+    basis_reference: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$",
+        description="Number of the determination or order (never a name).")
+    child_heard: bool
+    child_views: ChildViews | None = None
+    not_heard_reason: NotHeardReason | None = None
+    recipients: list[str] = Field(min_length=1, max_length=50)
+    purposes: list[Purpose] = Field(min_length=1)
+    data_categories: list[DataCategory] = Field(min_length=1)
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, recipients: list[str]) -> list[str]:
+        for recipient in recipients:
+            PartyModel(party=recipient)
+        return _unique(recipients, "recipients")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ConsentCreate:
+        if self.basis != LegalBasis.consent and self.given_by != GivenBy.authority:
+            raise ValueError("a legal basis other than consent is given by an authority")
+        if self.child_heard and self.child_views is None:
+            raise ValueError("give child_views when the child was heard")
+        if not self.child_heard and self.not_heard_reason is None:
+            raise ValueError("give not_heard_reason when the child was not heard")
+        if self.child_heard and self.not_heard_reason is not None:
+            raise ValueError("not_heard_reason is only for a child who was not heard")
+        return self
+
+
+class Withdrawal(Strict):
+    withdrawn_by: GivenBy
+    reason: WithdrawalReason
+
+
+class ConsentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    holder_id: str
+    case_reference: str
+    basis: str
+    given_by: str
+    basis_reference: str | None
+    child_heard: bool
+    child_views: str | None
+    not_heard_reason: str | None
+    recipients: list[str]
+    purposes: list[str]
+    data_categories: list[str]
+    valid_from: datetime
+    valid_to: datetime | None
+    recorded_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    withdrawal_reason: str | None
+
+
+class ConsentPage(BaseModel):
+    items: list[ConsentPublic]
+
+
+# Policy snapshot -----------------------------------------------------------------------
+
+
+class SnapshotPublic(BaseModel):
+    jws: str
+    expires_at: int
+
+
+# Audit ---------------------------------------------------------------------------------
+
+
+class AuditEventFields(BaseModel):
+    event_id: str = Field(min_length=1, max_length=64)
+    event_type: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z-]*$")
+    occurred_at: AwareDatetime
+    institution_id: str = IdStr
+    counterpart_id: str | None = Field(default=None, max_length=64)
+    message_id: str | None = Field(default=None, max_length=64)
+    message_type: str | None = Field(default=None, max_length=40)
     case_reference: str | None = Field(default=None, max_length=100)
+    agreement_id: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class DenyReason(BaseModel):
-    code: str
-    detail: str
-
-
-class Decision(BaseModel):
-    decision: Literal["allow", "deny"]
-    agreement_id: str | None = None
-    allowed_categories: list[str] = Field(default_factory=list)
-    withheld_categories: list[str] = Field(default_factory=list)
-    reasons: list[DenyReason] = Field(default_factory=list)
-
-
-class AuditEventIn(BaseModel):
+class AuditEventIn(AuditEventFields):
     """What a gateway publishes on enlace.audit.<country>; identifiers only."""
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: str = Field(min_length=1, max_length=64)
-    event_type: str = Field(min_length=1, max_length=40)
-    occurred_at: datetime
-    institution_id: str = IdStr
-    counterpart_id: str | None = None
-    message_id: str | None = None
-    message_type: str | None = None
-    case_reference: str | None = Field(default=None, max_length=100)
-    agreement_id: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
+    @model_validator(mode="after")
+    def _storable(self) -> AuditEventIn:
+        # Every value must survive both databases unchanged, or the log could not be
+        # recomputed: no NUL characters (PostgreSQL text), no NaN or infinities (JSON).
+        try:
+            text = json.dumps(self.model_dump(mode="json"), allow_nan=False, ensure_ascii=False)
+        except ValueError as exc:
+            raise ValueError("values must be finite JSON") from exc
+        if "\\u0000" in text or "\x00" in text:
+            raise ValueError("values must not contain NUL characters")
+        if len(json.dumps(self.detail, ensure_ascii=False).encode()) > MAX_DETAIL_BYTES:
+            raise ValueError("detail is too large")
+        return self
 
 
-class AuditEntryPublic(AuditEventIn):
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
+class AuditEntryPublic(AuditEventFields):
+    model_config = ConfigDict(from_attributes=True)
 
     seq: int
+    leaf_index: int
+    leaf_hash: bytes
+    source: str
     recorded_at: datetime
+
+    @field_serializer("leaf_hash")
+    def _hex(self, value: bytes) -> str:
+        return value.hex()
 
 
 class AuditPage(BaseModel):
     items: list[AuditEntryPublic]
+
+
+class CheckpointPublic(BaseModel):
+    tree_size: int
+    root_hash: str
+    issued_at: datetime
+    jws: str
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    audit_path: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    consistency_path: list[str]
+
+
+class SubtreePublic(BaseModel):
+    start: int
+    end: int
+    hash: str
+    left_hash: str | None = None
+    right_hash: str | None = None

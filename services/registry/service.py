@@ -1,115 +1,389 @@
-"""Registry rules: agreements, the policy decision, the audit log."""
+"""Registry rules: agreements and their signatures, consents, the policy decision, the audit."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
+from joserfc.jwk import OKPKey
 from sqlmodel import Session
 
-from services.registry.models import Agreement, AuditEntry
+from services.registry.audit_log import AuditLog, iso_utc
+from services.registry.directory import Directory, DirectoryUnavailable
+from services.registry.models import Agreement, AgreementSignature, Consent
 from services.registry.repository import RegistryRepository
 from services.registry.schemas import (
+    AgreementContent,
     AgreementCreate,
-    AgreementStatus,
+    AgreementPublic,
+    AgreementTermsIn,
     AuditEventIn,
-    Decision,
-    DecisionRequest,
-    DenyReason,
+    ConsentCreate,
+    SignaturePublic,
+    StatusChange,
+    Withdrawal,
 )
 from shared.auth import Principal, Role, require_role
 from shared.db import utcnow
+from shared.envelope import EnvelopeError, sign, unverified_parts, verify
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.policy import (
+    AgreementStatus,
+    AgreementTerms,
+    BasisTerms,
+    Decision,
+    DecisionRequest,
+    PolicySnapshot,
+    evaluate,
+    is_country,
+)
+from shared.vocabulary import AuditEventType as Event
+
+SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
+SNAPSHOT_MEDIA_TYPE = "enlace-policy-snapshot+jws"
+SIGNER_ROLE = Role.country_admin
+REGISTRY_EVENT_PREFIXES = ("agreement-", "consent-")
+PENDING = (AgreementStatus.draft, AgreementStatus.awaiting_signatures)
+EVER_ACTIVE = (AgreementStatus.active, AgreementStatus.suspended, AgreementStatus.expired,
+               AgreementStatus.terminated)
+
+# Status changes an administrator may ask for: (from, to) -> audit event. Activation is
+# not among them: a version becomes active when the last party signs it.
+STATUS_CHANGES = {
+    (AgreementStatus.draft, AgreementStatus.awaiting_signatures): Event.agreement_submitted,
+    (AgreementStatus.draft, AgreementStatus.terminated): Event.agreement_terminated,
+    (AgreementStatus.awaiting_signatures, AgreementStatus.terminated): Event.agreement_terminated,
+    (AgreementStatus.active, AgreementStatus.suspended): Event.agreement_suspended,
+    (AgreementStatus.suspended, AgreementStatus.active): Event.agreement_resumed,
+    (AgreementStatus.active, AgreementStatus.terminated): Event.agreement_terminated,
+    (AgreementStatus.suspended, AgreementStatus.terminated): Event.agreement_terminated,
+}
+
+
+def agreement_content(agreement: Agreement) -> dict[str, Any]:
+    """The canonical content of a version, which every party signs (docs/registry.md)."""
+    return {
+        "type": "enlace-agreement", "agreement_id": agreement.id, "version": agreement.version,
+        "title": agreement.title, "parties": agreement.parties,
+        "message_types": agreement.message_types, "purposes": agreement.purposes,
+        "data_categories": agreement.data_categories, "legal_bases": agreement.legal_bases,
+        "retention_days": agreement.retention_days,
+        "valid_from": iso_utc(agreement.valid_from), "valid_to": iso_utc(agreement.valid_to),
+    }
+
+
+def effective_status(agreement: Agreement, now: datetime) -> str:
+    if agreement.status == AgreementStatus.active and now >= agreement.valid_to:
+        return AgreementStatus.expired.value
+    return agreement.status
+
+
+def current_versions(versions: list[Agreement]) -> list[Agreement]:
+    """Per agreement, the version in force: the newest ever activated, else the newest."""
+    by_id: dict[str, list[Agreement]] = {}
+    for version in versions:
+        by_id.setdefault(version.id, []).append(version)
+    current = []
+    for rows in by_id.values():
+        activated = [r for r in rows if r.status in EVER_ACTIVE]
+        current.append(max(activated or rows, key=lambda r: r.version))
+    return current
+
+
+def policy_terms(agreement: Agreement) -> AgreementTerms:
+    return AgreementTerms.model_validate(agreement, from_attributes=True)
+
+
+def basis_terms(consent: Consent) -> BasisTerms:
+    return BasisTerms.model_validate(consent, from_attributes=True)
 
 
 class RegistryService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, directory: Directory | None = None) -> None:
         self.repo = RegistryRepository(session)
+        self.audit = AuditLog(self.repo)
+        self.directory = directory
 
     # Agreements -----------------------------------------------------------------------
 
-    def agreement(self, agreement_id: str) -> Agreement:
-        agreement = self.repo.agreement(agreement_id)
-        if agreement is None:
+    def versions(self, agreement_id: str) -> list[Agreement]:
+        versions = self.repo.agreement_versions(agreement_id)
+        if not versions:
             raise NotFound("No agreement has this id.", code="agreement_not_found")
+        return versions
+
+    def current(self, agreement_id: str) -> Agreement:
+        return current_versions(self.versions(agreement_id))[0]
+
+    def version(self, agreement_id: str, version: int) -> Agreement:
+        agreement = self.repo.agreement_version(agreement_id, version)
+        if agreement is None:
+            raise NotFound("No agreement has this id and version.", code="agreement_not_found")
         return agreement
 
-    def create_agreement(
-        self, principal: Principal | None, data: AgreementCreate, status: AgreementStatus
-    ) -> Agreement:
-        if principal is not None:
-            require_role(principal, Role.regional_admin)
-        if data.valid_to <= data.valid_from:
-            raise Unprocessable("valid_to must come after valid_from.", code="invalid_validity")
-        if len(set(data.parties)) != len(data.parties):
-            raise Unprocessable("A party is listed twice.", code="duplicate_party")
-        if self.repo.agreement(data.id) is not None:
+    def agreements(self, status: str | None = None) -> list[Agreement]:
+        current = current_versions(self.repo.agreement_versions())
+        now = utcnow()
+        return [a for a in current if status is None or effective_status(a, now) == status]
+
+    def public(self, agreement: Agreement) -> AgreementPublic:
+        signatures = self.repo.signatures(agreement.id, agreement.version)
+        signed = {s.party for s in signatures}
+        public = AgreementPublic.model_validate(agreement)
+        return public.model_copy(update={
+            "status": effective_status(agreement, utcnow()),
+            "signatures": [SignaturePublic.model_validate(s) for s in signatures],
+            "unsigned_parties": [p for p in agreement.parties if p not in signed],
+        })
+
+    def create_agreement(self, principal: Principal, data: AgreementCreate) -> Agreement:
+        require_role(principal, Role.regional_admin)
+        if self.repo.agreement_versions(data.id):
             raise Conflict("An agreement with this id exists.", code="agreement_exists")
-        agreement = Agreement(
-            **data.model_dump(exclude={"message_types", "purposes", "data_categories"}),
-            message_types=[t.value for t in data.message_types],
-            purposes=[p.value for p in data.purposes],
-            data_categories=[c.value for c in data.data_categories],
-            status=status.value,
-        )
-        self.repo.add_agreement(agreement)
+        return self._new_version(principal, data.id, 1, data, Event.agreement_created)
+
+    def amend(self, principal: Principal, agreement_id: str, terms: AgreementTermsIn
+              ) -> Agreement:
+        """A new version, a draft; the versions before it stay as they are until it is active."""
+        require_role(principal, Role.regional_admin)
+        versions = self.versions(agreement_id)
+        if any(v.status in PENDING for v in versions):
+            raise Conflict("A version of this agreement is still a draft or awaiting "
+                           "signatures; change or terminate that one.", code="amendment_pending")
+        if current_versions(versions)[0].status == AgreementStatus.terminated:
+            raise Conflict("The agreement is terminated.", code="agreement_terminated")
+        return self._new_version(principal, agreement_id, versions[-1].version + 1, terms,
+                                 Event.agreement_amended)
+
+    def update_draft(self, principal: Principal, agreement_id: str, version: int,
+                     terms: AgreementTermsIn) -> Agreement:
+        require_role(principal, Role.regional_admin)
+        agreement = self.version(agreement_id, version)
+        if agreement.status != AgreementStatus.draft:
+            raise Conflict("Only a draft can be changed; amend the agreement instead.",
+                           code="agreement_not_editable")
+        self._check_terms(terms)
+        for name, value in self._terms_fields(terms).items():
+            setattr(agreement, name, value)
+        agreement.updated_at = utcnow()
+        self.repo.add(agreement)
+        self._audit_agreement(Event.agreement_updated, principal.institution_id, agreement)
         return agreement
+
+    def change_status(self, principal: Principal, agreement_id: str, version: int,
+                      change: StatusChange) -> Agreement:
+        require_role(principal, Role.regional_admin)
+        agreement = self.version(agreement_id, version)
+        target = AgreementStatus(change.status)
+        event = STATUS_CHANGES.get((AgreementStatus(agreement.status), target))
+        if event is None:
+            detail = ("An agreement becomes active only when every party has signed it."
+                      if target == AgreementStatus.active else
+                      f"A {agreement.status} agreement cannot become {target.value}.")
+            raise Conflict(detail, code="invalid_status_change")
+        self._set_status(agreement, target, change.reason)
+        self._audit_agreement(event, principal.institution_id, agreement)
+        return agreement
+
+    def content(self, agreement_id: str, version: int) -> AgreementContent:
+        content = agreement_content(self.version(agreement_id, version))
+        return AgreementContent(agreement_id=agreement_id, version=version, content=content,
+                                canonical=json.dumps(content, sort_keys=True,
+                                                     separators=(",", ":"), ensure_ascii=False))
+
+    def add_signature(self, principal: Principal, agreement_id: str, version: int,
+                      token: str) -> Agreement:
+        """A party's signature, sent by its gateway; the last one makes the version active."""
+        require_role(principal, Role.gateway)
+        agreement = self.version(agreement_id, version)
+        if agreement.status != AgreementStatus.awaiting_signatures:
+            raise Conflict("This version is not awaiting signatures.",
+                           code="not_awaiting_signatures")
+        header, payload = self._verified_signature(principal, token)
+        party = payload.get("party")
+        if not isinstance(party, str) or party not in agreement.parties or not (
+            party == principal.institution_id
+            or (is_country(party) and party == principal.country)
+        ):
+            raise Forbidden("The signer is not, and does not belong to, a party of this "
+                            "agreement.", code="not_a_party")
+        if payload.get("signer_role") != SIGNER_ROLE.value:
+            raise Forbidden("Only a country administrator signs agreements.",
+                            code="signer_role_not_allowed")
+        if payload.get("agreement") != agreement_content(agreement):
+            raise Unprocessable("The signature is not over this version's content.",
+                                code="signature_content_mismatch")
+        if any(s.party == party for s in self.repo.signatures(agreement_id, version)):
+            raise Conflict("This party has signed this version already.", code="already_signed")
+        self.repo.add(AgreementSignature(
+            agreement_id=agreement_id, version=version, party=party,
+            signer_id=principal.institution_id, kid=str(header["kid"]), jws=token))
+        self._audit_agreement(Event.agreement_signed, principal.institution_id, agreement,
+                              party=party)
+        signed = {s.party for s in self.repo.signatures(agreement_id, version)}
+        if signed >= set(agreement.parties):
+            self._activate(agreement, principal.institution_id)
+        return agreement
+
+    def _verified_signature(self, principal: Principal, token: str
+                            ) -> tuple[dict[str, Any], dict[str, Any]]:
+        try:
+            _, claimed = unverified_parts(token)
+            if claimed.get("type") != "agreement-signature":
+                raise EnvelopeError("malformed", "not an agreement signature")
+            if claimed.get("signer") != principal.institution_id:
+                raise Forbidden("A gateway submits signatures of its own institution only.",
+                                code="not_your_institution")
+            if self.directory is None:
+                raise DirectoryUnavailable("The registry has no directory to read keys from.")
+            return verify(token, self.directory.signing_keys(principal.institution_id))
+        except EnvelopeError as exc:
+            raise Unprocessable("The signature does not verify with the signer's keys in the "
+                                "directory.", code="invalid_signature", reason=exc.code) from exc
+
+    def _activate(self, agreement: Agreement, actor: str) -> None:
+        for other in self.repo.agreement_versions(agreement.id):
+            if other.version != agreement.version and other.status in (
+                    AgreementStatus.active, AgreementStatus.suspended):
+                self._set_status(other, AgreementStatus.superseded, None)
+                self._audit_agreement(Event.agreement_superseded, actor, other)
+        self._set_status(agreement, AgreementStatus.active, None)
+        self._audit_agreement(Event.agreement_activated, actor, agreement)
+
+    def _new_version(self, principal: Principal, agreement_id: str, version: int,
+                     terms: AgreementTermsIn, event: Event) -> Agreement:
+        self._check_terms(terms)
+        agreement = Agreement(id=agreement_id, version=version, status=AgreementStatus.draft,
+                              created_by=principal.institution_id, **self._terms_fields(terms))
+        self.repo.add(agreement)
+        self._audit_agreement(event, principal.institution_id, agreement)
+        return agreement
+
+    @staticmethod
+    def _check_terms(terms: AgreementTermsIn) -> None:
+        if terms.valid_to <= terms.valid_from:
+            raise Unprocessable("valid_to must come after valid_from.", code="invalid_validity")
+        if len(set(terms.parties)) != len(terms.parties):
+            raise Unprocessable("A party is listed twice.", code="duplicate_party")
+
+    @staticmethod
+    def _terms_fields(terms: AgreementTermsIn) -> dict[str, Any]:
+        fields = terms.model_dump(include=set(AgreementTermsIn.model_fields))
+        for name in ("message_types", "purposes", "data_categories", "legal_bases"):
+            fields[name] = [str(value) for value in fields[name]]
+        return fields
+
+    def _set_status(self, agreement: Agreement, status: AgreementStatus,
+                    reason: str | None) -> None:
+        agreement.status = status.value
+        agreement.status_reason = reason
+        agreement.updated_at = utcnow()
+        self.repo.add(agreement)
+
+    def _audit_agreement(self, event: Event, actor: str, agreement: Agreement, **detail: Any
+                         ) -> None:
+        self.audit.record(event, actor, agreement_id=agreement.id,
+                          detail={"version": agreement.version, "status": agreement.status,
+                                  **detail})
+
+    # Consent and other legal bases ----------------------------------------------------
+
+    def record_consent(self, principal: Principal, data: ConsentCreate) -> Consent:
+        """Recorded by the case holder's gateway; the holder is the institution it acts for."""
+        require_role(principal, Role.gateway)
+        now = utcnow()
+        valid_from = data.valid_from or now
+        if data.valid_to is not None and data.valid_to <= valid_from:
+            raise Unprocessable("valid_to must come after valid_from.", code="invalid_validity")
+        consent = Consent(
+            id=str(uuid.uuid4()), holder_id=principal.institution_id,
+            **data.model_dump(mode="json", exclude={"valid_from", "valid_to"}),
+            valid_from=valid_from, valid_to=data.valid_to, recorded_at=now,
+        )
+        self.repo.add(consent)
+        self.audit.record(Event.consent_recorded, principal.institution_id,
+                          case_reference=consent.case_reference,
+                          detail={"consent_id": consent.id, "basis": consent.basis,
+                                  "given_by": consent.given_by,
+                                  "child_heard": consent.child_heard})
+        return consent
+
+    def withdraw_consent(self, principal: Principal, consent_id: str, data: Withdrawal
+                         ) -> Consent:
+        """Withdrawal is recorded; the consent stays, so the record shows what was allowed."""
+        require_role(principal, Role.gateway)
+        consent = self.consent(principal, consent_id)
+        if consent.withdrawn_at is not None:
+            raise Conflict("This consent was withdrawn already.",
+                           code="consent_already_withdrawn")
+        consent.withdrawn_at = utcnow()
+        consent.withdrawn_by = data.withdrawn_by.value
+        consent.withdrawal_reason = data.reason.value
+        self.repo.add(consent)
+        self.audit.record(Event.consent_withdrawn, principal.institution_id,
+                          case_reference=consent.case_reference,
+                          detail={"consent_id": consent.id, "basis": consent.basis,
+                                  "withdrawn_by": consent.withdrawn_by,
+                                  "reason": consent.withdrawal_reason})
+        return consent
+
+    def consent(self, principal: Principal, consent_id: str) -> Consent:
+        consent = self.repo.consent(consent_id)
+        if consent is None or not self._may_read_consents_of(principal, consent.holder_id):
+            raise NotFound("No consent with this id is visible to you.", code="consent_not_found")
+        return consent
+
+    def consents(self, principal: Principal, case_reference: str | None,
+                 holder_id: str | None) -> list[Consent]:
+        if principal.role == Role.gateway:
+            holder_id = principal.institution_id
+        else:
+            require_role(principal, Role.auditor, Role.regional_admin)
+        return self.repo.consents(holder_id, case_reference)
+
+    @staticmethod
+    def _may_read_consents_of(principal: Principal, holder_id: str) -> bool:
+        if principal.role == Role.gateway:
+            return principal.institution_id == holder_id
+        return principal.role in (Role.auditor, Role.regional_admin)
 
     # Policy decision ------------------------------------------------------------------
 
-    def decide(
-        self, principal: Principal, request: DecisionRequest, now: datetime | None = None
-    ) -> Decision:
+    def decide(self, principal: Principal, request: DecisionRequest,
+               now: datetime | None = None) -> Decision:
         require_role(principal, Role.gateway)
         if principal.institution_id not in (request.sender, request.recipient):
             raise Forbidden("A gateway asks only about flows of its own institutions.",
                             code="not_your_institution")
-        return decide(self.repo.agreements_between(request.sender, request.recipient),
-                      request, now or utcnow())
+        agreements = [policy_terms(a) for a in current_versions(self.repo.agreement_versions())]
+        bases = [basis_terms(c) for c in self.repo.consents(request.sender,
+                                                            request.case_reference or "")]
+        return evaluate(agreements, bases, request, now or utcnow(),
+                        lambda i: self._country_of(principal, i))
+
+    def _country_of(self, principal: Principal, institution_id: str) -> str:
+        if institution_id == principal.institution_id:
+            return principal.country
+        if self.directory is None:
+            raise DirectoryUnavailable("The registry has no directory to look countries up in.")
+        return self.directory.country_of(institution_id)
+
+    def snapshot(self, principal: Principal, key: OKPKey, ttl_seconds: int) -> tuple[str, int]:
+        """What this institution's gateway needs to decide alone, signed, with an expiry."""
+        require_role(principal, Role.gateway)
+        me, country = principal.institution_id, principal.country
+        agreements = [policy_terms(a) for a in current_versions(self.repo.agreement_versions())
+                      if me in a.parties or country in a.parties]
+        bases = [basis_terms(c) for c in self.repo.consents_for_snapshot(me, country)]
+        now = utcnow()
+        expires_at = int((now + timedelta(seconds=ttl_seconds)).timestamp())
+        payload = PolicySnapshot(institution_id=me, issued_at=int(now.timestamp()),
+                                 expires_at=expires_at, agreements=agreements, bases=bases)
+        return sign(payload.model_dump(mode="json"), key, SNAPSHOT_MEDIA_TYPE), expires_at
 
     # Audit ----------------------------------------------------------------------------
 
-    def record_audit_event(self, event: AuditEventIn) -> bool:
-        return self.repo.append_audit(AuditEntry(**event.model_dump()))
-
-
-def decide(agreements: list[Agreement], request: DecisionRequest, now: datetime) -> Decision:
-    """The policy itself, pure: which agreement (if any) lets this flow happen."""
-    if not agreements:
-        return _deny("no_agreement", "No agreement covers this sender and recipient.")
-    reasons: list[DenyReason] = []
-    for agreement in agreements:
-        problems = _agreement_problems(agreement, request, now)
-        if not problems:
-            requested = [c.value for c in request.data_categories]
-            return Decision(
-                decision="allow",
-                agreement_id=agreement.id,
-                allowed_categories=[c for c in requested if c in agreement.data_categories],
-                withheld_categories=[c for c in requested if c not in agreement.data_categories],
-            )
-        reasons.extend(problems)
-    return Decision(decision="deny", reasons=reasons)
-
-
-def _agreement_problems(
-    agreement: Agreement, request: DecisionRequest, now: datetime
-) -> list[DenyReason]:
-    ref = f"agreement {agreement.id}"
-    problems = []
-    if agreement.status != AgreementStatus.active:
-        problems.append(DenyReason(code="agreement_not_active",
-                                   detail=f"{ref} is {agreement.status}"))
-    if not agreement.valid_from <= now < agreement.valid_to:
-        problems.append(DenyReason(code="agreement_out_of_validity",
-                                   detail=f"{ref} is not valid at this time"))
-    if request.message_type.value not in agreement.message_types:
-        problems.append(DenyReason(code="message_type_not_allowed",
-                                   detail=f"{ref} does not cover {request.message_type.value}"))
-    if request.purpose.value not in agreement.purposes:
-        problems.append(DenyReason(code="purpose_not_allowed",
-                                   detail=f"{ref} does not cover {request.purpose.value}"))
-    return problems
-
-
-def _deny(code: str, detail: str) -> Decision:
-    return Decision(decision="deny", reasons=[DenyReason(code=code, detail=detail)])
+    def record_audit_events(self, events: list[AuditEventIn], source: str) -> int:
+        return self.audit.append([e.model_dump() for e in events], source)

@@ -1,0 +1,87 @@
+"""Gateway HTTP API towards the registry for the institutions it hosts: administrators sign
+agreements with their institution's key (which never leaves the gateway), and case holders
+record and withdraw consents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.auth import CurrentPrincipal, Principal, Role, require_role
+from shared.db import utcnow
+from shared.envelope import sign
+from shared.errors import Forbidden
+
+router = APIRouter(prefix="/v1", tags=["agreements and consents"])
+
+SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
+
+
+class SignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+
+
+def _hosted(request: Request, principal: Principal, *roles: Role) -> Any:
+    require_role(principal, *roles)
+    gateway = request.app.state.gateway
+    if not gateway.hosts(principal.institution_id):
+        raise Forbidden("This institution is not hosted by this gateway.",
+                        code="institution_not_hosted")
+    return gateway
+
+
+@router.get("/agreements")
+def list_agreements(request: Request, principal: CurrentPrincipal) -> Any:
+    """The registry's agreements, as your institution sees them (administrators)."""
+    gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
+    return gateway.registry.call(principal.institution_id, "GET", "/v1/agreements")
+
+
+@router.post("/agreements/{agreement_id}/signatures", status_code=201)
+def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
+                   principal: CurrentPrincipal) -> Any:
+    """Sign a version of an agreement for your institution, or for your country when the
+    country is the party (country administrators). Returns the agreement as it now stands."""
+    gateway = _hosted(request, principal, Role.country_admin)
+    me = principal.institution_id
+    path = f"/v1/agreements/{agreement_id}/versions/{body.version}"
+    content = gateway.registry.call(me, "GET", f"{path}/content")["content"]
+    party = me if me in content["parties"] else principal.country
+    token = sign({"type": "agreement-signature", "agreement": content, "party": party,
+                  "signer": me, "signer_role": principal.role.value,
+                  "iat": int(utcnow().timestamp())},
+                 gateway.keys[me], media_type=SIGNATURE_MEDIA_TYPE)
+    return gateway.registry.call(me, "POST", f"{path}/signatures", json={"jws": token})
+
+
+@router.post("/consents", status_code=201)
+def record_consent(request: Request, principal: CurrentPrincipal,
+                   body: dict[str, Any] = Body(...)) -> Any:
+    """Record a consent or another legal basis for one of your cases (see the registry's
+    `POST /v1/consents` for the fields)."""
+    gateway = _hosted(request, principal, Role.caseworker, Role.country_admin)
+    return gateway.registry.call(principal.institution_id, "POST", "/v1/consents", json=body)
+
+
+@router.get("/consents")
+def list_consents(request: Request, principal: CurrentPrincipal,
+                  case_reference: str | None = None) -> Any:
+    """Your institution's consents and legal bases, optionally for one case."""
+    gateway = _hosted(request, principal, Role.caseworker, Role.country_admin, Role.auditor)
+    params = {"case_reference": case_reference} if case_reference else {}
+    return gateway.registry.call(principal.institution_id, "GET", "/v1/consents",
+                                 params=params)
+
+
+@router.post("/consents/{consent_id}/withdrawal")
+def withdraw_consent(consent_id: str, request: Request, principal: CurrentPrincipal,
+                     body: dict[str, Any] = Body(...)) -> Any:
+    """Withdraw a consent: recorded by the registry, never deleted; the next decision
+    no longer counts it."""
+    gateway = _hosted(request, principal, Role.caseworker, Role.country_admin)
+    return gateway.registry.call(principal.institution_id, "POST",
+                                 f"/v1/consents/{consent_id}/withdrawal", json=body)

@@ -1,0 +1,67 @@
+"""What the registry asks the directory: an institution's signing keys and its country."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Protocol
+
+import httpx
+
+from shared.errors import Unavailable
+
+
+class DirectoryUnavailable(Unavailable):
+    code = "directory_unavailable"
+
+
+class Directory(Protocol):
+    def signing_keys(self, institution_id: str) -> list[dict[str, Any]]: ...
+
+    def country_of(self, institution_id: str) -> str: ...
+
+
+class DirectoryLookup:
+    """Over HTTP. Keys are read fresh (a signature is checked once); countries are cached."""
+
+    country_cache_seconds = 300.0
+
+    def __init__(self, base_url: str, token: str, client: httpx.Client | None = None) -> None:
+        self.http = client or httpx.Client(base_url=base_url, timeout=5.0)
+        self.token = token
+        self._countries: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, path: str, authenticated: bool = False) -> httpx.Response | None:
+        headers = {"Authorization": f"Bearer {self.token}"} if authenticated else {}
+        try:
+            response = self.http.get(path, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DirectoryUnavailable("The directory cannot be reached.") from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise DirectoryUnavailable(f"The directory answered {response.status_code}.")
+        return response
+
+    def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
+        response = self._get(f"/v1/institutions/{institution_id}/jwks")
+        return list(response.json()["keys"]) if response is not None else []
+
+    def country_of(self, institution_id: str) -> str:
+        """The institution's country, or "" when the directory does not know it."""
+        with self._lock:
+            hit = self._countries.get(institution_id)
+        if hit and time.monotonic() - hit[0] < self.country_cache_seconds:
+            return hit[1]
+        if not self.token:
+            raise DirectoryUnavailable("The registry has no token for the directory "
+                                       "(ENLACE_DIRECTORY_TOKEN).")
+        response = self._get(f"/v1/institutions/{institution_id}", authenticated=True)
+        country = str(response.json()["country"]) if response is not None else ""
+        with self._lock:
+            self._countries[institution_id] = (time.monotonic(), country)
+        return country
+
+    def close(self) -> None:
+        self.http.close()
