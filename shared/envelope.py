@@ -13,7 +13,7 @@ import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -94,11 +94,16 @@ def service_key_path(data_dir: Path) -> Path:
     return data_dir / "keys" / "service.sig.jwk.json"
 
 
-def load_or_create_private_key(path: Path) -> OKPKey:
+def load_or_create_private_key(
+    path: Path, curve: Literal["Ed25519", "X25519"] = "Ed25519"
+) -> OKPKey:
     """A private key kept as a JWK file readable only by its owner; created on first use."""
     if path.exists():
-        return import_jwk(json.loads(path.read_text()))
-    key = generate_signing_key()
+        data = json.loads(path.read_text())
+        if data.get("crv") != curve:
+            raise EnvelopeError("unsupported_key", f"{path.name} does not hold a {curve} key")
+        return OKPKey.import_key(data)
+    key = OKPKey.generate_key(curve)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

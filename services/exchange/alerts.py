@@ -115,7 +115,8 @@ class AlertService:
                 body={"alert_id": alert.id, "version": alert.version, "action": action,
                       "status": alert.status, "category": alert.category,
                       "urgency": alert.urgency, "public": alert.public,
-                      "details": alert.details, "target_countries": alert.target_countries,
+                      "details_jwe": self.gateway.seal_for(target.recipient_id, alert.details),
+                      "target_countries": alert.target_countries,
                       "located": alert.located, "reason": alert.reason, **extra},
             )
             self.outbox.send(envelope)
@@ -243,7 +244,8 @@ def _mine(principal: Principal) -> Any:
 # Messages from other gateways ------------------------------------------------------------
 
 
-def take_alert(session: Session, outbox: Outbox, envelope: Envelope) -> str:
+def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
+               details: dict[str, Any]) -> str:
     body = envelope.body
     recipient = envelope.recipients[0]
     query = select(Alert).where(Alert.id == str(body.get("alert_id")),
@@ -255,7 +257,7 @@ def take_alert(session: Session, outbox: Outbox, envelope: Envelope) -> str:
     fields: dict[str, Any] = {
         "status": str(body.get("status")), "version": version,
         "category": str(body.get("category")), "urgency": str(body.get("urgency")),
-        "public": dict(body.get("public") or {}), "details": dict(body.get("details") or {}),
+        "public": dict(body.get("public") or {}), "details": details,
         "target_countries": list(body.get("target_countries") or []),
         "located": body.get("located"), "reason": body.get("reason"), "updated_at": utcnow(),
     }

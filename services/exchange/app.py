@@ -13,7 +13,7 @@ from services.exchange.alerts import escalate_overdue
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
 from services.exchange.gateway import Gateway
-from services.exchange.keys import load_signing_keys
+from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.messaging import InboundConsumer, OutboxPublisher
 from services.exchange.registry_client import RegistryClient
 from services.exchange.webhooks import WebhookDispatcher
@@ -29,6 +29,7 @@ from shared.messaging import (
     durable_pull_subscription,
     ensure_streams,
 )
+from shared.sealing import encryption_jwk
 from shared.settings import Settings
 
 SERVICE = "exchange"
@@ -40,11 +41,17 @@ def build_gateway(settings: Settings) -> Gateway:
     if not settings.gateway_country or not settings.gateway_tokens:
         raise SystemExit("A gateway needs ENLACE_GATEWAY_COUNTRY and ENLACE_GATEWAY_TOKENS.")
     hosted = sorted(settings.gateway_tokens)
-    directory = DirectoryClient(settings.directory_url, settings.gateway_tokens)
+    directory = DirectoryClient(
+        settings.directory_url, settings.gateway_tokens,
+        public_key=settings.directory_public_key,
+        cache_path=settings.data_dir / "directory-snapshot.json",
+        refresh_seconds=settings.directory_refresh_seconds,
+    )
     return Gateway(
         country=settings.gateway_country,
         engine=make_engine(settings.database_url_for(SERVICE)),
         keys=load_signing_keys(settings.data_dir, hosted),
+        encryption_keys=load_encryption_keys(settings.data_dir, hosted),
         directory=directory,
         registry=RegistryClient.for_gateway(settings, directory),
         message_ttl_seconds=settings.message_ttl_seconds,
@@ -52,18 +59,20 @@ def build_gateway(settings: Settings) -> Gateway:
 
 
 async def register_keys(gateway: Gateway, registered: asyncio.Event) -> None:
-    """Publish the public halves with the directory; retry until it answers."""
-    pending = dict(gateway.keys)
+    """Publish the public halves (signing, encryption) with the directory; retry until done."""
+    pending = set(gateway.keys)
     while pending:
-        for institution_id, key in list(pending.items()):
+        for institution_id in sorted(pending):
             try:
+                await asyncio.to_thread(gateway.directory.register_signing_key, institution_id,
+                                        public_jwk(gateway.keys[institution_id]))
                 await asyncio.to_thread(
-                    gateway.directory.register_signing_key, institution_id, public_jwk(key)
-                )
-                del pending[institution_id]
-                log.info("signing_key_registered", institution_id=institution_id)
+                    gateway.directory.register_encryption_key, institution_id,
+                    encryption_jwk(gateway.encryption_keys[institution_id]))
+                pending.discard(institution_id)
+                log.info("keys_registered", institution_id=institution_id)
             except Exception as exc:
-                log.warning("signing_key_registration_failed", institution_id=institution_id,
+                log.warning("key_registration_failed", institution_id=institution_id,
                             error=str(exc))
         if pending:
             await asyncio.sleep(1)

@@ -17,6 +17,7 @@ from services.exchange.repository import GatewayRepository
 from services.exchange.webhooks import queue_webhooks
 from shared.db import utcnow
 from shared.envelope import Envelope, sign_envelope
+from shared.errors import Unprocessable
 from shared.logging import current_correlation_id
 from shared.messaging import (
     SENDER_HEADER,
@@ -25,6 +26,7 @@ from shared.messaging import (
     headers_for,
     message_subject,
 )
+from shared.sealing import seal, unseal
 from shared.vocabulary import AuditEventType
 
 
@@ -35,6 +37,7 @@ class Gateway:
     country: str
     engine: Engine
     keys: dict[str, OKPKey]
+    encryption_keys: dict[str, OKPKey]
     directory: DirectoryClient
     registry: RegistryClient
     message_ttl_seconds: int
@@ -44,6 +47,19 @@ class Gateway:
 
     def envelope(self, **fields: Any) -> Envelope:
         return Envelope.new(ttl_seconds=self.message_ttl_seconds, **fields)
+
+    def seal_for(self, institution_id: str, data: dict[str, Any]) -> str:
+        """Encrypt to the institution's current key from the directory."""
+        jwk = self.directory.encryption_key(institution_id)
+        if jwk is None:
+            raise Unprocessable("The recipient has no encryption key in the directory yet; "
+                                "its gateway registers one when it starts.",
+                                code="recipient_cannot_decrypt")
+        return seal(jwk, data)
+
+    def unseal_for(self, institution_id: str, token: Any) -> dict[str, Any]:
+        """Decrypt with a hosted institution's key; EnvelopeError if it cannot be done."""
+        return unseal(str(token), self.encryption_keys[institution_id])
 
 
 class Outbox:

@@ -109,11 +109,12 @@ class InboundService:
         recipient = envelope.recipients[0]
         case_reference = str(envelope.body.get("case_reference", ""))
         self._check_policy(envelope, recipient, case_reference)
+        record = self._unseal(recipient, envelope.body.get("record_jwe"))
         referral = Referral(
             id=envelope.id, direction="inbound", sender_id=envelope.sender,
             recipient_id=recipient, status="sent", case_reference=case_reference,
             purpose=envelope.purpose or "", agreement_id=envelope.agreement or "",
-            categories=envelope.categories, record=dict(envelope.body.get("record", {})),
+            categories=envelope.categories, record=record,
             envelope=token, envelope_digest=digest(token),
         )
         repo.add(referral)
@@ -145,6 +146,14 @@ class InboundService:
         )
         log.info("referral_received", referral_id=envelope.id, sender=envelope.sender)
         return "stored"
+
+    def _unseal(self, institution_id: str, token: Any) -> dict[str, Any]:
+        if not isinstance(token, str):
+            raise Rejected("malformed", "the encrypted body is missing")
+        try:
+            return self.gateway.unseal_for(institution_id, token)
+        except EnvelopeError as exc:
+            raise Rejected(exc.code, exc.detail) from exc
 
     def _check_policy(self, envelope: Envelope, recipient: str, case_reference: str) -> None:
         try:
@@ -225,8 +234,9 @@ class InboundService:
         rule = RULES[action]
         if action == Action.deliver or (rule.side is not None and rule.side != side):
             raise Rejected("action_not_allowed", f"the {side.value} cannot {action.value}")
-        details: dict[str, Any] = {k: str(body[k])[:4000] for k in ("reason", "outcome", "note")
-                                   if body.get(k)}
+        sealed = self._unseal(local_party(referral), body.get("details_jwe"))
+        details: dict[str, Any] = {k: str(sealed[k])[:4000]
+                                   for k in ("reason", "outcome", "note") if sealed.get(k)}
         add_event(repo, referral, ReferralEvent(
             id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
             actor_id=envelope.sender, clock=clock, at=at, **details,
@@ -242,7 +252,8 @@ class InboundService:
     def _take_alert(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        return alerts.take_alert(repo.session, outbox, envelope)
+        details = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
+        return alerts.take_alert(repo.session, outbox, envelope, details)
 
     def _take_alert_reply(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str

@@ -144,7 +144,8 @@ class ReferralService:
             agreement=decision["agreement_id"],
             purpose=data.purpose.value,
             categories=categories_of(record),
-            body={"case_reference": data.case_reference, "record": record},
+            body={"case_reference": data.case_reference,
+                  "record_jwe": self.gateway.seal_for(recipient["id"], record)},
         )
         referral = Referral(
             id=envelope.id, direction="outbound", sender_id=sender, recipient_id=recipient["id"],
@@ -238,7 +239,8 @@ class ReferralService:
             purpose=referral.purpose,
             in_reply_to=referral.id,
             body={"referral_id": referral.id, "action": action.value, "clock": clock,
-                  "at": at.isoformat(), **details},
+                  "at": at.isoformat(),
+                  "details_jwe": self.gateway.seal_for(counterpart_of(referral), details)},
         )
         self.outbox.send(envelope)
         add_event(self.repo, referral, ReferralEvent(
