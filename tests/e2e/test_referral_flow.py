@@ -198,3 +198,28 @@ def test_every_service_answers_health_and_readiness(stack: RunningStack):
         ready = httpx.get(f"{url}/readyz", timeout=5)
         assert ready.status_code == 200
         assert all(ready.json()["checks"].values())
+
+
+async def test_nothing_personal_travels_in_clear(stack: RunningStack):
+    import base64
+
+    import nats
+
+    referral_id = send(stack).json()["id"]
+    delivered(stack, referral_id)
+    nc = await nats.connect(stack.info["nats_url"])
+    try:
+        message = await nc.jetstream().get_last_msg("ENLACE_MESSAGES",
+                                                    "enlace.msg.HN.hn-senaf.referral")
+    finally:
+        await nc.close()
+    assert message.headers["Nats-Msg-Id"] == referral_id
+    raw = message.data.decode()
+    payload = json.loads(base64.urlsafe_b64decode(raw.split(".")[1] + "=="))
+    child = SAMPLE_REFERRAL["record"]["child"]
+    for value in (child["given_names"], child["family_names"], child["date_of_birth"],
+                  SAMPLE_REFERRAL["record"]["child_views"]["views"]):
+        assert value not in json.dumps(payload, ensure_ascii=False)
+    assert "record" not in payload["body"]
+    assert payload["body"]["record_jwe"].count(".") == 4  # JWE compact: five parts
+    assert payload["body"]["case_reference"] == SAMPLE_REFERRAL["case_reference"]
