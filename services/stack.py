@@ -24,7 +24,7 @@ from typing import IO, Any
 import httpx
 
 from services import demo_data
-from services.directory.seed import provision_directory
+from services.directory.seed import DEMO_USERS, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
 from shared.auth import new_token
@@ -263,7 +263,8 @@ class Stack:
         admin, auditor = self.secret("regional_admin"), self.secret("auditor")
         directory_db = self.database_url("directory", self.data_dir / "directory")
         registry_db = self.database_url("registry", self.data_dir / "registry")
-        provision_directory(directory_db, gateway_tokens, admin)
+        directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
+        provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
         provision_registry(registry_db, gateway_tokens, admin, auditor)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
@@ -309,7 +310,7 @@ class Stack:
             "nats_url": nats_url,
             "directory": {"url": urls["directory"], "database_url": directory_db,
                           "public_key": json.loads(public_keys["directory_public_key"]),
-                          "tokens": {"regional_admin": admin}},
+                          "tokens": {"regional_admin": admin, **directory_tokens}},
             "registry": {"url": urls["registry"], "database_url": registry_db,
                          "public_key": json.loads(public_keys["registry_public_key"]),
                          "tokens": {"regional_admin": admin, "auditor": auditor,

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     directory_public_key: dict[str, Any] | None = None
     registry_public_key: dict[str, Any] | None = None
 
+    # Directory: how long a signed snapshot stays valid (a gateway works from its cached
+    # snapshot while the directory is down, until then). Gateway: how often it asks for
+    # the changes since the snapshot it holds.
+    directory_snapshot_ttl_seconds: int = 24 * 3600
+    directory_refresh_seconds: float = 10.0
+
     # Registry only: its token to read institutions (their countries) from the directory.
     directory_token: str = ""
     # How long a gateway may decide from the registry's signed policy snapshot, and how

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.directory.endpoints import router
 from shared.db import database_is_reachable, make_engine
+from shared.envelope import load_or_create_private_key, service_key_path
 from shared.http import create_service_app
 from shared.settings import Settings
 
@@ -18,8 +19,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = create_service_app(
         "Enlace directory", None, readiness,
-        "Institutions of the CRM member countries' protection systems and their public keys.",
+        "Institutions, focal points and public keys of the CRM member countries' protection "
+        "systems: search, 'who do I call' lookup, administration with history, and signed "
+        "snapshots for gateways.",
     )
     app.state.engine = make_engine(settings.database_url_for(SERVICE))
+    app.state.snapshot_key = load_or_create_private_key(service_key_path(settings.data_dir))
+    app.state.snapshot_ttl_seconds = settings.directory_snapshot_ttl_seconds
     app.include_router(router)
     return app

@@ -1,56 +1,244 @@
-"""Directory HTTP API."""
+"""Directory HTTP API.
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: the entry routes are built by a function,
+and FastAPI must see their body types as objects, not as names to resolve.)
+"""
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+
+from services.directory import transfer
 from services.directory.schemas import (
     JWKS,
+    AreaData,
+    AreaPublic,
+    AreaUpdate,
+    Competence,
     CountryPublic,
+    FocalPointData,
+    FocalPointPage,
+    FocalPointPublic,
+    FocalPointUpdate,
+    History,
+    ImportResult,
+    InstitutionData,
     InstitutionPage,
     InstitutionPublic,
+    InstitutionType,
+    InstitutionUpdate,
+    KeyPublic,
+    LookupAnswer,
     PublicKeyIn,
+    Revocation,
 )
-from services.directory.service import DirectoryService
-from shared.auth import CurrentPrincipal, SessionDep
+from services.directory.service import (
+    AREAS,
+    EDITABLE,
+    FOCAL_POINTS,
+    INSTITUTIONS,
+    DirectoryService,
+    Kind,
+)
+from services.directory.snapshot import sign_snapshot
+from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
+def directory(session: SessionDep) -> DirectoryService:
+    return DirectoryService(session)
+
+
+Service = Annotated[DirectoryService, Depends(directory)]
+EntryKind = Literal["areas", "institutions", "focal-points"]
+PageNumber = Annotated[int, Query(ge=1, le=10_000)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+Code = Annotated[str | None, Query(max_length=64)]
+Text = Annotated[str | None, Query(max_length=200, description="Words to find, in any case "
+                                                                "and with or without accents")]
+
 
 @router.get("/countries", response_model=list[CountryPublic])
-def list_countries(session: SessionDep, _: CurrentPrincipal) -> list[CountryPublic]:
+def list_countries(service: Service, _: CurrentPrincipal) -> list[CountryPublic]:
     """Countries known to the directory (CRM members and observers)."""
-    return [CountryPublic.model_validate(c) for c in DirectoryService(session).repo.countries()]
+    return [CountryPublic.model_validate(c) for c in service.repo.countries()]
+
+
+@router.get("/areas", response_model=list[AreaPublic])
+def list_areas(service: Service, _: CurrentPrincipal, country: Code = None,
+               q: Text = None) -> list[AreaPublic]:
+    """Administrative areas, optionally of one country or matching words."""
+    return [AreaPublic.model_validate(a) for a in service.areas(country, q)]
 
 
 @router.get("/institutions", response_model=InstitutionPage)
-def list_institutions(
-    session: SessionDep, _: CurrentPrincipal, country: str | None = None
+def search_institutions(
+    service: Service, _: CurrentPrincipal, q: Text = None, country: Code = None,
+    type: InstitutionType | None = None, competence: Competence | None = None,
+    language: Code = None,
+    area: Annotated[str | None, Query(max_length=64, description="Institutions covering this "
+                                      "area: by name, by a containing area, or nationally")
+                    ] = None,
+    include_inactive: bool = False, page: PageNumber = 1, page_size: PageSize = 20,
 ) -> InstitutionPage:
-    """Institutions, optionally of one country (ISO 3166-1 alpha-2)."""
-    rows = DirectoryService(session).institutions(country)
-    return InstitutionPage(items=[InstitutionPublic.model_validate(r) for r in rows])
+    """Search institutions; pages are in a stable order (country, name, id)."""
+    return service.search_institutions(
+        q=q, country=country, type=type, competence=competence, language=language, area=area,
+        include_inactive=include_inactive, page=page, page_size=page_size,
+    )
 
 
-@router.get("/institutions/{institution_id}", response_model=InstitutionPublic)
-def get_institution(
-    institution_id: str, session: SessionDep, _: CurrentPrincipal
-) -> InstitutionPublic:
-    """One institution."""
-    return InstitutionPublic.model_validate(DirectoryService(session).institution(institution_id))
+@router.get("/focal-points/lookup", response_model=LookupAnswer)
+def lookup_focal_points(
+    service: Service, _: CurrentPrincipal,
+    country: Annotated[str, Query(max_length=2, description="Whose focal points (ISO 3166-1)")],
+    topic: Competence,
+    area: Annotated[str | None, Query(max_length=64, description="Where: an area id")] = None,
+    language: Code = None,
+) -> LookupAnswer:
+    """Who do I call? Focal points ranked most specific first: the area, the areas containing
+    it, then national ones; 24/7 ones first at each level."""
+    return service.lookup(country, topic, area, language)
+
+
+@router.get("/focal-points", response_model=FocalPointPage)
+def search_focal_points(
+    service: Service, _: CurrentPrincipal, q: Text = None, country: Code = None,
+    institution_id: Code = None, topic: Competence | None = None, language: Code = None,
+    area: Code = None, include_inactive: bool = False, page: PageNumber = 1,
+    page_size: PageSize = 20,
+) -> FocalPointPage:
+    """Search focal points; pages are in a stable order (country, name, id)."""
+    return service.search_focal_points(
+        q=q, country=country, institution_id=institution_id, topic=topic, language=language,
+        area=area, include_inactive=include_inactive, page=page, page_size=page_size,
+    )
+
+
+def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
+                 update_model: type[BaseModel], public_model: type[BaseModel]) -> None:
+    """Create, read, update (and deactivate) and history of one kind of entry."""
+    noun = kind.entity.replace("_", " ")
+
+    def create(body: data_model, service: Service,  # type: ignore[valid-type]
+               principal: CurrentPrincipal) -> Any:
+        return public_model.model_validate(service.create(principal, kind, body))
+
+    def read(entry_id: str, service: Service, _: CurrentPrincipal) -> Any:
+        return public_model.model_validate(service.get(kind, entry_id))
+
+    def update(entry_id: str, body: update_model, service: Service,  # type: ignore[valid-type]
+               principal: CurrentPrincipal) -> Any:
+        return public_model.model_validate(service.update(principal, kind, entry_id, body))
+
+    def history(entry_id: str, service: Service, principal: CurrentPrincipal) -> History:
+        require_role(principal, Role.country_admin, Role.regional_admin, Role.auditor)
+        return History(items=service.history(kind, entry_id))
+
+    routes: list[tuple[str, str, Callable[..., Any], Any, int, str]] = [
+        ("POST", path, create, public_model, 201,
+         f"Create a {noun} (country administrators: their own country)."),
+        ("GET", f"{path}/{{entry_id}}", read, public_model, 200, f"One {noun}."),
+        ("PATCH", f"{path}/{{entry_id}}", update, public_model, 200,
+         f'Change a {noun}: only the fields sent. {{"active": false}} deactivates it; '
+         "nothing is ever deleted."),
+        ("GET", f"{path}/{{entry_id}}/history", history, History, 200,
+         f"Every change to the {noun}: who, when, what (administrators and auditors)."),
+    ]
+    for method, route, endpoint, model, status, doc in routes:
+        endpoint.__doc__ = doc
+        router.add_api_route(route, endpoint, methods=[method], response_model=model,
+                             status_code=status, name=f"{endpoint.__name__}_{kind.entity}")
+
+
+entry_routes("/areas", AREAS, AreaData, AreaUpdate, AreaPublic)
+entry_routes("/institutions", INSTITUTIONS, InstitutionData, InstitutionUpdate,
+             InstitutionPublic)
+entry_routes("/focal-points", FOCAL_POINTS, FocalPointData, FocalPointUpdate, FocalPointPublic)
+
+
+# Keys ------------------------------------------------------------------------------------
 
 
 @router.get("/institutions/{institution_id}/jwks", response_model=JWKS)
-def get_jwks(institution_id: str, session: SessionDep) -> JWKS:
-    """The institution's current public signing keys (public: anyone may verify)."""
-    return JWKS(keys=DirectoryService(session).jwks(institution_id))
+def get_jwks(institution_id: str, service: Service) -> JWKS:
+    """The institution's current public keys, signing and encryption (public: anyone may
+    verify or encrypt)."""
+    return JWKS(keys=service.jwks(institution_id))
+
+
+@router.get("/institutions/{institution_id}/keys", response_model=list[KeyPublic])
+def list_keys(institution_id: str, service: Service, _: CurrentPrincipal) -> list[KeyPublic]:
+    """Every key the institution has had, with validity and revocation."""
+    return [KeyPublic.model_validate(k) for k in service.keys(institution_id)]
 
 
 @router.post("/institutions/{institution_id}/keys", status_code=201)
-def register_key(
-    institution_id: str, body: PublicKeyIn, session: SessionDep, principal: CurrentPrincipal
-) -> dict[str, object]:
-    """A gateway registers the public half of a key it holds for one of its institutions."""
-    return DirectoryService(session).register_signing_key(
-        principal, institution_id, body.model_dump()
-    )
+def register_key(institution_id: str, body: PublicKeyIn, service: Service,
+                 principal: CurrentPrincipal) -> dict[str, Any]:
+    """A gateway registers the public half of a key it holds for one of its institutions:
+    Ed25519 for signing, X25519 for encryption."""
+    return service.register_key(principal, institution_id, body)
+
+
+@router.post("/institutions/{institution_id}/keys/{kid}/revocation", response_model=KeyPublic)
+def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service,
+               principal: CurrentPrincipal) -> KeyPublic:
+    """Revoke a key, with the reason (its gateway, its country's or a regional administrator).
+    Gateways stop accepting it as soon as they hold a snapshot that says so."""
+    return KeyPublic.model_validate(service.revoke_key(principal, institution_id, kid,
+                                                       body.reason))
+
+
+# Bulk import and export ------------------------------------------------------------------
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.get("/export/{kind}")
+def export_entries(kind: EntryKind, service: Service, _: CurrentPrincipal,
+                   format: Literal["json", "csv"] = "json", country: Code = None) -> Response:
+    """Every entry of a kind (or of one country), as a JSON array or CSV; an import takes
+    the same back."""
+    entry_kind = EDITABLE[kind]
+    records = service.export(entry_kind, country)
+    assert entry_kind.data is not None
+    if format == "csv":
+        return Response(transfer.to_csv(entry_kind.data, records), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{kind}.csv"'})
+    return Response(transfer.to_json(records), media_type=transfer.JSON_MEDIA_TYPE)
+
+
+@router.post("/import/{kind}", response_model=ImportResult)
+def import_entries(
+    kind: EntryKind, request: Request, body: Annotated[bytes, Depends(raw_body)],
+    service: Service, principal: CurrentPrincipal,
+) -> ImportResult:
+    """Create or replace entries in bulk from CSV (text/csv) or JSON (application/json).
+    Every line is checked first: all are applied, or none, with a report line by line."""
+    entry_kind = EDITABLE[kind]
+    assert entry_kind.data is not None
+    lines = transfer.parse(entry_kind.data, request.headers.get("content-type", ""), body)
+    return service.import_entries(principal, entry_kind, lines)
+
+
+# Snapshot --------------------------------------------------------------------------------
+
+
+@router.get("/snapshot", responses={200: {"content": {"application/jose": {}}}})
+def get_snapshot(
+    request: Request, service: Service, _: CurrentPrincipal,
+    since: Annotated[int | None, Query(ge=0, description="Only what changed after this "
+                                                          "version")] = None,
+) -> Response:
+    """The whole directory (or the changes since a version) as a JWS compact serialization
+    signed by the directory, with version, issued-at and expiry."""
+    content = service.snapshot(since)
+    token = sign_snapshot(content, request.app.state.snapshot_key,
+                          request.app.state.snapshot_ttl_seconds)
+    return Response(token, media_type="application/jose",
+                    headers={"Enlace-Directory-Version": str(content["version"])})

@@ -1,11 +1,12 @@
-"""Directory request and response bodies."""
+"""Directory request and response bodies, and the fixed vocabularies (docs/directory.md)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 
 class InstitutionType(StrEnum):
@@ -19,6 +20,169 @@ class InstitutionType(StrEnum):
     international_organisation = "international-organisation"
 
 
+class Competence(StrEnum):
+    """What an institution does for a child; also the topics of focal points."""
+
+    reception = "reception"
+    psychosocial_care = "psychosocial-care"
+    legal_representation = "legal-representation"
+    best_interests_determination = "best-interests-determination"
+    family_tracing = "family-tracing"
+    asylum = "asylum"
+    trafficking_victims = "trafficking-victims"
+    missing_child_alerts = "missing-child-alerts"
+    repatriation = "repatriation"
+    reintegration = "reintegration"
+
+
+class ChannelKind(StrEnum):
+    phone = "phone"
+    whatsapp = "whatsapp"
+    email = "email"
+    website = "website"
+    fax = "fax"
+    address = "address"
+
+
+class FocalPointKind(StrEnum):
+    person = "person"
+    desk = "desk"
+
+
+class RevocationReason(StrEnum):
+    key_compromise = "key-compromise"
+    superseded = "superseded"
+    cessation_of_operation = "cessation-of-operation"
+    other = "other"
+
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+AreaId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Za-z0-9]{1,20}){1,3}$")]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContactChannel(Strict):
+    kind: ChannelKind
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    note: Text200 = ""
+
+
+# What an administrator writes: the body of a create, a line of an import, of an export.
+
+
+class AreaData(Strict):
+    id: AreaId = Field(description="ISO 3166-2 code (MX-CHP), or below it a code of our own "
+                                   "(MX-CHP-TAPACHULA)")
+    country: CountryCode
+    name: Name
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z -]{1,39}$")] = Field(
+        description="state, department, municipality, county ...")
+    parent_id: AreaId | None = None
+    active: bool = True
+
+
+class InstitutionData(Strict):
+    id: Slug
+    country: CountryCode
+    name: Name = Field(description="In the institution's own language")
+    name_language: Language | Literal[""] = ""
+    translations: dict[Language, Name] = Field(default_factory=dict, max_length=10)
+    acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    type: InstitutionType
+    competences: list[Competence] = Field(default_factory=list, max_length=20)
+    areas: list[AreaId] = Field(default_factory=list, max_length=200,
+                                description="Areas covered (a consulate: its consular "
+                                            "district); empty: the whole country")
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    channels: list[ContactChannel] = Field(default_factory=list, max_length=20)
+    hours: Text200 = Field("", description="Opening hours, e.g. 'Mon-Fri 08:00-16:00 CST'")
+    open_24_7: bool = False
+    parent_id: Slug | None = None
+    gateway_country: CountryCode | None = Field(
+        None, description="The country whose exchange gateway serves this institution")
+    active: bool = True
+
+
+class FocalPointData(Strict):
+    id: Slug
+    institution_id: Slug
+    kind: FocalPointKind
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Text200 = ""
+    topics: list[Competence] = Field(min_length=1, max_length=20)
+    areas: list[AreaId] = Field(default_factory=list, max_length=200,
+                                description="Empty: the areas of its institution")
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+    channels: list[ContactChannel] = Field(min_length=1, max_length=20)
+    availability: Text200 = ""
+    available_24_7: bool = False
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _validity(self) -> FocalPointData:
+        if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must come after valid_from")
+        return self
+
+
+class Patch(BaseModel):
+    """An update: only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AreaUpdate(Patch):
+    name: Name | None = None
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z -]{1,39}$")] | None = None
+    parent_id: AreaId | None = None
+    active: bool | None = None
+
+
+class InstitutionUpdate(Patch):
+    name: Name | None = None
+    name_language: Language | Literal[""] | None = None
+    translations: dict[Language, Name] | None = None
+    acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    type: InstitutionType | None = None
+    competences: list[Competence] | None = None
+    areas: list[AreaId] | None = None
+    languages: list[Language] | None = None
+    channels: list[ContactChannel] | None = None
+    hours: Text200 | None = None
+    open_24_7: bool | None = None
+    parent_id: Slug | None = None
+    gateway_country: CountryCode | None = None
+    active: bool | None = None
+
+
+class FocalPointUpdate(Patch):
+    kind: FocalPointKind | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=200)] | None = None
+    title: Text200 | None = None
+    topics: list[Competence] | None = None
+    areas: list[AreaId] | None = None
+    languages: list[Language] | None = None
+    channels: list[ContactChannel] | None = None
+    availability: Text200 | None = None
+    available_24_7: bool | None = None
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    active: bool | None = None
+
+
+# What everybody reads.
+
+
 class CountryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -28,7 +192,55 @@ class CountryPublic(BaseModel):
     crm_member: bool
 
 
-class InstitutionPublic(BaseModel):
+class AreaPublic(AreaData):
+    model_config = ConfigDict(from_attributes=True)
+
+    updated_at: datetime
+
+
+class InstitutionPublic(InstitutionData):
+    model_config = ConfigDict(from_attributes=True)
+
+    updated_at: datetime
+
+
+class FocalPointPublic(FocalPointData):
+    model_config = ConfigDict(from_attributes=True)
+
+    country: str
+    updated_at: datetime
+
+
+class KeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kid: str
+    institution_id: str
+    use: str
+    jwk: dict[str, Any]
+    valid_from: datetime
+    valid_to: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    page_size: int
+
+
+class InstitutionPage(Page):
+    items: list[InstitutionPublic]
+
+
+class FocalPointPage(Page):
+    items: list[FocalPointPublic]
+
+
+class InstitutionBrief(BaseModel):
+    """What a caller needs about the institution of a focal point."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -36,24 +248,80 @@ class InstitutionPublic(BaseModel):
     name: str
     acronym: str
     type: str
-    competences: list[str]
-    gateway_country: str | None
-    active: bool
+    channels: list[ContactChannel]
+    hours: str
+    open_24_7: bool
 
 
-class InstitutionPage(BaseModel):
-    items: list[InstitutionPublic]
+class LookupResult(BaseModel):
+    rank: int
+    coverage: Literal["area", "national"]
+    covered_area: str | None = Field(description="The area (the one asked for or one that "
+                                                 "contains it) this focal point covers")
+    focal_point: FocalPointPublic
+    institution: InstitutionBrief
+
+
+class LookupAnswer(BaseModel):
+    country: str
+    topic: Competence
+    area: AreaPublic | None
+    area_matched: bool | None = Field(description="Whether any focal point covers the area; "
+                                                  "null when no area was asked for")
+    message: str
+    results: list[LookupResult]
+
+
+class ChangePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    entity: str
+    entity_id: str
+    action: str
+    actor_institution: str
+    actor_role: str
+    at: datetime
+    changes: dict[str, Any] = Field(description="field: [before, after]")
+
+
+class History(BaseModel):
+    items: list[ChangePublic]
 
 
 class PublicKeyIn(BaseModel):
-    """A public JWK; the key id is its RFC 7638 thumbprint, computed by the directory."""
+    """A public JWK: Ed25519 for signing or X25519 for encryption. The key id is its RFC 7638
+    thumbprint, computed by the directory."""
 
     model_config = ConfigDict(extra="allow")
 
     kty: str = Field(pattern="^OKP$")
-    crv: str = Field(pattern="^Ed25519$")
+    crv: str = Field(pattern="^(Ed25519|X25519)$")
     x: str = Field(min_length=40, max_length=50)
+    use: Literal["sig", "enc"] | None = None
+    valid_to: AwareDatetime | None = None
+
+
+class Revocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RevocationReason
 
 
 class JWKS(BaseModel):
     keys: list[dict[str, Any]]
+
+
+class ImportIssue(BaseModel):
+    line: int = Field(description="CSV: the line of the file (the header is line 1); JSON: "
+                                  "the position in the array, from 1")
+    field: str | None
+    code: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    version: int
+    created: int
+    updated: int
+    unchanged: int

@@ -1,71 +1,550 @@
-"""Directory rules: who may read and change what."""
+"""Directory rules: who may read and change what, and how every change is kept."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc.jwk import OKPKey
-from sqlmodel import Session
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, SQLModel
 
-from services.directory.models import Country, Institution, InstitutionKey
-from services.directory.repository import DirectoryRepository
+from services.directory.models import (
+    Area,
+    Change,
+    Country,
+    FocalPoint,
+    Institution,
+    InstitutionKey,
+)
+from services.directory.repository import (
+    FOCAL_POINT,
+    INSTITUTION,
+    DirectoryRepository,
+    Filters,
+    fold,
+    search_terms,
+)
+from services.directory.schemas import (
+    AreaData,
+    AreaPublic,
+    ChangePublic,
+    Competence,
+    CountryPublic,
+    FocalPointData,
+    FocalPointPage,
+    FocalPointPublic,
+    ImportIssue,
+    ImportResult,
+    InstitutionBrief,
+    InstitutionData,
+    InstitutionPage,
+    InstitutionPublic,
+    KeyPublic,
+    LookupAnswer,
+    LookupResult,
+    Patch,
+    PublicKeyIn,
+    RevocationReason,
+)
 from shared.auth import Principal, Role, require_role
+from shared.db import utcnow
 from shared.envelope import SIGNING_ALGORITHM
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+ENCRYPTION_ALGORITHM = "ECDH-ES"
+KEY_USES = {"Ed25519": ("sig", SIGNING_ALGORITHM), "X25519": ("enc", ENCRYPTION_ALGORITHM)}
+ADMINS = (Role.country_admin, Role.regional_admin)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of directory entry, as the API, history, import and snapshot name it."""
+
+    entity: str  # in the history
+    collection: str  # in the snapshot
+    model: type[SQLModel]
+    data: type[BaseModel] | None  # what an administrator writes (None: not editable)
+    public: type[BaseModel]
+
+
+AREAS = Kind("area", "areas", Area, AreaData, AreaPublic)
+INSTITUTIONS = Kind(INSTITUTION, "institutions", Institution, InstitutionData, InstitutionPublic)
+FOCAL_POINTS = Kind(FOCAL_POINT, "focal_points", FocalPoint, FocalPointData, FocalPointPublic)
+KINDS = {
+    "countries": Kind("country", "countries", Country, None, CountryPublic),
+    "areas": AREAS,
+    "institutions": INSTITUTIONS,
+    "focal-points": FOCAL_POINTS,
+    "keys": Kind("key", "keys", InstitutionKey, None, KeyPublic),
+}
+BY_ENTITY = {kind.entity: kind for kind in KINDS.values()}
+EDITABLE = {name: kind for name, kind in KINDS.items() if kind.data is not None}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Why an entry cannot be written; 403 issues are about who asks, 422 about what."""
+
+    field: str | None
+    code: str
+    message: str
+    status: int = 422
+
+
+def record_of(kind: Kind, row: SQLModel) -> dict[str, Any]:
+    """An entry as the API shows it (and as the history compares it)."""
+    return kind.public.model_validate(row).model_dump(mode="json", exclude={"updated_at"})
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {name: [before.get(name), value] for name, value in after.items()
+            if before.get(name) != value}
+
+
+def validation_issues(exc: ValidationError) -> list[Issue]:
+    # Where and what kind of error only: never the offending value.
+    return [Issue(".".join(str(p) for p in e["loc"]) or None, "invalid_value", e["msg"])
+            for e in exc.errors()]
+
+
+def raise_first(issues: list[Issue]) -> None:
+    if not issues:
+        return
+    issue = min(issues, key=lambda i: -i.status)  # who may ask comes before what is asked
+    problem = Forbidden if issue.status == 403 else Unprocessable
+    raise problem(issue.message, code=issue.code, field=issue.field)
 
 
 class DirectoryService:
     def __init__(self, session: Session) -> None:
         self.repo = DirectoryRepository(session)
+        self._version: int | None = None
+        self._known: set[tuple[str, str]] = set()
+
+    # Reading ---------------------------------------------------------------------------
+
+    def get(self, kind: Kind, entry_id: str) -> Any:
+        row = self.repo.session.get(kind.model, entry_id)
+        if row is None:
+            raise NotFound(f"No {kind.entity.replace('_', ' ')} has this id.",
+                           code=f"{kind.entity}_not_found")
+        return row
 
     def institution(self, institution_id: str) -> Institution:
-        institution = self.repo.institution(institution_id)
-        if institution is None:
-            raise NotFound("No institution has this id.", code="institution_not_found")
-        return institution
+        return self.get(INSTITUTIONS, institution_id)
 
-    def institutions(self, country: str | None) -> list[Institution]:
-        if country and self.repo.country(country.upper()) is None:
+    def area(self, area_id: str) -> Area:
+        return self.get(AREAS, area_id)
+
+    def focal_point(self, focal_point_id: str) -> FocalPoint:
+        return self.get(FOCAL_POINTS, focal_point_id)
+
+    def _country(self, code: str | None) -> str | None:
+        if code and self.repo.country(code.upper()) is None:
             raise NotFound("No country has this code.", code="country_not_found")
-        return self.repo.institutions(country.upper() if country else None)
+        return code.upper() if code else None
+
+    def areas(self, country: str | None, q: str | None) -> list[Area]:
+        rows = self.repo.areas(self._country(country))
+        terms = search_terms(q or "")
+        return [a for a in rows if all(t in fold(f"{a.name} {a.id}") for t in terms)]
+
+    def _filters(self, q: str | None, country: str | None, language: str | None,
+                 area: str | None, include_inactive: bool) -> Filters:
+        chain = self.repo.area_chain(self.area(area).id) if area else []
+        return Filters(
+            terms=search_terms(q or ""), country=self._country(country), language=language,
+            area_chain=[a.id for a in chain], area_country=chain[0].country if chain else None,
+            include_inactive=include_inactive,
+        )
+
+    def search_institutions(
+        self, *, q: str | None = None, country: str | None = None, type: str | None = None,
+        competence: str | None = None, language: str | None = None, area: str | None = None,
+        include_inactive: bool = False, page: int = 1, page_size: int = 20,
+    ) -> InstitutionPage:
+        filters = self._filters(q, country, language, area, include_inactive)
+        rows, total = self.repo.search_institutions(filters, type, competence,
+                                                    (page - 1) * page_size, page_size)
+        return InstitutionPage(items=[InstitutionPublic.model_validate(r) for r in rows],
+                               total=total, page=page, page_size=page_size)
+
+    def search_focal_points(
+        self, *, q: str | None = None, country: str | None = None,
+        institution_id: str | None = None, topic: str | None = None,
+        language: str | None = None, area: str | None = None, include_inactive: bool = False,
+        page: int = 1, page_size: int = 20,
+    ) -> FocalPointPage:
+        filters = self._filters(q, country, language, area, include_inactive)
+        rows, total = self.repo.search_focal_points(filters, institution_id, topic,
+                                                    (page - 1) * page_size, page_size)
+        return FocalPointPage(items=[FocalPointPublic.model_validate(r) for r in rows],
+                              total=total, page=page, page_size=page_size)
+
+    def lookup(self, country: str, topic: Competence, area_id: str | None,
+               language: str | None) -> LookupAnswer:
+        """Who to call: focal points for the area first (innermost area first), then national."""
+        code = str(self._country(country))
+        area = self.area(area_id) if area_id else None
+        chain = [a.id for a in self.repo.area_chain(area.id)] if area else []
+        ranked = []
+        for fp, institution in self.repo.lookup_candidates(code, topic, chain, language,
+                                                           utcnow()):
+            covered = [a for a in (fp.areas or institution.areas) if a in chain]
+            distance = min(chain.index(a) for a in covered) if covered else len(chain)
+            ranked.append((distance, not fp.available_24_7, fp.name_key, fp.id, fp, institution,
+                           chain[distance] if covered else None))
+        ranked.sort(key=lambda r: r[:4])
+        results = [
+            LookupResult(rank=i, coverage="area" if covered_area else "national",
+                         covered_area=covered_area,
+                         focal_point=FocalPointPublic.model_validate(fp),
+                         institution=InstitutionBrief.model_validate(institution))
+            for i, (*_, fp, institution, covered_area) in enumerate(ranked, start=1)
+        ]
+        matched = any(r.coverage == "area" for r in results) if area else None
+        return LookupAnswer(
+            country=code, topic=topic, area=AreaPublic.model_validate(area) if area else None,
+            area_matched=matched, results=results,
+            message=lookup_message(code, topic, area, matched, bool(results)),
+        )
+
+    def history(self, kind: Kind, entry_id: str) -> list[ChangePublic]:
+        self.get(kind, entry_id)
+        entries = [(kind.entity, [entry_id])]
+        if kind is INSTITUTIONS:
+            entries.append(("key", [k.kid for k in self.repo.keys_of(entry_id)]))
+        return [ChangePublic.model_validate(c) for c in self.repo.history(entries)]
+
+    # Writing entries -------------------------------------------------------------------
+
+    def _write_version(self) -> int:
+        """The version this transaction writes; the first call locks the directory."""
+        if self._version is None:
+            self._version = self.repo.raise_version()
+        return self._version
+
+    def _exists(self, model: type[SQLModel], entry_id: str) -> bool:
+        if (model.__name__, entry_id) not in self._known and \
+                self.repo.session.get(model, entry_id) is not None:
+            self._known.add((model.__name__, entry_id))
+        return (model.__name__, entry_id) in self._known
+
+    def _permission(self, principal: Principal, country: str) -> list[Issue]:
+        if principal.role == Role.regional_admin:
+            return []
+        if principal.role != Role.country_admin:
+            return [Issue(None, "role_not_allowed", "Only country and regional administrators "
+                          "change the directory.", 403)]
+        if principal.country != country:
+            return [Issue("country", "not_your_country", "A country administrator changes only "
+                          "the entries of their own country.", 403)]
+        return []
+
+    def _unknown(self, model: type[SQLModel], ids: Iterable[str | None], field: str,
+                 code: str, pending: Iterable[str] = ()) -> list[Issue]:
+        missing = sorted(i for i in ids if i and i not in pending and not self._exists(model, i))
+        return [Issue(field, code, f"Unknown {field.rstrip('s').replace('_id', '')}: "
+                      f"{', '.join(missing)}.")] if missing else []
+
+    def check(self, principal: Principal, kind: Kind, data: Any, existing: Any,
+              pending: set[str]) -> list[Issue]:
+        """Everything that would stop this entry being written, without writing it."""
+        if kind is FOCAL_POINTS:
+            institution = self.repo.institution(data.institution_id)
+            if institution is None:
+                return [Issue("institution_id", "unknown_institution",
+                              "The focal point's institution is not in the directory.")]
+            if existing is not None and existing.institution_id != data.institution_id:
+                return [Issue("institution_id", "institution_immutable",
+                              "A focal point cannot move to another institution.")]
+            issues = self._permission(principal, institution.country)
+            return issues + self._unknown(Area, data.areas, "areas", "unknown_area")
+        issues = self._permission(principal, data.country)
+        if existing is not None and existing.country != data.country:
+            issues.append(Issue("country", "country_immutable",
+                                "The country of an entry cannot change."))
+        issues += self._unknown(Country, [data.country], "country", "unknown_country")
+        if data.parent_id == data.id:
+            issues.append(Issue("parent_id", "parent_is_itself", "An entry cannot contain "
+                                "itself."))
+        elif kind is AREAS:
+            issues += self._unknown(Area, [data.parent_id], "parent_id", "unknown_area",
+                                    pending)
+            parent = self.repo.area(data.parent_id) if data.parent_id else None
+            if parent is not None and (parent.country != data.country or data.id in
+                                       [a.id for a in self.repo.area_chain(parent.id)]):
+                issues.append(Issue("parent_id", "invalid_parent", "The parent area must be "
+                                    "of the same country and must not be inside this area."))
+        else:
+            issues += self._unknown(Institution, [data.parent_id], "parent_id",
+                                    "unknown_institution", pending)
+            issues += self._unknown(Area, data.areas, "areas", "unknown_area")
+            issues += self._unknown(Country, [data.gateway_country], "gateway_country",
+                                    "unknown_country")
+        return issues
+
+    def create(self, principal: Principal, kind: Kind, data: Any) -> Any:
+        self._write_version()
+        if self._exists(kind.model, data.id):
+            raise Conflict(f"A {kind.entity.replace('_', ' ')} with this id exists already.",
+                           code=f"{kind.entity}_exists")
+        raise_first(self.check(principal, kind, data, None, set()))
+        return self._apply(principal, kind, data, None)[0]
+
+    def update(self, principal: Principal, kind: Kind, entry_id: str, patch: Patch) -> Any:
+        """Change the fields sent; `{"active": false}` deactivates (nothing is ever deleted)."""
+        assert kind.data is not None
+        self._write_version()
+        existing = self.get(kind, entry_id)
+        current = kind.data.model_validate(existing, from_attributes=True).model_dump()
+        try:
+            data = kind.data.model_validate({**current, **patch.model_dump(exclude_unset=True)})
+        except ValidationError as exc:
+            errors = [{"location": ["body", *e["loc"]], "message": e["msg"], "kind": e["type"]}
+                      for e in exc.errors()]
+            raise Unprocessable("The entry would not be valid with these changes.",
+                                errors=errors) from exc
+        raise_first(self.check(principal, kind, data, existing, set()))
+        return self._apply(principal, kind, data, existing)[0]
+
+    def import_entries(self, principal: Principal, kind: Kind,
+                       lines: list[tuple[int, Any]]) -> ImportResult:
+        """Check every line first; apply all of them, or none with a report line by line."""
+        assert kind.data is not None
+        require_role(principal, *ADMINS)
+        self._write_version()
+        pending = {str(raw.get("id")) for _, raw in lines if isinstance(raw, dict)}
+        issues: list[tuple[int, Issue]] = []
+        accepted: list[tuple[Any, Any]] = []
+        seen: set[str] = set()
+        for line, raw in lines:
+            try:
+                data: Any = kind.data.model_validate(raw)
+            except ValidationError as exc:
+                issues += [(line, issue) for issue in validation_issues(exc)]
+                continue
+            entry_id = data.id
+            if entry_id in seen:
+                issues.append((line, Issue("id", "duplicate_id", "The same id is on an earlier "
+                                           "line.")))
+            seen.add(entry_id)
+            existing = self.repo.session.get(kind.model, entry_id)
+            issues += [(line, i) for i in self.check(principal, kind, data, existing, pending)]
+            accepted.append((data, existing))
+        if issues:
+            report = [ImportIssue(line=line, field=i.field, code=i.code, message=i.message)
+                      .model_dump() for line, i in issues]
+            problem = Forbidden if any(i.status == 403 for _, i in issues) else Unprocessable
+            raise problem(f"{len({line for line, _ in issues})} line(s) cannot be imported; "
+                          "nothing was applied.", code="import_rejected", errors=report)
+        outcomes = [self._apply(principal, kind, data, existing)[1]
+                    for data, existing in parents_first(accepted)]
+        return ImportResult(version=self._write_version(), created=outcomes.count("created"),
+                            updated=outcomes.count("updated"),
+                            unchanged=outcomes.count("unchanged"))
+
+    def export(self, kind: Kind, country: str | None) -> list[dict[str, Any]]:
+        assert kind.data is not None
+        data = kind.data
+        return [data.model_validate(row, from_attributes=True).model_dump(mode="json")
+                for row in self.repo.all(kind.model, self._country(country))]
+
+    def _apply(self, principal: Principal, kind: Kind, data: Any,
+               existing: Any) -> tuple[Any, str]:
+        before = record_of(kind, existing) if existing is not None else {}
+        row: Any = existing if existing is not None else kind.model(id=data.id)
+        for name, value in data.model_dump().items():
+            setattr(row, name, value)
+        changes = diff(before, record_of(kind, row))
+        if not changes:
+            return row, "unchanged"
+        row.updated_at = utcnow()
+        self.repo.add(row)
+        self._index(kind, row, new=existing is None, changed=set(changes))
+        if existing is None:
+            action = "created"
+        elif "active" in changes:
+            action = "reactivated" if row.active else "deactivated"
+        else:
+            action = "updated"
+        self._log(principal, kind.entity, row.id, action, changes)
+        return row, "created" if existing is None else "updated"
+
+    def _log(self, principal: Principal, entity: str, entity_id: str, action: str,
+             changes: dict[str, Any]) -> None:
+        self.repo.add(Change(
+            version=self._write_version(), entity=entity, entity_id=entity_id, action=action,
+            actor_institution=principal.institution_id, actor_role=principal.role.value,
+            changes=changes,
+        ))
+
+    # What search filters on, kept next to each entry -------------------------------------
+
+    def _index(self, kind: Kind, row: Any, new: bool, changed: set[str]) -> None:
+        if kind is INSTITUTIONS:
+            self._index_institution(row, new)
+            if not new and changed & {"name", "acronym", "areas"}:
+                for fp in self.repo.focal_points_of(row.id):
+                    self._index_focal_point(fp, row, new=False)
+        elif kind is FOCAL_POINTS:
+            self._index_focal_point(row, self.institution(row.institution_id), new)
+
+    def _index_institution(self, inst: Institution, new: bool) -> None:
+        country = self.repo.country(inst.country)
+        names = [inst.name, inst.acronym, inst.id, *inst.translations.values(),
+                 country.name if country else "", country.name_es if country else ""]
+        inst.name_key, inst.search_text = fold(inst.name), fold(" ".join(names))
+        inst.national = not inst.areas
+        self.repo.add(inst)
+        self.repo.set_tags(INSTITUTION, inst.id, {
+            "competence": inst.competences, "language": inst.languages, "area": inst.areas,
+        }, new)
+
+    def _index_focal_point(self, fp: FocalPoint, inst: Institution, new: bool) -> None:
+        coverage = fp.areas or inst.areas
+        fp.country, fp.national, fp.name_key = inst.country, not coverage, fold(fp.name)
+        fp.search_text = fold(" ".join([fp.name, fp.title, fp.id, inst.acronym, inst.name]))
+        self.repo.add(fp)
+        self.repo.set_tags(FOCAL_POINT, fp.id, {
+            "topic": fp.topics, "language": fp.languages, "area": coverage,
+        }, new)
+
+    # Keys ------------------------------------------------------------------------------
+
+    def keys(self, institution_id: str) -> list[InstitutionKey]:
+        self.institution(institution_id)
+        return self.repo.keys_of(institution_id)
 
     def jwks(self, institution_id: str) -> list[dict[str, Any]]:
-        self.institution(institution_id)
-        return [key.jwk for key in self.repo.active_keys(institution_id)]
+        """Keys valid now and not revoked, for signing and for encryption."""
+        now = utcnow()
+        return [k.jwk for k in self.keys(institution_id) if k.revoked_at is None
+                and k.valid_from <= now and (k.valid_to is None or k.valid_to > now)]
 
-    def register_signing_key(
-        self, principal: Principal, institution_id: str, jwk: dict[str, Any]
-    ) -> dict[str, Any]:
+    def register_key(self, principal: Principal, institution_id: str,
+                     body: PublicKeyIn) -> dict[str, Any]:
         """A gateway publishes the public half of a key it holds for a hosted institution."""
         require_role(principal, Role.gateway)
         if principal.institution_id != institution_id:
             raise Forbidden("A gateway registers keys only for its own institutions.",
                             code="not_your_institution")
         self.institution(institution_id)
+        use, alg = KEY_USES[body.crv]
+        if body.use not in (None, use):
+            raise Unprocessable(f"A {body.crv} key is for use '{use}'.", code="key_use_mismatch")
         try:
-            key = OKPKey.import_key({"kty": jwk["kty"], "crv": jwk["crv"], "x": jwk["x"]})
+            key = OKPKey.import_key({"kty": body.kty, "crv": body.crv, "x": body.x})
         except Exception as exc:
-            raise Unprocessable("The key is not a valid Ed25519 public key.",
+            raise Unprocessable(f"The key is not a valid {body.crv} public key.",
                                 code="invalid_key") from exc
         kid = str(key.thumbprint())
-        public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": SIGNING_ALGORITHM}
         existing = self.repo.key(kid)
+        if existing is None:
+            self._write_version()
+            existing = self.repo.key(kid)
         if existing is not None:
             if existing.institution_id != institution_id:
                 raise Conflict("This key belongs to another institution.", code="key_taken")
+            if existing.revoked_at is not None:
+                raise Conflict("This key has been revoked; register a new one.",
+                               code="key_revoked")
             return existing.jwk
-        self.repo.add(InstitutionKey(kid=kid, institution_id=institution_id, use="sig", jwk=public))
+        public = {**key.as_dict(private=False), "kid": kid, "use": use, "alg": alg}
+        row = InstitutionKey(kid=kid, institution_id=institution_id, use=use, jwk=public,
+                             valid_to=body.valid_to)
+        self.repo.add(row)
+        self._log(principal, "key", kid, "registered", diff({}, record_of(KINDS["keys"], row)))
         return public
 
-    # Loading reference data (demo seed, imports) --------------------------------------
+    def revoke_key(self, principal: Principal, institution_id: str, kid: str,
+                   reason: RevocationReason) -> InstitutionKey:
+        """The institution's gateway, its country's administrator or a regional one."""
+        self._write_version()
+        institution = self.institution(institution_id)
+        key = self.repo.key(kid)
+        if key is None or key.institution_id != institution_id:
+            raise NotFound("The institution has no key with this id.", code="key_not_found")
+        own_gateway = principal.role == Role.gateway and principal.institution_id == key.\
+            institution_id
+        if not own_gateway:
+            raise_first(self._permission(principal, institution.country))
+        if key.revoked_at is not None:
+            raise Conflict("The key is revoked already.", code="key_already_revoked")
+        before = record_of(KINDS["keys"], key)
+        key.revoked_at, key.revocation_reason = utcnow(), reason.value
+        self.repo.add(key)
+        self._log(principal, "key", kid, "revoked", diff(before, record_of(KINDS["keys"], key)))
+        return key
 
-    def upsert_country(self, code: str, name: str, name_es: str, crm_member: bool) -> None:
-        country = self.repo.country(code) or Country(code=code, name=name, name_es=name_es)
+    # Snapshot --------------------------------------------------------------------------
+
+    def snapshot(self, since: int | None) -> dict[str, Any]:
+        """The whole directory, or what changed after `since`, at the current version."""
+        version = self.repo.version()  # read first: the entries read after are at least this
+        if since is not None and since > version:
+            raise Conflict("The directory has no such version; ask for a full snapshot.",
+                           code="unknown_version", version=version)
+        changed = self.repo.changed_since(since) if since is not None else {}
+        payload: dict[str, Any] = {"version": version, "since": since}
+        for kind in KINDS.values():
+            rows = (self.repo.all(kind.model) if since is None
+                    else self.repo.by_ids(kind.model, changed.get(kind.entity, ())))
+            payload[kind.collection] = [kind.public.model_validate(r).model_dump(mode="json")
+                                        for r in rows]
+        return payload
+
+    # Reference data (the seed) ---------------------------------------------------------
+
+    def upsert_country(self, principal: Principal, code: str, name: str, name_es: str,
+                       crm_member: bool) -> None:
+        kind = KINDS["countries"]
+        existing = self.repo.country(code)
+        before = record_of(kind, existing) if existing else {}
+        country = existing or Country(code=code, name=name, name_es=name_es)
         country.name, country.name_es, country.crm_member = name, name_es, crm_member
-        self.repo.add(country)
+        changes = diff(before, record_of(kind, country))
+        if changes:
+            self._write_version()
+            self.repo.add(country)
+            self._log(principal, kind.entity, code, "created" if not before else "updated",
+                      changes)
 
-    def upsert_institution(self, **fields: Any) -> None:
-        institution = self.repo.institution(fields["id"]) or Institution(**fields)
-        for name, value in fields.items():
-            setattr(institution, name, value)
-        self.repo.add(institution)
+
+def parents_first(accepted: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Order an import so that an entry's parent in the same import is written before it."""
+    by_id = {data.id: (data, existing) for data, existing in accepted}
+    ordered: list[tuple[Any, Any]] = []
+    placed: set[str] = set()
+
+    def place(entry_id: str, path: tuple[str, ...] = ()) -> None:
+        if entry_id in placed or entry_id not in by_id:
+            return
+        if entry_id in path:
+            raise Unprocessable("Entries of the import are each other's parents.",
+                                code="parent_cycle")
+        parent = getattr(by_id[entry_id][0], "parent_id", None)
+        if parent:
+            place(parent, (*path, entry_id))
+        placed.add(entry_id)
+        ordered.append(by_id[entry_id])
+
+    for entry_id in by_id:
+        place(entry_id)
+    return ordered
+
+
+def lookup_message(country: str, topic: str, area: Area | None, matched: bool | None,
+                   found: bool) -> str:
+    if not found:
+        where = f" for {area.name} or nationally" if area else ""
+        return f"No focal point of {country} is listed for {topic}{where}."
+    if area is None:
+        return f"National focal points of {country} for {topic}."
+    if matched:
+        return f"Focal points covering {area.name} first, then national ones."
+    return (f"No focal point of {country} covers {area.name} for {topic}; these are the "
+            f"national focal points.")
+

@@ -1,60 +1,156 @@
-"""The gateway's client of the directory: institutions and their keys."""
+"""The gateway's view of the directory: its signed snapshot, verified and kept up to date.
+
+The gateway trusts only what the directory's key (settings.directory_public_key) signed.
+It fetches the whole snapshot once, then every `refresh_seconds` only the changes since the
+version it holds, and keeps the result on disk. While the directory is unreachable it answers
+from what it holds, until that snapshot expires; a revoked key stops being returned as soon
+as it holds a snapshot that says so. See docs/directory.md, "Signed snapshots".
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from services.exchange.regional_client import RegionalClient, RegionalServiceDown
+from shared.envelope import EnvelopeError, verify
+from shared.logging import get_logger
+
+SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
+ISSUER = "enlace-directory"
+# Each collection of the snapshot, and the field that identifies its records.
+COLLECTIONS = {"countries": "code", "areas": "id", "institutions": "id", "focal_points": "id",
+               "keys": "kid"}
+# However stale: never ask the directory more than once a second.
+MIN_REFRESH_INTERVAL = 1.0
+
+Record = dict[str, Any]
+log = get_logger(__name__)
 
 
 class UnknownInstitution(Exception):
     pass
 
 
+class SnapshotRejected(Exception):
+    """A snapshot this gateway must not use (bad signature, expired, out of order)."""
+
+
+@dataclass(frozen=True)
+class DirectoryView:
+    """The directory at one version, as verified snapshots said it is."""
+
+    version: int
+    expires_at: float
+    records: dict[str, dict[str, Record]]
+
+    @classmethod
+    def of(cls, payload: dict[str, Any], base: DirectoryView | None = None) -> DirectoryView:
+        """A full snapshot, or `base` with a delta's records replacing theirs."""
+        records = {}
+        for collection, key in COLLECTIONS.items():
+            changed = {r[key]: r for r in payload.get(collection, [])}
+            records[collection] = {**base.records[collection], **changed} if base else changed
+        return cls(int(payload["version"]), float(payload["exp"]), records)
+
+    @cached_property
+    def keys_by_institution(self) -> dict[str, list[Record]]:
+        index: dict[str, list[Record]] = {}
+        for key in self.records["keys"].values():
+            index.setdefault(key["institution_id"], []).append(key)
+        return index
+
+    def valid_keys(self, institution_id: str, use: str, now: float) -> list[Record]:
+        """Keys for `use` valid at `now` and not revoked, oldest first."""
+        def moment(value: str) -> float:
+            return datetime.fromisoformat(value).timestamp()
+
+        keys = [k for k in self.keys_by_institution.get(institution_id, [])
+                if k["use"] == use and k["revoked_at"] is None
+                and moment(k["valid_from"]) <= now
+                and (k["valid_to"] is None or moment(k["valid_to"]) > now)]
+        return sorted(keys, key=lambda k: (k["valid_from"], k["kid"]))
+
+
+def verify_snapshot(token: str, public_key: dict[str, Any], held: DirectoryView | None,
+                    now: float) -> dict[str, Any]:
+    """The payload of a snapshot the gateway may apply on top of what it holds."""
+    try:
+        header, payload = verify(token, [public_key])
+    except EnvelopeError as exc:
+        raise SnapshotRejected(f"the snapshot does not verify ({exc.code})") from exc
+    if header.get("typ") != SNAPSHOT_MEDIA_TYPE or payload.get("iss") != ISSUER:
+        raise SnapshotRejected("not a directory snapshot")
+    if payload["exp"] <= now:
+        raise SnapshotRejected("the snapshot has expired")
+    since = payload.get("since")
+    if since is None and held is not None and payload["version"] < held.version:
+        raise SnapshotRejected("the snapshot is older than the one held")
+    if since is not None and (held is None or since != held.version):
+        raise SnapshotRejected("the changes are not relative to the version held")
+    return payload
+
+
 class DirectoryClient(RegionalClient):
-    """Institutions and their keys, cached briefly: the directory is read on every message."""
+    """Institutions, keys and endpoints from the directory's signed snapshot."""
 
     name = "directory"
-    cache_seconds = 30.0
 
-    def __init__(self, base_url: str, tokens: dict[str, str]) -> None:
+    def __init__(
+        self, base_url: str, tokens: dict[str, str], *, public_key: dict[str, Any] | None,
+        cache_path: Path | None = None, refresh_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not public_key:
+            raise ValueError("The directory's public key is not configured "
+                             "(ENLACE_DIRECTORY_PUBLIC_KEY): snapshots cannot be verified.")
         super().__init__(base_url, tokens)
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self.public_key = public_key
+        self.cache_path = cache_path
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._view = self._load()
+        self._checked_at = float("-inf")
+        self._stale = False
+        self._refreshing = threading.Lock()
 
-    def _cached(self, key: str, path: str) -> Any:
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self.cache_seconds:
-            return hit[1]
-        acting_for = next(iter(self.tokens), None)
-        response = self.request("GET", path, acting_for)
-        if response.status_code == 404:
-            raise UnknownInstitution(path)
-        if response.status_code != 200:
-            raise RegionalServiceDown(f"The directory answered {response.status_code}.")
-        value = response.json()
-        with self._lock:
-            self._cache[key] = (time.monotonic(), value)
-        return value
+    # What the gateway asks -----------------------------------------------------------------
 
     def institution(self, institution_id: str) -> dict[str, Any]:
-        return dict(self._cached(f"inst:{institution_id}", f"/v1/institutions/{institution_id}"))
+        """The institution (id, country, gateway_country, active ...)."""
+        return dict(self._find("institutions", institution_id))
 
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
-        return list(
-            self._cached(f"jwks:{institution_id}", f"/v1/institutions/{institution_id}/jwks")[
-                "keys"
-            ]
-        )
+        """The institution's signing keys (JWK) valid now and not revoked."""
+        self._find("institutions", institution_id)
+        keys = self._current().valid_keys(institution_id, "sig", self.clock())
+        return [dict(k["jwk"]) for k in keys]
+
+    def encryption_key(self, institution_id: str) -> dict[str, Any] | None:
+        """The institution's newest encryption key (X25519 JWK) valid now, if any."""
+        self._find("institutions", institution_id)
+        keys = self._current().valid_keys(institution_id, "enc", self.clock())
+        return dict(keys[-1]["jwk"]) if keys else None
 
     def forget_keys(self, institution_id: str) -> None:
-        with self._lock:
-            self._cache.pop(f"jwks:{institution_id}", None)
+        """The institution may have new keys: ask the directory at the next question."""
+        self._stale = True
 
     def register_signing_key(self, institution_id: str, jwk: dict[str, Any]) -> None:
+        self._register(institution_id, {**jwk, "use": "sig"})
+
+    def register_encryption_key(self, institution_id: str, jwk: dict[str, Any]) -> None:
+        self._register(institution_id, {**jwk, "use": "enc"})
+
+    def _register(self, institution_id: str, jwk: dict[str, Any]) -> None:
         response = self.request(
             "POST", f"/v1/institutions/{institution_id}/keys", institution_id, json=jwk
         )
@@ -62,3 +158,85 @@ class DirectoryClient(RegionalClient):
             raise RegionalServiceDown(
                 f"The directory refused the key of {institution_id} ({response.status_code})."
             )
+        self._stale = True
+
+    # The snapshot held ---------------------------------------------------------------------
+
+    def _find(self, collection: str, key: str) -> Record:
+        record = self._current().records[collection].get(key)
+        if record is None:  # perhaps new since our version
+            record = self._current(force=True).records[collection].get(key)
+        if record is None:
+            raise UnknownInstitution(key)
+        return record
+
+    def _due(self, force: bool) -> bool:
+        elapsed = self.clock() - self._checked_at
+        urgent = force or self._stale or self._view is None
+        return elapsed >= self.refresh_seconds or (urgent and elapsed >= MIN_REFRESH_INTERVAL)
+
+    def _current(self, force: bool = False) -> DirectoryView:
+        # One refresh at a time; meanwhile the others answer from the view held.
+        if self._due(force) and self._refreshing.acquire(blocking=self._view is None):
+            try:
+                if self._due(force):
+                    self._refresh()
+            finally:
+                self._refreshing.release()
+        view = self._view
+        if view is None:
+            raise RegionalServiceDown("The directory cannot be reached and this gateway holds "
+                                      "no snapshot of it.")
+        if view.expires_at <= self.clock():
+            raise RegionalServiceDown("The directory cannot be reached and the snapshot this "
+                                      "gateway holds has expired.")
+        return view
+
+    def _refresh(self) -> None:
+        self._checked_at, self._stale = self.clock(), False
+        try:
+            self._view = self._fetch(self._view)
+        except (RegionalServiceDown, SnapshotRejected) as exc:
+            log.warning("directory_snapshot_not_refreshed", reason=str(exc),
+                        held_version=self._view.version if self._view else None)
+            return
+        self._save(self._view)
+
+    def _fetch(self, held: DirectoryView | None, full: bool = False) -> DirectoryView:
+        params = {"since": held.version} if held and not full else {}
+        response = self.request("GET", "/v1/snapshot", next(iter(self.tokens), None),
+                                params=params)
+        if response.status_code == 409 and not full:  # the directory lost our version
+            return self._fetch(held, full=True)
+        if response.status_code != 200:
+            raise RegionalServiceDown(f"The directory answered {response.status_code}.")
+        payload = verify_snapshot(response.text, self.public_key, held, self.clock())
+        return DirectoryView.of(payload, base=held if payload.get("since") is not None else None)
+
+    # On disk: what was verified when it arrived, in the gateway's own data directory -------
+
+    def _load(self) -> DirectoryView | None:
+        if self.cache_path is None or not self.cache_path.exists():
+            return None
+        try:
+            data = json.loads(self.cache_path.read_text())
+            return DirectoryView(int(data["version"]), float(data["expires_at"]),
+                                 data["records"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("directory_snapshot_cache_unreadable", path=str(self.cache_path))
+            return None
+
+    def _save(self, view: DirectoryView) -> None:
+        if self.cache_path is None:
+            return
+        data = {"version": view.version, "expires_at": view.expires_at, "records": view.records}
+        tmp = self.cache_path.with_suffix(".tmp")
+        try:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, separators=(",", ":"))
+            tmp.replace(self.cache_path)
+        except OSError as exc:
+            log.warning("directory_snapshot_cache_not_written", error=str(exc))
+
