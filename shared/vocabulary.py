@@ -12,6 +12,7 @@ class MessageType(StrEnum):
     alert = "alert"
     alert_ack = "alert-ack"
     alert_located = "alert-located"
+    rejection = "rejection"
 
 
 class Purpose(StrEnum):
@@ -54,6 +55,7 @@ class AuditEventType(StrEnum):
     alert_located = "alert-located"
     alert_cancelled = "alert-cancelled"
     alert_escalated = "alert-escalated"
+    refused = "refused"
     # Made by the registry itself, never accepted from a gateway.
     agreement_created = "agreement-created"
     agreement_updated = "agreement-updated"

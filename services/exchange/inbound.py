@@ -56,6 +56,7 @@ class InboundService:
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
             outbox = Outbox(repo, self.gateway)
+            envelope: Envelope | None = None
             try:
                 envelope = self._verified(token, subject)
                 handler = {
@@ -65,13 +66,27 @@ class InboundService:
                     MessageType.alert.value: self._take_alert,
                     MessageType.alert_ack.value: self._take_alert_reply,
                     MessageType.alert_located.value: self._take_alert_reply,
+                    MessageType.rejection.value: self._take_rejection,
                 }.get(envelope.type)
                 if handler is None:
                     raise Rejected("unsupported_type", "this gateway does not handle the type")
                 return handler(repo, outbox, envelope, token)
             except Rejected as rejection:
                 session.rollback()
+                if envelope is not None:
+                    self._notify_sender(outbox, envelope, rejection)
                 return self._quarantine(repo, outbox, token, subject, stream_sequence, rejection)
+
+    def _notify_sender(self, outbox: Outbox, refused: Envelope, rejection: Rejected) -> None:
+        """A signed notice to a proven sender that its message was not accepted, and why."""
+        if refused.type in (MessageType.rejection.value, MessageType.receipt.value):
+            return  # never answer a notice with a notice
+        outbox.send(self.gateway.envelope(
+            type=MessageType.rejection.value, sender=refused.recipients[0],
+            recipients=[refused.sender], in_reply_to=refused.id, purpose=refused.purpose,
+            body={"message_id": refused.id, "message_type": refused.type,
+                  "reason": rejection.reason, "detail": rejection.detail},
+        ))
 
     def _verified(self, token: str, subject: str) -> Envelope:
         try:
@@ -232,7 +247,8 @@ class InboundService:
             raise Rejected("malformed", "the update's action or clock is not valid") from exc
         side = Side.sender if envelope.sender == referral.sender_id else Side.recipient
         rule = RULES[action]
-        if action == Action.deliver or (rule.side is not None and rule.side != side):
+        if action in (Action.deliver, Action.refuse) or (rule.side is not None
+                                                         and rule.side != side):
             raise Rejected("action_not_allowed", f"the {side.value} cannot {action.value}")
         sealed = self._unseal(local_party(referral), body.get("details_jwe"))
         details: dict[str, Any] = {k: str(sealed[k])[:4000]
@@ -264,6 +280,31 @@ class InboundService:
         if outcome is None:
             raise Rejected("unknown_alert", "the message names no alert issued to the sender")
         return outcome
+
+    def _take_rejection(
+        self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
+    ) -> str:
+        body = envelope.body
+        message_id = str(body.get("message_id", ""))
+        reason = f"{body.get('reason')}: {str(body.get('detail', ''))[:1500]}"
+        referral = repo.referral(message_id)
+        ours = (referral is not None and referral.direction == "outbound"
+                and referral.recipient_id == envelope.sender)
+        if referral is not None and ours and repo.event(envelope.id) is None:
+            add_event(repo, referral, ReferralEvent(
+                id=envelope.id, referral_id=referral.id, action=Action.refuse.value,
+                side=Side.recipient.value, actor_id=envelope.sender,
+                clock=DELIVERY_CLOCK, at=utcnow(), reason=reason,
+            ))
+        outbox.audit(
+            AuditEventType.refused, envelope.recipients[0], counterpart_id=envelope.sender,
+            message_id=message_id, message_type=str(body.get("message_type", ""))[:40],
+            case_reference=referral.case_reference if referral else None,
+            detail={"reason": str(body.get("reason", ""))[:100]},
+        )
+        log.warning("message_refused_by_peer", message_id=message_id,
+                    reason=str(body.get("reason", ""))[:100])
+        return "rejection"
 
     def _quarantine(
         self, repo: GatewayRepository, outbox: Outbox, token: str, subject: str,

@@ -22,6 +22,7 @@ class Status(StrEnum):
     in_progress = "in_progress"
     closed = "closed"
     withdrawn = "withdrawn"
+    undeliverable = "undeliverable"
 
 
 class Action(StrEnum):
@@ -32,6 +33,7 @@ class Action(StrEnum):
     close = "close"
     withdraw = "withdraw"
     note = "note"
+    refuse = "refuse"
 
 
 class Side(StrEnum):
@@ -59,6 +61,9 @@ RULES: dict[Action, Rule] = {
                        Status.closed, "outcome"),
     Action.withdraw: Rule(Side.sender, OPEN, Status.withdrawn, "reason"),
     Action.note: Rule(None, OPEN, None, "note"),
+    # The receiving gateway could not accept the message (its signed rejection notice).
+    Action.refuse: Rule(Side.recipient, frozenset({Status.sent}), Status.undeliverable,
+                        "reason"),
 }
 
 
@@ -86,7 +91,7 @@ def refusal(status: Status, action: Action, side: Side) -> str:
 def _past(action: Action) -> str:
     return {"deliver": "delivered", "accept": "accepted", "reject": "rejected",
             "start": "started", "close": "closed", "withdraw": "withdrawn",
-            "note": "annotated"}[action.value]
+            "note": "annotated", "refuse": "refused"}[action.value]
 
 
 def replay(events: list[Event]) -> Status:

@@ -95,3 +95,36 @@ def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: 
     all_delivered(stack, ids, timeout=120)
     stored = count_rows(stack.info["gateways"]["HN"]["database_url"], ids)
     assert len(stored) == 50 and set(stored.values()) == {1}
+
+
+def test_a_referral_the_receiver_cannot_open_comes_back_refused(stack: RunningStack):
+    """HN loses its encryption key while a referral to it is in flight: HN quarantines the
+    message and sends MX a signed rejection notice; MX shows the referral undeliverable."""
+    from pathlib import Path
+
+    from services.exchange.keys import encryption_key_path
+
+    def service(action: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "service", action, "gateway-HN",
+             "--data-dir", str(stack.data_dir)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+
+    service("stop")
+    [referral_id] = send_many(stack, 1)
+    encryption_key_path(Path(stack.info["gateways"]["HN"]["data_dir"]), "hn-senaf").unlink()
+    service("start")
+
+    with stack.gateway("MX", "mx-sndif") as mx:
+        refused = wait_until(lambda: (r := mx.get(f"/v1/referrals/{referral_id}").json())
+                             ["status"] == "undeliverable" and r, timeout=60)
+    assert refused["history"][-1]["action"] == "refuse"
+    assert refused["history"][-1]["reason"].startswith("undecryptable:")
+    with stack.gateway("HN", "hn-senaf", role="country_admin") as hn:
+        quarantined = hn.get("/v1/quarantine").json()["items"]
+    assert {"message_id": referral_id, "reason": "undecryptable"}.items() <= next(
+        q for q in quarantined if q["message_id"] == referral_id).items()
+
+    # New referrals are encrypted to HN's new key and arrive.
+    [later] = send_many(stack, 1)
+    all_delivered(stack, [later], timeout=60)
