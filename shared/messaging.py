@@ -120,6 +120,14 @@ async def consume_forever(
                     await msg.nak(delay=2)
 
 
+async def close(nc: NATS) -> None:
+    """Drain on shutdown; a connection that is reconnecting just closes."""
+    try:
+        await nc.drain()
+    except Exception:
+        await nc.close()
+
+
 def headers_for(msg_id: str, correlation_id: str | None, **extra: str) -> dict[str, str]:
     headers = {MSG_ID_HEADER: msg_id, **extra}
     if correlation_id:

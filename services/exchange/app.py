@@ -23,6 +23,7 @@ from shared.http import create_service_app
 from shared.logging import get_logger
 from shared.messaging import (
     MESSAGES_STREAM,
+    close,
     connect,
     consume_forever,
     country_messages_filter,
@@ -128,7 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
-            await nc.drain()
+            await close(nc)
             gateway.directory.close()
             gateway.registry.close()
 
