@@ -122,6 +122,12 @@ def _service(args: argparse.Namespace) -> int:
     return 1
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from services.audit_verify import run_verify
+
+    return run_verify(args)
+
+
 def _service_url(stack: dict[str, object], name: str) -> str | None:
     if name.startswith("gateway-"):
         return str(stack["gateways"][name.removeprefix("gateway-")]["url"])  # type: ignore[index]
@@ -169,6 +175,22 @@ def build_parser() -> argparse.ArgumentParser:
                                           "running 'enlace up', for curl")
     env.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     env.set_defaults(func=_env)
+
+    audit = commands.add_parser("audit", help="the registry's audit log").add_subparsers(
+        dest="audit_command", required=True)
+    verify = audit.add_parser(
+        "verify", help="check the audit log from outside: the latest checkpoint's signature, "
+                       "its consistency with one saved earlier, and that the entries "
+                       "reproduce its root")
+    verify.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="a running 'enlace up', for whatever is not given below")
+    verify.add_argument("--registry-url")
+    verify.add_argument("--public-key", help="the registry's public JWK, or a file holding it")
+    verify.add_argument("--token", help="an auditor's token (or ENLACE_AUDIT_TOKEN), to check "
+                                        "the entries themselves")
+    verify.add_argument("--checkpoint", type=Path, default=None,
+                        help="file of the checkpoint saved by the previous run; updated")
+    verify.set_defaults(func=_audit_verify)
     return parser
 
 

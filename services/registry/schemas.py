@@ -271,13 +271,13 @@ class AuditEventIn(AuditEventFields):
         # Every value must survive both databases unchanged, or the log could not be
         # recomputed: no NUL characters (PostgreSQL text), no NaN or infinities (JSON).
         try:
-            text = json.dumps(self.model_dump(mode="json"), allow_nan=False, ensure_ascii=False)
+            detail = json.dumps(self.detail, allow_nan=False, ensure_ascii=False)
         except ValueError as exc:
-            raise ValueError("values must be finite JSON") from exc
-        if "\\u0000" in text or "\x00" in text:
-            raise ValueError("values must not contain NUL characters")
-        if len(json.dumps(self.detail, ensure_ascii=False).encode()) > MAX_DETAIL_BYTES:
+            raise ValueError("detail must be finite JSON") from exc
+        if len(detail.encode()) > MAX_DETAIL_BYTES:
             raise ValueError("detail is too large")
+        if "\\u0000" in detail or "\x00" in self.model_dump_json():
+            raise ValueError("values must not contain NUL characters")
         return self
 
 
