@@ -121,6 +121,7 @@ def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
                  update_model: type[BaseModel], public_model: type[BaseModel]) -> None:
     """Create, read, update (and deactivate) and history of one kind of entry."""
     noun = kind.entity.replace("_", " ")
+    a_noun = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
     def create(body: data_model, service: Service,  # type: ignore[valid-type]
                principal: CurrentPrincipal) -> Any:
@@ -139,10 +140,10 @@ def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
 
     routes: list[tuple[str, str, Callable[..., Any], Any, int, str]] = [
         ("POST", path, create, public_model, 201,
-         f"Create a {noun} (country administrators: their own country)."),
+         f"Create {a_noun} (country administrators: their own country)."),
         ("GET", f"{path}/{{entry_id}}", read, public_model, 200, f"One {noun}."),
         ("PATCH", f"{path}/{{entry_id}}", update, public_model, 200,
-         f'Change a {noun}: only the fields sent. {{"active": false}} deactivates it; '
+         f'Change {a_noun}: only the fields sent. {{"active": false}} deactivates it; '
          "nothing is ever deleted."),
         ("GET", f"{path}/{{entry_id}}/history", history, History, 200,
          f"Every change to the {noun}: who, when, what (administrators and auditors)."),

@@ -1,0 +1,63 @@
+"""A directory created before areas and focal points existed upgrades in place, and its
+institutions are found by the new search at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from services.directory.service import DirectoryService
+from shared.db import make_engine, migrate, session_scope
+from tests.conftest import PostgresDatabases, postgres_admin_url
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "directory" / "migrations"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'directory.db'}"
+        return
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
+    databases = PostgresDatabases(admin_url)
+    databases.create(("directory",))
+    try:
+        yield databases.template.format(service="directory")
+    finally:
+        databases.drop(("directory",))
+
+
+def test_institutions_of_the_first_schema_are_found_after_the_upgrade(database_url: str):
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "0001")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO countries (code, name, name_es, crm_member) "
+                          "VALUES ('HN', 'Honduras', 'Honduras', true)"))
+        conn.execute(text(
+            "INSERT INTO institutions (id, country, name, acronym, type, competences, active, "
+            "created_at) VALUES ('hn-senaf', 'HN', 'Secretaría de la Niñez', 'SENAF', "
+            "'child-protection-authority', '[\"reception\", \"family-tracing\"]', true, "
+            "CURRENT_TIMESTAMP)"))
+    engine.dispose()
+
+    migrate("services.directory", database_url)
+
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        directory = DirectoryService(session)
+        found = directory.search_institutions(q="secretaria ninez", competence="family-tracing")
+        assert [i.id for i in found.items] == ["hn-senaf"]
+        assert found.items[0].areas == [] and found.items[0].channels == []
+        assert directory.repo.version() == 0
+    engine.dispose()
