@@ -29,7 +29,13 @@ SAMPLE_REFERRAL: dict[str, Any] = {
         "child_views": {"heard": True, "views": "Wants to live with her grandmother."},
         "reception": {"planned_arrival": "2026-12-01T14:00:00-06:00", "transport": "bus",
                       "reception_place": "CAMR Belén, San Pedro Sula"},
-        "family": [{"relationship": "grandmother", "whereabouts": "San Pedro Sula",
-                    "traced": False}],
+        "family": {"relatives": [{"relationship": "grandmother",
+                                  "whereabouts": "San Pedro Sula", "traced": False}],
+                   "wants_reunification_with": "grandmother"},
+        "detection": {"at": "2026-11-18T09:30:00-06:00", "country": "MX",
+                      "admin_area": "Chiapas", "locality": "Tapachula",
+                      "by_institution": "mx-inm"},
+        # Legal status is outside the demo agreement: the gateway withholds it, and says so.
+        "best_interests": {"status": "bia-done", "by_institution": "mx-sndif"},
     },
 }

@@ -18,14 +18,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class IdentityDocument(Strict):
+    type: str = Field(min_length=1, max_length=60, description="passport, birth certificate ...")
+    number: str = Field(min_length=1, max_length=60)
+    issuer: str | None = Field(default=None, max_length=100)
+
+
 class ChildIdentity(Strict):
     given_names: str = ShortText
     family_names: str = ShortText
+    other_names: list[str] = Field(default_factory=list, max_length=10)
     sex: Literal["female", "male", "other", "unknown"]
     date_of_birth: date | None = None
     estimated_age: int | None = Field(default=None, ge=0, le=17)
+    age_is_estimated: bool = False
+    place_of_birth: str | None = Field(default=None, max_length=200)
     nationalities: list[str] = Field(default_factory=list, max_length=5)
+    habitual_residence: str | None = Field(default=None, max_length=200)
     languages: list[str] = Field(default_factory=list, max_length=10)
+    ethnic_or_indigenous_people: str | None = Field(default=None, max_length=100)
+    identity_documents: list[IdentityDocument] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _age_known(self) -> ChildIdentity:
@@ -33,18 +45,38 @@ class ChildIdentity(Strict):
             raise ValueError("give date_of_birth or estimated_age")
         if self.date_of_birth is not None and self.date_of_birth > date.today():
             raise ValueError("date_of_birth is in the future")
+        if any(len(n) != 2 or not n.isupper() for n in self.nationalities):
+            raise ValueError("nationalities are ISO 3166-1 alpha-2 codes")
         return self
 
 
 class Accompaniment(Strict):
     status: Literal["unaccompanied", "separated", "accompanied"]
+    with_whom: str | None = Field(default=None, max_length=200)
+    since: date | None = None
+
+
+class Detection(Strict):
+    at: datetime
+    country: str = CountryCode
+    admin_area: str | None = Field(default=None, max_length=200)
+    locality: str | None = Field(default=None, max_length=200)
+    by_institution: str | None = Field(default=None, max_length=64)
 
 
 class ProtectionNeeds(Strict):
     urgency: Literal["routine", "urgent", "immediate"]
     asylum_intent: bool = False
     trafficking_indicators: bool = False
+    violence: bool = False
+    other_risks: list[str] = Field(default_factory=list, max_length=20)
     notes: str | None = Field(default=None, max_length=2000)
+
+
+class Health(Strict):
+    disability: str | None = Field(default=None, max_length=500)
+    conditions: str | None = Field(default=None, max_length=2000)
+    pregnancy: bool | None = None
 
 
 class ChildViews(Strict):
@@ -52,10 +84,17 @@ class ChildViews(Strict):
     views: str | None = Field(default=None, max_length=4000)
 
 
+class BestInterests(Strict):
+    status: Literal["none", "bia-done", "bid-done"]
+    by_institution: str | None = Field(default=None, max_length=64)
+    on: date | None = None
+
+
 class Reception(Strict):
     planned_arrival: datetime | None = None
     transport: str | None = Field(default=None, max_length=200)
     reception_place: str | None = Field(default=None, max_length=300)
+    received_by: str | None = Field(default=None, max_length=200)
 
 
 class FamilyContact(Strict):
@@ -64,6 +103,12 @@ class FamilyContact(Strict):
     whereabouts: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=40)
     traced: bool = False
+
+
+class Family(Strict):
+    relatives: list[FamilyContact] = Field(default_factory=list, max_length=20)
+    caregiver_before_migration: str | None = Field(default=None, max_length=200)
+    wants_reunification_with: str | None = Field(default=None, max_length=200)
 
 
 class RequestedService(StrEnum):
@@ -75,25 +120,43 @@ class RequestedService(StrEnum):
     repatriation_coordination = "repatriation-coordination"
 
 
+class AttachedDocument(Strict):
+    """A document travels by its hash; the file itself goes through another channel."""
+
+    type: str = Field(min_length=1, max_length=60)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    description: str | None = Field(default=None, max_length=300)
+
+
+def section(category: DataCategory, **field: Any) -> Any:
+    """A record section, tagged with the data category an agreement allows or not."""
+    return Field(json_schema_extra={"x-data-category": category.value}, **field)
+
+
 class ReferralRecord(Strict):
-    child: ChildIdentity
-    accompaniment: Accompaniment
-    protection: ProtectionNeeds
-    requested_services: list[RequestedService] = Field(min_length=1)
-    child_views: ChildViews | None = None
-    reception: Reception | None = None
-    family: list[FamilyContact] = Field(default_factory=list, max_length=20)
+    """The registration record: the child is registered once, and the record travels."""
+
+    child: ChildIdentity = section(DataCategory.identity)
+    accompaniment: Accompaniment = section(DataCategory.protection)
+    detection: Detection | None = section(DataCategory.location, default=None)
+    family: Family | None = section(DataCategory.family, default=None)
+    protection: ProtectionNeeds = section(DataCategory.protection)
+    health: Health | None = section(DataCategory.health, default=None)
+    child_views: ChildViews | None = section(DataCategory.child_views, default=None)
+    best_interests: BestInterests | None = section(DataCategory.legal_status, default=None)
+    reception: Reception | None = section(DataCategory.location, default=None)
+    requested_services: list[RequestedService] = section(DataCategory.protection, min_length=1)
+    documents: list[AttachedDocument] = section(DataCategory.documents,
+                                                default_factory=list, max_length=20)
 
 
-SECTION_CATEGORY: dict[str, DataCategory] = {
-    "child": DataCategory.identity,
-    "accompaniment": DataCategory.protection,
-    "protection": DataCategory.protection,
-    "requested_services": DataCategory.protection,
-    "child_views": DataCategory.child_views,
-    "reception": DataCategory.location,
-    "family": DataCategory.family,
-}
+def _category(field: Any) -> DataCategory:
+    extra = field.json_schema_extra
+    assert isinstance(extra, dict)
+    return DataCategory(str(extra["x-data-category"]))
+
+
+SECTION_CATEGORY = {name: _category(f) for name, f in ReferralRecord.model_fields.items()}
 
 
 def categories_of(record: dict[str, Any]) -> list[str]:

@@ -223,3 +223,20 @@ async def test_nothing_personal_travels_in_clear(stack: RunningStack):
     assert "record" not in payload["body"]
     assert payload["body"]["record_jwe"].count(".") == 4  # JWE compact: five parts
     assert payload["body"]["case_reference"] == SAMPLE_REFERRAL["case_reference"]
+
+
+def test_categories_outside_the_agreement_are_stripped_and_the_audit_says_so(
+        stack: RunningStack):
+    assert "best_interests" in SAMPLE_REFERRAL["record"]  # legal-status: not in the agreement
+    referral_id = send(stack).json()["id"]
+    delivered(stack, referral_id)
+    with stack.gateway("HN", "hn-senaf") as hn:
+        record = hn.get(f"/v1/referrals/{referral_id}").json()["record"]
+    assert "best_interests" not in record
+    assert record["detection"]["locality"] == "Tapachula"
+    sent = wait_until(lambda: next(
+        (e for e in stack.registry("auditor").get(
+            "/v1/audit/entries", params={"message_id": referral_id, "event_type": "sent"}
+        ).json()["items"]), None))
+    assert sent["detail"]["withheld_categories"] == ["legal-status"]
+    assert "legal-status" not in sent["detail"]["categories"]
