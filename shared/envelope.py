@@ -46,7 +46,7 @@ class Envelope(BaseModel):
     id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     type: str
     sender: str
-    recipients: list[str]
+    recipients: list[str] = Field(min_length=1, max_length=20)
     iat: int
     exp: int
     agreement: str | None = None

@@ -87,6 +87,12 @@ async def durable_pull_subscription(
 
 
 MessageHandler = Callable[[Msg], Awaitable[None]]
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def redelivery_delay(deliveries: int | None) -> float:
+    """Exponential backoff for a message whose handling failed: 1 s, 2 s, 4 s ... 60 s."""
+    return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, (deliveries or 1) - 1))
 
 
 async def consume_forever(
@@ -117,7 +123,7 @@ async def consume_forever(
                     await handler(msg)
                 except Exception:
                     log.exception("message_handler_failed", subject=msg.subject)
-                    await msg.nak(delay=2)
+                    await msg.nak(delay=redelivery_delay(msg.metadata.num_delivered))
 
 
 async def close(nc: NATS) -> None:

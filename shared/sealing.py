@@ -1,6 +1,9 @@
 """Bodies only the recipient may read: JWE compact, ECDH-ES over X25519 with A256GCM.
 
-NATS, its operators and the regional services see the envelope's routing fields only.
+A referral's record, the details of its updates, an alert's details and where a child was
+found travel sealed; NATS, its operators and the regional services see routing fields.
+The one deliberate exception is an alert's public part (names, description, last seen),
+which exists to be shown to every focal point of the target countries.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from shared.vocabulary import AuditEventType, MessageType
 log = get_logger(__name__)
 
 ALL_MEMBERS = "ALL"
+AUDIT_OF_CHANGE = {"located": AuditEventType.alert_located,
+                   "cancel": AuditEventType.alert_cancelled}
 ALERT_COMPETENCE = "missing-child-alerts"
 
 
@@ -88,7 +90,7 @@ class AlertService:
         )
         self.session.add(alert)
         for country in countries:
-            desks = self._alert_desks(country)
+            desks = [d for d in self._alert_desks(country) if d != alert.issuer_id]
             if not desks:
                 self.session.add(AlertTarget(alert_id=alert.id, country=country))
             for desk in desks:
@@ -105,9 +107,18 @@ class AlertService:
         query = select(AlertTarget).where(AlertTarget.alert_id == alert_id)
         return list(self.session.exec(query.order_by(col(AlertTarget.country))))
 
-    def _broadcast(self, alert: Alert, action: str, **extra: Any) -> None:
+    def _broadcast(self, alert: Alert, action: str) -> None:
+        """The alert's current state to every recipient: public part in clear, the rest
+        sealed for each. A recipient without an encryption key gets nothing and escalates."""
+        sealed = {"details": alert.details, "located": alert.located}
         for target in self._targets(alert.id):
             if target.recipient_id is None:
+                continue
+            try:
+                details_jwe = self.gateway.seal_for(target.recipient_id, sealed)
+            except Unprocessable:
+                log.warning("alert_recipient_cannot_decrypt", alert_id=alert.id,
+                            recipient=target.recipient_id)
                 continue
             envelope = self.gateway.envelope(
                 type=MessageType.alert.value, sender=alert.issuer_id,
@@ -115,9 +126,8 @@ class AlertService:
                 body={"alert_id": alert.id, "version": alert.version, "action": action,
                       "status": alert.status, "category": alert.category,
                       "urgency": alert.urgency, "public": alert.public,
-                      "details_jwe": self.gateway.seal_for(target.recipient_id, alert.details),
-                      "target_countries": alert.target_countries,
-                      "located": alert.located, "reason": alert.reason, **extra},
+                      "details_jwe": details_jwe, "target_countries": alert.target_countries,
+                      "reason": alert.reason},
             )
             self.outbox.send(envelope)
             if action == "issue":
@@ -200,7 +210,8 @@ class AlertService:
         self.outbox.send(self.gateway.envelope(
             type=MessageType.alert_located.value, sender=alert.recipient_id,
             recipients=[alert.issuer_id], purpose="missing-child-search", in_reply_to=alert.id,
-            body={"alert_id": alert.id, **located},
+            body={"alert_id": alert.id,
+                  "located_jwe": self.gateway.seal_for(alert.issuer_id, located)},
         ))
         self.outbox.audit(AuditEventType.alert_located, alert.recipient_id,
                           counterpart_id=alert.issuer_id, message_id=alert.id,
@@ -245,21 +256,27 @@ def _mine(principal: Principal) -> Any:
 
 
 def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
-               details: dict[str, Any]) -> str:
+               sealed: dict[str, Any]) -> str | None:
+    """None when the message would change an alert its sender did not issue."""
     body = envelope.body
     recipient = envelope.recipients[0]
-    query = select(Alert).where(Alert.id == str(body.get("alert_id")),
-                                Alert.recipient_id == recipient)
+    query = select(Alert).where(Alert.id == str(body.get("alert_id"))[:64],
+                                Alert.recipient_id == recipient,
+                                Alert.direction == "inbound")
     alert = session.exec(query).first()
+    if alert is not None and alert.issuer_id != envelope.sender:
+        return None
     version = int(body.get("version", 0))
     if alert is not None and alert.version >= version:
         return "duplicate"
     fields: dict[str, Any] = {
         "status": str(body.get("status")), "version": version,
         "category": str(body.get("category")), "urgency": str(body.get("urgency")),
-        "public": dict(body.get("public") or {}), "details": details,
+        "public": dict(body.get("public") or {}),
+        "details": dict(sealed.get("details") or {}),
         "target_countries": list(body.get("target_countries") or []),
-        "located": body.get("located"), "reason": body.get("reason"), "updated_at": utcnow(),
+        "located": sealed.get("located"), "reason": str(body.get("reason") or "")[:2000] or None,
+        "updated_at": utcnow(),
     }
     if alert is None:
         alert = Alert(id=str(body.get("alert_id")), direction="inbound",
@@ -267,14 +284,17 @@ def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
         outbox.send(outbox.gateway.envelope(
             type=MessageType.receipt.value, sender=recipient, recipients=[envelope.sender],
             purpose=envelope.purpose, in_reply_to=envelope.id,
-            body={"message_id": envelope.id, "received_at": utcnow().isoformat(),
-                  "status": "delivered"},
+            body={"message_id": envelope.id, "alert_id": alert.id,
+                  "received_at": utcnow().isoformat(), "status": "delivered"},
         ))
         outbox.audit(AuditEventType.alert_received, recipient, counterpart_id=envelope.sender,
                      message_id=alert.id, message_type=envelope.type)
     else:
         for name, value in fields.items():
             setattr(alert, name, value)
+        outbox.audit(AUDIT_OF_CHANGE.get(str(body.get("action")), AuditEventType.alert_updated),
+                     recipient, counterpart_id=envelope.sender, message_id=alert.id,
+                     message_type=envelope.type, detail={"version": version})
     session.add(alert)
     log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
                 urgency=alert.urgency)
@@ -308,23 +328,23 @@ def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope) -> str 
     return "alert-ack"
 
 
-def take_alert_located(session: Session, outbox: Outbox, envelope: Envelope) -> str | None:
+def take_alert_located(session: Session, outbox: Outbox, envelope: Envelope,
+                       sealed: dict[str, Any]) -> str | None:
     issued = _issued(session, envelope)
     if issued is None:
         return None
     alert = issued[0]
     if alert.status == "active":
-        body = envelope.body
-        located = {"where": str(body.get("where", ""))[:500],
-                   "measures": body.get("measures"), "by": envelope.sender,
-                   "at": str(body.get("at", ""))}
+        located = {"where": str(sealed.get("where", ""))[:500],
+                   "measures": str(sealed.get("measures") or "")[:2000] or None,
+                   "by": envelope.sender, "at": str(sealed.get("at", ""))[:40]}
         AlertService(session, outbox.gateway)._close(alert, "located", located=located)
     return "alert-located"
 
 
 def take_alert_receipt(session: Session, envelope: Envelope) -> bool:
     target = session.exec(select(AlertTarget).where(
-        AlertTarget.message_id == str(envelope.body.get("message_id")),
+        AlertTarget.alert_id == str(envelope.body.get("alert_id"))[:64],
         AlertTarget.recipient_id == envelope.sender)).first()
     if target is None:
         return False

@@ -176,8 +176,10 @@ class DirectoryClient(RegionalClient):
         return elapsed >= self.refresh_seconds or (urgent and elapsed >= MIN_REFRESH_INTERVAL)
 
     def _current(self, force: bool = False) -> DirectoryView:
-        # One refresh at a time; meanwhile the others answer from the view held.
-        if self._due(force) and self._refreshing.acquire(blocking=self._view is None):
+        # One refresh at a time; meanwhile the others answer from the view held, or, while
+        # none is held yet, wait for the refresh under way.
+        holding = self._view is not None
+        if (self._due(force) or not holding) and self._refreshing.acquire(blocking=not holding):
             try:
                 if self._due(force):
                     self._refresh()

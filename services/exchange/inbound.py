@@ -10,6 +10,7 @@ from services.exchange.directory_client import UnknownInstitution
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action, Side
 from services.exchange.models import QuarantinedMessage, Referral, ReferralEvent
+from services.exchange.regional_client import RegionalServiceDown
 from services.exchange.registry_client import PolicyQuestionRefused
 from services.exchange.repository import GatewayRepository
 from services.exchange.service import AUDIT_OF_ACTION, add_event, counterpart_of, local_party
@@ -21,6 +22,14 @@ from shared.vocabulary import AuditEventType, MessageType
 log = get_logger(__name__)
 
 DELIVERY_CLOCK = 1  # the referral itself is step 0 of its life, its delivery step 1
+
+
+MAX_DELIVERIES = 8  # with backoff 1+2+...+64 s: about four minutes of retries
+
+
+def _text(raw: bytes) -> str:
+    # A JWS is ASCII; anything else is garbage to keep legibly (PostgreSQL text has no NUL).
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 def _moment(text: Any) -> datetime:
@@ -41,18 +50,50 @@ class Rejected(Exception):
         self.detail = detail
 
 
+class NotYet(Exception):
+    """The message may become acceptable once an earlier one has arrived."""
+
+    def __init__(self, rejection: Rejected) -> None:
+        super().__init__(rejection.detail)
+        self.rejection = rejection
+
+
 class InboundService:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    def process(self, raw: bytes, subject: str, stream_sequence: int) -> str:
+    def process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
         """Handle one delivered message; returns what became of it (for logs and metrics).
 
-        Transient failures (directory or registry unreachable, database busy) raise, so
-        the message is redelivered; anything else ends stored or quarantined.
+        An unreachable directory or registry raises, so the message is redelivered later,
+        however long that takes. Any other failure is retried a few times (a referral's
+        update may overtake the referral), then the message goes to quarantine: nothing is
+        retried forever, nothing is dropped.
         """
-        # A JWS is ASCII; anything else is garbage to keep legibly (PostgreSQL text has no NUL).
-        token = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+        try:
+            return self._process(raw, subject, stream_sequence)
+        except RegionalServiceDown:
+            raise
+        except NotYet as exc:
+            if delivery < MAX_DELIVERIES:
+                raise
+            return self._quarantine_alone(raw, subject, stream_sequence, exc.rejection)
+        except Exception as exc:
+            if delivery < MAX_DELIVERIES:
+                raise
+            log.exception("message_processing_failed", subject=subject)
+            return self._quarantine_alone(raw, subject, stream_sequence, Rejected(
+                "processing_failed", f"{type(exc).__name__} after {delivery} deliveries"))
+
+    def _quarantine_alone(self, raw: bytes, subject: str, stream_sequence: int,
+                          rejection: Rejected) -> str:
+        with session_scope(self.gateway.engine) as session:
+            repo = GatewayRepository(session)
+            return self._quarantine(repo, Outbox(repo, self.gateway), _text(raw), subject,
+                                    stream_sequence, rejection)
+
+    def _process(self, raw: bytes, subject: str, stream_sequence: int) -> str:
+        token = _text(raw)
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
             outbox = Outbox(repo, self.gateway)
@@ -73,9 +114,8 @@ class InboundService:
                 return handler(repo, outbox, envelope, token)
             except Rejected as rejection:
                 session.rollback()
-                if envelope is not None:
-                    self._notify_sender(outbox, envelope, rejection)
-                return self._quarantine(repo, outbox, token, subject, stream_sequence, rejection)
+                return self._quarantine(repo, outbox, token, subject, stream_sequence, rejection,
+                                        verified=envelope)
 
     def _notify_sender(self, outbox: Outbox, refused: Envelope, rejection: Rejected) -> None:
         """A signed notice to a proven sender that its message was not accepted, and why."""
@@ -231,12 +271,12 @@ class InboundService:
     ) -> str:
         body = envelope.body
         referral = repo.referral(str(body.get("referral_id", "")))
-        if (
-            referral is None
-            or counterpart_of(referral) != envelope.sender
-            or local_party(referral) != envelope.recipients[0]
-        ):
-            raise Rejected("unknown_referral", "the update names no referral shared with sender")
+        unknown = Rejected("unknown_referral", "the update names no referral shared with sender")
+        if referral is None:
+            raise NotYet(unknown)  # its referral may still be on the way
+        if (counterpart_of(referral) != envelope.sender
+                or local_party(referral) != envelope.recipients[0]):
+            raise unknown
         if repo.event(envelope.id) is not None:
             return "duplicate"
         try:
@@ -251,8 +291,9 @@ class InboundService:
                                                          and rule.side != side):
             raise Rejected("action_not_allowed", f"the {side.value} cannot {action.value}")
         sealed = self._unseal(local_party(referral), body.get("details_jwe"))
-        details: dict[str, Any] = {k: str(sealed[k])[:4000]
-                                   for k in ("reason", "outcome", "note") if sealed.get(k)}
+        limits = {"reason": 2000, "outcome": 2000, "note": 4000}
+        details: dict[str, Any] = {k: str(sealed[k])[:limit]
+                                   for k, limit in limits.items() if sealed.get(k)}
         add_event(repo, referral, ReferralEvent(
             id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
             actor_id=envelope.sender, clock=clock, at=at, **details,
@@ -268,15 +309,20 @@ class InboundService:
     def _take_alert(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        details = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
-        return alerts.take_alert(repo.session, outbox, envelope, details)
+        sealed = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
+        outcome = alerts.take_alert(repo.session, outbox, envelope, sealed)
+        if outcome is None:
+            raise Rejected("not_the_issuer", "only the issuer of an alert can change it")
+        return outcome
 
     def _take_alert_reply(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        take = (alerts.take_alert_ack if envelope.type == MessageType.alert_ack.value
-                else alerts.take_alert_located)
-        outcome = take(repo.session, outbox, envelope)
+        if envelope.type == MessageType.alert_ack.value:
+            outcome = alerts.take_alert_ack(repo.session, outbox, envelope)
+        else:
+            sealed = self._unseal(envelope.recipients[0], envelope.body.get("located_jwe"))
+            outcome = alerts.take_alert_located(repo.session, outbox, envelope, sealed)
         if outcome is None:
             raise Rejected("unknown_alert", "the message names no alert issued to the sender")
         return outcome
@@ -285,11 +331,13 @@ class InboundService:
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
         body = envelope.body
-        message_id = str(body.get("message_id", ""))
+        message_id = str(body.get("message_id", ""))[:64]
         reason = f"{body.get('reason')}: {str(body.get('detail', ''))[:1500]}"
         referral = repo.referral(message_id)
+        # Only a message that never arrived becomes undeliverable; a notice about a copy of
+        # a delivered referral (a replay, say) changes nothing.
         ours = (referral is not None and referral.direction == "outbound"
-                and referral.recipient_id == envelope.sender)
+                and referral.recipient_id == envelope.sender and referral.receipt is None)
         if referral is not None and ours and repo.event(envelope.id) is None:
             add_event(repo, referral, ReferralEvent(
                 id=envelope.id, referral_id=referral.id, action=Action.refuse.value,
@@ -298,7 +346,7 @@ class InboundService:
             ))
         outbox.audit(
             AuditEventType.refused, envelope.recipients[0], counterpart_id=envelope.sender,
-            message_id=message_id, message_type=str(body.get("message_type", ""))[:40],
+            message_id=message_id, message_type=str(body.get("message_type", ""))[:40] or None,
             case_reference=referral.case_reference if referral else None,
             detail={"reason": str(body.get("reason", ""))[:100]},
         )
@@ -308,16 +356,16 @@ class InboundService:
 
     def _quarantine(
         self, repo: GatewayRepository, outbox: Outbox, token: str, subject: str,
-        stream_sequence: int, rejection: Rejected,
+        stream_sequence: int, rejection: Rejected, verified: Envelope | None = None,
     ) -> str:
         try:
             _, claimed = unverified_parts(token)
         except EnvelopeError:
             claimed = {}
 
-        def claimed_str(name: str) -> str | None:
+        def claimed_str(name: str, limit: int = 200) -> str | None:
             value = claimed.get(name)
-            return str(value)[:200] if isinstance(value, str | int) else None
+            return str(value)[:limit] if isinstance(value, str | int) else None
 
         stored = repo.add_quarantined(QuarantinedMessage(
             stream_sequence=stream_sequence, subject=subject[:200],
@@ -329,9 +377,11 @@ class InboundService:
             local = subject.split(".")[3] if subject.count(".") >= 4 else ""
             outbox.audit(
                 AuditEventType.quarantined, local if self.gateway.hosts(local) else "unknown",
-                counterpart_id=claimed_str("sender"), message_id=claimed_str("id"),
-                message_type=claimed_str("type"), detail={"reason": rejection.reason},
+                counterpart_id=claimed_str("sender", 64), message_id=claimed_str("id", 64),
+                message_type=claimed_str("type", 40), detail={"reason": rejection.reason},
             )
+            if verified is not None:
+                self._notify_sender(outbox, verified, rejection)
             log.warning("message_quarantined", reason=rejection.reason,
                         message_id=claimed_str("id"))
         return "quarantined"

@@ -87,7 +87,8 @@ class InboundConsumer:
 
     async def handle(self, msg: Msg) -> None:
         outcome = await asyncio.to_thread(
-            self.inbound.process, msg.data, msg.subject, msg.metadata.sequence.stream
+            self.inbound.process, msg.data, msg.subject, msg.metadata.sequence.stream,
+            msg.metadata.num_delivered or 1,
         )
         await msg.ack()
         self.publisher.notify()

@@ -91,6 +91,11 @@ class GatewayRepository:
         )
         self.session.execute(
             update(Referral)
+            .where(col(Referral.id).in_(referral_ids), col(Referral.sent_at).is_(None))
+            .values(sent_at=now)
+        )
+        self.session.execute(
+            update(Referral)
             .where(col(Referral.id).in_(referral_ids), col(Referral.status) == "queued")
-            .values(status="sent", sent_at=now)
+            .values(status="sent")
         )

@@ -178,12 +178,12 @@ class ReferralService:
 
     # Reading --------------------------------------------------------------------------
 
-    def _visible(self, principal: Principal, referral_id: str) -> Referral:
+    def _visible(self, principal: Principal, referral_id: str,
+                 code: str = "referral_not_found") -> Referral:
         self._local_caseworker(principal)
         referral = self.repo.referral(referral_id)
         if referral is None or local_party(referral) != principal.institution_id:
-            raise NotFound("No referral with this id is visible to you.",
-                           code="referral_not_found")
+            raise NotFound("No referral with this id is visible to you.", code=code)
         return referral
 
     def get(self, principal: Principal, referral_id: str) -> ReferralPublic:
@@ -207,6 +207,8 @@ class ReferralService:
         before: str | None,
     ) -> list[ReferralSummary]:
         self._local_caseworker(principal)
+        if before is not None:
+            self._visible(principal, before, code="unknown_cursor")
         rows = self.repo.referrals_of([principal.institution_id], direction, status, limit, before)
         return [ReferralSummary.model_validate(r) for r in rows]
 

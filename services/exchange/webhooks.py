@@ -114,7 +114,8 @@ class WebhookDispatcher:
                 select(WebhookDelivery, WebhookSubscription)
                 .join(WebhookSubscription,
                       col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id))
-                .where(col(WebhookDelivery.delivered_at).is_(None),
+                .where(col(WebhookSubscription.active).is_(True),
+                       col(WebhookDelivery.delivered_at).is_(None),
                        col(WebhookDelivery.failed_at).is_(None),
                        col(WebhookDelivery.next_attempt_at) <= utcnow())
                 .order_by(col(WebhookDelivery.id)).limit(self.batch_size)).all()
