@@ -116,14 +116,14 @@ class RegistryClient(RegionalClient):
             log.warning("policy_snapshot_not_refreshed", institution_id=acting_for,
                         error=type(exc).__name__)
             return
-        with self._lock:
-            self._snapshots[acting_for] = (time.monotonic(), snapshot)
         path = self._snapshot_file(acting_for)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(token)
-            tmp.replace(path)
+        with self._lock:  # concurrent requests may refresh at once: one writer at a time
+            self._snapshots[acting_for] = (time.monotonic(), snapshot)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(token)
+                tmp.replace(path)
 
     def _valid_snapshot(self, acting_for: str) -> PolicySnapshot | None:
         """The last verified snapshot (from memory, else from disk), if it has not expired."""
