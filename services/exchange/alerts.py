@@ -43,19 +43,10 @@ class AlertService:
         self.gateway = gateway
         self.outbox = Outbox(self.repo, gateway)
 
-    # Routing through the directory ----------------------------------------------------
-
-    def _directory_items(self, path: str, **params: str) -> list[dict[str, Any]]:
-        directory = self.gateway.directory
-        response = directory.request("GET", path, next(iter(directory.tokens)), params=params)
-        if response.status_code != 200:
-            raise Unprocessable("The directory did not answer the routing question.",
-                                code="routing_unavailable")
-        body = response.json()
-        return list(body["items"] if isinstance(body, dict) else body)
+    # Routing through the directory's snapshot (so alerts go out while it is down) ------
 
     def _countries(self, requested: list[str]) -> list[str]:
-        codes = {c["code"]: c for c in self._directory_items("/v1/countries")}
+        codes = {c["code"]: c for c in self.gateway.directory.countries()}
         if [c.upper() for c in requested] == [ALL_MEMBERS]:
             return sorted(code for code, c in codes.items() if c.get("crm_member"))
         unknown = sorted({c.upper() for c in requested} - codes.keys())
@@ -66,8 +57,8 @@ class AlertService:
 
     def _alert_desks(self, country: str) -> list[str]:
         """Institutions of a country that take missing-child alerts through a gateway."""
-        return [i["id"] for i in self._directory_items("/v1/institutions", country=country)
-                if ALERT_COMPETENCE in i.get("competences", []) and i.get("gateway_country")]
+        return sorted(i["id"] for i in self.gateway.directory.institutions_of(country)
+                      if ALERT_COMPETENCE in i.get("competences", []) and i.get("gateway_country"))
 
     # Issuer's side ---------------------------------------------------------------------
 

@@ -128,6 +128,14 @@ class DirectoryClient(RegionalClient):
         """The institution (id, country, gateway_country, active ...)."""
         return dict(self._find("institutions", institution_id))
 
+    def countries(self) -> list[dict[str, Any]]:
+        return [dict(c) for c in self._current().records["countries"].values()]
+
+    def institutions_of(self, country: str) -> list[dict[str, Any]]:
+        """The active institutions of a country, from the snapshot held."""
+        return [dict(i) for i in self._current().records["institutions"].values()
+                if i["country"] == country and i.get("active", True)]
+
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         """The institution's signing keys (JWK) valid now and not revoked."""
         self._find("institutions", institution_id)
