@@ -43,6 +43,8 @@ class StackOptions:
     data_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
     database_url_template: str | None = None
+    # Which institutions each gateway hosts, by country (the demo: MX and HN).
+    gateways: dict[str, list[str]] = field(default_factory=lambda: dict(demo_data.GATEWAYS))
     log_format: str = "console"
 
 
@@ -251,7 +253,7 @@ class Stack:
         self.secrets = _load_secrets(self.data_dir)
         ports = {name: choose_port(label, self.options.ports.get(name, 0)) for name, label in [
             ("nats", "NATS server"), ("directory", "directory"), ("registry", "registry"),
-            *((f"gateway-{c}", f"{c} gateway") for c in demo_data.GATEWAYS),
+            *((f"gateway-{c}", f"{c} gateway") for c in self.options.gateways),
         ]}
         nats_url = f"nats://{HOST}:{ports['nats']}"
         self.start("nats", [nats_server_binary(), "-a", HOST, "-p", str(ports["nats"]), "-js",
@@ -259,7 +261,7 @@ class Stack:
         self.wait_for_port("NATS server", ports["nats"])
 
         gateway_tokens = {inst: self.secret(f"gateway:{inst}")
-                          for insts in demo_data.GATEWAYS.values() for inst in insts}
+                          for insts in self.options.gateways.values() for inst in insts}
         admin, auditor = self.secret("regional_admin"), self.secret("auditor")
         directory_db = self.database_url("directory", self.data_dir / "directory")
         registry_db = self.database_url("registry", self.data_dir / "registry")
@@ -283,7 +285,7 @@ class Stack:
                     "database_url": registry_db, "directory_token": admin})
 
         gateways: dict[str, Any] = {}
-        for country, institutions in demo_data.GATEWAYS.items():
+        for country, institutions in self.options.gateways.items():
             name = f"gateway-{country}"
             folder = self.data_dir / "gateways" / country
             folder.mkdir(parents=True, exist_ok=True)
