@@ -29,7 +29,9 @@ ENTRY_FIELDS = ("event_id", "event_type", "occurred_at", "recorded_at", "source"
 
 def iso_utc(moment: datetime) -> str:
     """`2026-11-22T10:00:00.000000Z`: UTC, always six decimals, as entries are hashed."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def canonical_entry(entry: Any) -> bytes:
@@ -61,11 +63,12 @@ class AuditLog:
             return 0
         frontier = self._frontier(size)
         recorded_at = utcnow()
+        recorded = iso_utc(recorded_at)
         rows, nodes = [], []
         for event in fresh.values():
             row = {**event, "source": source, "recorded_at": recorded_at,
                    "leaf_index": frontier.size}
-            row["leaf_hash"] = merkle.leaf_hash(canonical_entry(row))
+            row["leaf_hash"] = merkle.leaf_hash(canonical_entry({**row, "recorded_at": recorded}))
             nodes.extend(frontier.append(row["leaf_hash"]))
             rows.append(row)
         self.repo.insert_entries(rows, nodes)

@@ -105,10 +105,12 @@ class RegistryRepository:
 
     def insert_entries(self, rows: list[dict[str, Any]],
                        nodes: list[tuple[NodeKey, bytes]]) -> None:
+        # Core executemany, not the ORM's bulk path: appends are the log's hot path.
+        connection = self.session.connection()
         if rows:
-            self.session.execute(insert(AuditEntry), rows)
+            connection.execute(insert(AuditEntry.__table__), rows)  # type: ignore[attr-defined]
         if nodes:
-            self.session.execute(insert(AuditNode), [
+            connection.execute(insert(AuditNode.__table__), [  # type: ignore[attr-defined]
                 {"node_id": node_id(level, index), "hash": h} for (level, index), h in nodes
             ])
 
