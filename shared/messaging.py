@@ -100,12 +100,14 @@ async def consume_forever(
     handler: MessageHandler,
     batch: int = 100,
     stop: asyncio.Event | None = None,
+    order_key: Callable[[Msg], str] | None = None,
 ) -> None:
     """Fetch in batches, run the handler under the message's correlation id.
 
     The handler acks (or terms) each message itself; if it raises, the message is
     nak'ed with a delay so JetStream redelivers it (transient errors: a database or
-    the directory briefly away).
+    the directory briefly away). With `order_key`, messages with different keys are
+    handled concurrently and those with the same key one after another, in stream order.
     """
     while stop is None or not stop.is_set():
         try:
@@ -116,14 +118,24 @@ async def consume_forever(
             log.warning("fetch_failed", error=type(exc).__name__)
             await asyncio.sleep(0.5)
             continue
+        if order_key is None:
+            await _handle_in_order(messages, handler)
+            continue
+        groups: dict[str, list[Msg]] = {}
         for msg in messages:
-            headers = msg.headers or {}
-            with correlation(headers.get(NATS_CORRELATION_HEADER)):
-                try:
-                    await handler(msg)
-                except Exception:
-                    log.exception("message_handler_failed", subject=msg.subject)
-                    await msg.nak(delay=redelivery_delay(msg.metadata.num_delivered))
+            groups.setdefault(order_key(msg), []).append(msg)
+        await asyncio.gather(*(_handle_in_order(group, handler) for group in groups.values()))
+
+
+async def _handle_in_order(messages: list[Msg], handler: MessageHandler) -> None:
+    for msg in messages:
+        headers = msg.headers or {}
+        with correlation(headers.get(NATS_CORRELATION_HEADER)):
+            try:
+                await handler(msg)
+            except Exception:
+                log.exception("message_handler_failed", subject=msg.subject)
+                await msg.nak(delay=redelivery_delay(msg.metadata.num_delivered))
 
 
 async def close(nc: NATS) -> None:

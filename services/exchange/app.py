@@ -14,7 +14,7 @@ from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
 from services.exchange.gateway import Gateway
 from services.exchange.keys import load_encryption_keys, load_signing_keys
-from services.exchange.messaging import InboundConsumer, OutboxPublisher
+from services.exchange.messaging import InboundConsumer, OutboxPublisher, conversation_of
 from services.exchange.registry_client import RegistryClient
 from services.exchange.webhooks import WebhookDispatcher
 from shared.db import database_is_reachable, make_engine
@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(publisher.run(stop)),
             asyncio.create_task(
                 consume_forever(subscription, InboundConsumer(gateway, publisher).handle,
-                                stop=stop)
+                                stop=stop, order_key=conversation_of)
             ),
             asyncio.create_task(register_keys(gateway, keys_registered)),
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),

@@ -14,6 +14,7 @@ from services.exchange.inbound import InboundService
 from services.exchange.models import OutboxMessage
 from services.exchange.repository import GatewayRepository
 from shared.db import session_scope
+from shared.envelope import EnvelopeError, unverified_parts
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -78,6 +79,23 @@ class OutboxPublisher:
     def _mark(self, seqs: list[int]) -> None:
         with session_scope(self.engine) as session:
             GatewayRepository(session).mark_published(seqs)
+
+
+def conversation_of(msg: Msg) -> str:
+    """What a message belongs to (its referral or alert), read before verification: only to
+    keep the messages of one conversation in order while others are handled alongside."""
+    try:
+        _, payload = unverified_parts(msg.data.decode("ascii"))
+    except (EnvelopeError, UnicodeDecodeError):
+        return ""
+    body = payload.get("body")
+    if not isinstance(body, dict):
+        body = {}
+    for value in (payload.get("in_reply_to"), body.get("referral_id"), body.get("alert_id"),
+                  body.get("message_id"), payload.get("id")):
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 class InboundConsumer:

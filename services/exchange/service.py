@@ -70,6 +70,10 @@ def local_party(referral: Referral) -> str:
 
 def add_event(repo: GatewayRepository, referral: Referral, row: ReferralEvent) -> None:
     """Record a step (ours or the other side's) and derive the referral's state again."""
+    # Steps of one referral recorded at once (an action here, a message from the other
+    # side) must each see the other: hold the referral's row while deriving its state.
+    repo.session.flush()
+    repo.session.refresh(referral, with_for_update=True)
     repo.add(row)
     events = [Event(r.id, Action(r.action), Side(r.side), r.clock)
               for r in repo.events(referral.id)]
