@@ -47,7 +47,10 @@ class AuditIngest:
                 log.warning("audit_fetch_failed", error=type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            await self.handle_batch(messages)
+            try:
+                await self.handle_batch(messages)
+            except Exception:  # e.g. an ack lost with the connection: redelivered later
+                log.exception("audit_batch_not_settled", size=len(messages))
 
     async def handle_batch(self, messages: list[Msg]) -> None:
         valid: list[tuple[Msg, AuditEventIn, str]] = []

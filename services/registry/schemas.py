@@ -12,7 +12,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    field_serializer,
     field_validator,
     model_validator,
 )
@@ -286,13 +285,14 @@ class AuditEntryPublic(AuditEventFields):
 
     seq: int
     leaf_index: int
-    leaf_hash: bytes
+    leaf_hash: str = Field(description="SHA-256(0x00 || canonical entry), lowercase hex")
     source: str
     recorded_at: datetime
 
-    @field_serializer("leaf_hash")
-    def _hex(self, value: bytes) -> str:
-        return value.hex()
+    @field_validator("leaf_hash", mode="before")
+    @classmethod
+    def _hex(cls, value: Any) -> Any:
+        return value.hex() if isinstance(value, bytes) else value
 
 
 class AuditPage(BaseModel):
