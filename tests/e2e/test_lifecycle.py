@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 from services.demo_data import SAMPLE_REFERRAL
 from tests.conftest import RunningStack, wait_until
 
@@ -42,6 +45,7 @@ def test_from_delivery_to_closure_both_sides_agree(stack: RunningStack):
     both_show(stack, referral_id, "accepted", 2)
     act(stack, "MX", "mx-sndif", referral_id, action="note",
         note="The grandmother confirmed by phone.")
+    both_show(stack, referral_id, "accepted", 3)  # HN has read the note before it starts
     act(stack, "HN", "hn-senaf", referral_id, action="start")
     act(stack, "HN", "hn-senaf", referral_id, action="note", note="Received at CAMR Belén.")
     closed = act(stack, "HN", "hn-senaf", referral_id, action="close",
@@ -124,3 +128,33 @@ def test_inbox_and_outbox_filter_by_status(stack: RunningStack):
     assert referral_id in [r["id"] for r in inbox]
     assert referral_id in [r["id"] for r in outbox]
     assert referral_id not in [r["id"] for r in delivered]
+
+
+def test_a_withdrawal_crossing_a_closure_ends_the_same_on_both_sides(stack: RunningStack):
+    referral_id = new_delivered_referral(stack)
+    act(stack, "HN", "hn-senaf", referral_id, action="accept")
+    both_show(stack, referral_id, "accepted", 2)
+    # NATS paused: both act before hearing of the other, each gateway accepts its own side's
+    # action; then the two messages cross.
+    nats_pid = stack.info["pids"]["nats"]
+    os.kill(nats_pid, signal.SIGSTOP)
+    try:
+        closing = act(stack, "HN", "hn-senaf", referral_id, action="close",
+                      outcome="Reunited.")
+        withdrawing = act(stack, "MX", "mx-sndif", referral_id, action="withdraw",
+                          reason="Asylum granted in Mexico.")
+    finally:
+        os.kill(nats_pid, signal.SIGCONT)
+    assert closing.status_code == withdrawing.status_code == 200
+    assert (closing.json()["status"], withdrawing.json()["status"]) == ("closed", "withdrawn")
+
+    def settled() -> dict | None:
+        seen = views(stack, referral_id)
+        if [len(v["history"]) for v in seen.values()] == [4, 4] and \
+                seen["MX"]["status"] == seen["HN"]["status"]:
+            return seen
+        return None
+
+    seen = wait_until(settled, timeout=60)
+    assert seen["MX"]["history"] == seen["HN"]["history"]
+    assert seen["MX"]["status"] in ("closed", "withdrawn")
