@@ -4,7 +4,7 @@
 and FastAPI must see their body types as objects, not as names to resolve.)
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -47,11 +47,16 @@ from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
-def directory(session: SessionDep) -> DirectoryService:
-    return DirectoryService(session)
+def directory(session: SessionDep) -> Iterator[DirectoryService]:
+    """The service of one request. Its changes are committed here, when the endpoint has
+    returned and before the response is sent: the shared session dependency would commit
+    only after sending (FastAPI runs request-scoped exits then), so a client could read
+    before the commit, or be told of a success whose commit then failed."""
+    yield DirectoryService(session)
+    session.commit()
 
 
-Service = Annotated[DirectoryService, Depends(directory)]
+Service = Annotated[DirectoryService, Depends(directory, scope="function")]
 EntryKind = Literal["areas", "institutions", "focal-points"]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
@@ -97,10 +102,11 @@ def lookup_focal_points(
     topic: Competence,
     area: Annotated[str | None, Query(max_length=64, description="Where: an area id")] = None,
     language: Code = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> LookupAnswer:
     """Who do I call? Focal points ranked most specific first: the area, the areas containing
     it, then national ones; 24/7 ones first at each level."""
-    return service.lookup(country, topic, area, language)
+    return service.lookup(country, topic, area, language, limit)
 
 
 @router.get("/focal-points", response_model=FocalPointPage)

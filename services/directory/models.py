@@ -73,7 +73,6 @@ class Institution(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Derived at write time, for search.
-    national: bool = True
     name_key: str = Field(default="", max_length=300)
     search_text: str = Field(default="", sa_type=Text)
 
@@ -99,16 +98,15 @@ class FocalPoint(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    # Derived at write time: the institution's country, the areas covered (its own, else
-    # the institution's), whether that is the whole country, and text for search.
+    # Derived at write time, for search: the institution's country, and text.
     country: str = Field(default="", index=True, max_length=2)
-    national: bool = True
     name_key: str = Field(default="", max_length=200)
     search_text: str = Field(default="", sa_type=Text)
 
 
 class SearchTag(SQLModel, table=True):
-    """One filterable value of an institution or focal point (competence, language, area)."""
+    """One filterable value of an institution or focal point: a competence or topic, a
+    language, an area covered (for what covers a whole country: the country's code)."""
 
     __tablename__ = "search_tags"
     __table_args__ = (Index("ix_search_tags_value", "owner", "kind", "value", "owner_id"),)

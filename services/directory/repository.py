@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from services.directory.models import (
@@ -66,10 +67,9 @@ def _common(model: type[Listed], owner: str, f: Filters) -> list[ColumnElement[b
         conditions.append(col(model.country) == f.country)
     if f.language:
         conditions.append(_tagged(owner, col(model.id), "language", [f.language]))
-    if f.area_chain:
-        national_there = and_(col(model.national).is_(True),
-                              col(model.country) == f.area_country)
-        conditions.append(or_(_tagged(owner, col(model.id), "area", f.area_chain), national_there))
+    if f.area_chain:  # covering the area, an area containing it, or its whole country
+        covering = [*f.area_chain, str(f.area_country)]
+        conditions.append(_tagged(owner, col(model.id), "area", covering))
     if not f.include_inactive:
         conditions.append(col(model.active).is_(True))
     return conditions
@@ -160,11 +160,17 @@ class DirectoryRepository:
 
     def _page(self, model: type[Listed], conditions: list[ColumnElement[bool]], offset: int,
               limit: int) -> tuple[list[Listed], int]:
-        total = self.session.exec(select(func.count()).select_from(model).where(*conditions)).one()
-        query = (select(model).where(*conditions)
-                 .order_by(col(model.country), col(model.name_key), col(model.id))
-                 .offset(offset).limit(limit))
-        return list(self.session.exec(query)), int(total)
+        """One page in a stable order (country, name, id), and the number of all matches.
+
+        The keys of every match are read in one pass and paged here: a directory is at most
+        some tens of thousands of entries, and one pass costs the same whether the words are
+        rare or common (an ordered scan that stops after a page is fast for common words and
+        slow for rare ones)."""
+        keys = sorted(tuple(key) for key in self.session.exec(
+            select(model.country, model.name_key, model.id).where(*conditions)))
+        page = [key[2] for key in keys[offset:offset + limit]]
+        rows = {row.id: row for row in self.by_ids(model, page)}
+        return [rows[i] for i in page], len(keys)
 
     def search_institutions(self, f: Filters, type: str | None, competence: str | None,
                             offset: int, limit: int) -> tuple[list[Institution], int]:
@@ -188,27 +194,28 @@ class DirectoryRepository:
     def lookup_candidates(self, country: str, topic: str, area_chain: list[str],
                           language: str | None, now: datetime
                           ) -> list[tuple[FocalPoint, Institution]]:
-        """Focal points of a country for a topic that cover the area or the whole country."""
-        fp_id = col(FocalPoint.id)
-        coverage: ColumnElement[bool] = col(FocalPoint.national).is_(True)
-        if area_chain:
-            coverage = or_(coverage, _tagged(FOCAL_POINT, fp_id, "area", area_chain))
+        """Focal points of a country for a topic covering an area of `area_chain` or the
+        whole country."""
+        # Start from the few focal points tagged with these areas, not from the country's.
+        tag = aliased(SearchTag)
         query = (
             select(FocalPoint, Institution)
             .join(Institution, col(Institution.id) == col(FocalPoint.institution_id))
+            .join(tag, col(tag.owner_id) == col(FocalPoint.id))
             .where(
+                col(tag.owner) == FOCAL_POINT, col(tag.kind) == "area",
+                col(tag.value).in_([*area_chain, country]),
                 col(FocalPoint.country) == country,
                 col(FocalPoint.active).is_(True), col(Institution.active).is_(True),
-                _tagged(FOCAL_POINT, fp_id, "topic", [topic]),
-                coverage,
+                _tagged(FOCAL_POINT, col(FocalPoint.id), "topic", [topic]),
                 or_(col(FocalPoint.valid_from).is_(None), col(FocalPoint.valid_from) <= now),
                 or_(col(FocalPoint.valid_to).is_(None), col(FocalPoint.valid_to) > now),
             )
-            .limit(500)
+            .limit(2000)
         )
         if language:
-            query = query.where(_tagged(FOCAL_POINT, fp_id, "language", [language]))
-        return [(fp, inst) for fp, inst in self.session.exec(query)]
+            query = query.where(_tagged(FOCAL_POINT, col(FocalPoint.id), "language", [language]))
+        return list({fp.id: (fp, inst) for fp, inst in self.session.exec(query)}.values())
 
     # Writing -----------------------------------------------------------------------------
 
@@ -228,6 +235,9 @@ class DirectoryRepository:
         self.session.flush()
 
     # History -----------------------------------------------------------------------------
+
+    def log(self, change: dict[str, Any]) -> None:
+        self.session.exec(insert(Change), params=[change])
 
     def history(self, entries: list[tuple[str, list[str]]]) -> list[Change]:
         """Changes to the entries named by (entity, ids), oldest first."""

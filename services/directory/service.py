@@ -12,7 +12,6 @@ from sqlmodel import Session, SQLModel
 
 from services.directory.models import (
     Area,
-    Change,
     Country,
     FocalPoint,
     Institution,
@@ -184,7 +183,7 @@ class DirectoryService:
                               total=total, page=page, page_size=page_size)
 
     def lookup(self, country: str, topic: Competence, area_id: str | None,
-               language: str | None) -> LookupAnswer:
+               language: str | None, limit: int = 10) -> LookupAnswer:
         """Who to call: focal points for the area first (innermost area first), then national."""
         code = str(self._country(country))
         area = self.area(area_id) if area_id else None
@@ -196,7 +195,7 @@ class DirectoryService:
             distance = min(chain.index(a) for a in covered) if covered else len(chain)
             ranked.append((distance, not fp.available_24_7, fp.name_key, fp.id, fp, institution,
                            chain[distance] if covered else None))
-        ranked.sort(key=lambda r: r[:4])
+        ranked = sorted(ranked, key=lambda r: r[:4])[:limit]
         results = [
             LookupResult(rank=i, coverage="area" if covered_area else "national",
                          covered_area=covered_area,
@@ -316,7 +315,11 @@ class DirectoryService:
         assert kind.data is not None
         require_role(principal, *ADMINS)
         self._write_version()
-        pending = {str(raw.get("id")) for _, raw in lines if isinstance(raw, dict)}
+        raws = [raw for _, raw in lines if isinstance(raw, dict)]
+        pending = {str(raw.get("id")) for raw in raws}
+        stored = {row.id: row for row in self.repo.by_ids(kind.model, pending)}  # type: ignore[attr-defined]
+        if kind is FOCAL_POINTS:  # load their institutions in one query, not one per line
+            self.repo.by_ids(Institution, {str(raw.get("institution_id")) for raw in raws})
         issues: list[tuple[int, Issue]] = []
         accepted: list[tuple[Any, Any]] = []
         seen: set[str] = set()
@@ -331,7 +334,7 @@ class DirectoryService:
                 issues.append((line, Issue("id", "duplicate_id", "The same id is on an earlier "
                                            "line.")))
             seen.add(entry_id)
-            existing = self.repo.session.get(kind.model, entry_id)
+            existing = stored.get(entry_id)
             issues += [(line, i) for i in self.check(principal, kind, data, existing, pending)]
             accepted.append((data, existing))
         if issues:
@@ -354,16 +357,17 @@ class DirectoryService:
 
     def _apply(self, principal: Principal, kind: Kind, data: Any,
                existing: Any) -> tuple[Any, str]:
+        values = data.model_dump()
         before = record_of(kind, existing) if existing is not None else {}
-        row: Any = existing if existing is not None else kind.model(id=data.id)
-        for name, value in data.model_dump().items():
+        row: Any = existing if existing is not None else kind.model(**values)
+        for name, value in values.items():
             setattr(row, name, value)
         changes = diff(before, record_of(kind, row))
         if not changes:
             return row, "unchanged"
         row.updated_at = utcnow()
-        self.repo.add(row)
         self._index(kind, row, new=existing is None, changed=set(changes))
+        self.repo.add(row)
         if existing is None:
             action = "created"
         elif "active" in changes:
@@ -375,11 +379,11 @@ class DirectoryService:
 
     def _log(self, principal: Principal, entity: str, entity_id: str, action: str,
              changes: dict[str, Any]) -> None:
-        self.repo.add(Change(
-            version=self._write_version(), entity=entity, entity_id=entity_id, action=action,
-            actor_institution=principal.institution_id, actor_role=principal.role.value,
-            changes=changes,
-        ))
+        self.repo.log({
+            "version": self._write_version(), "entity": entity, "entity_id": entity_id,
+            "action": action, "actor_institution": principal.institution_id,
+            "actor_role": principal.role.value, "at": utcnow(), "changes": changes,
+        })
 
     # What search filters on, kept next to each entry -------------------------------------
 
@@ -389,6 +393,7 @@ class DirectoryService:
             if not new and changed & {"name", "acronym", "areas"}:
                 for fp in self.repo.focal_points_of(row.id):
                     self._index_focal_point(fp, row, new=False)
+                    self.repo.add(fp)
         elif kind is FOCAL_POINTS:
             self._index_focal_point(row, self.institution(row.institution_id), new)
 
@@ -397,19 +402,17 @@ class DirectoryService:
         names = [inst.name, inst.acronym, inst.id, *inst.translations.values(),
                  country.name if country else "", country.name_es if country else ""]
         inst.name_key, inst.search_text = fold(inst.name), fold(" ".join(names))
-        inst.national = not inst.areas
-        self.repo.add(inst)
         self.repo.set_tags(INSTITUTION, inst.id, {
-            "competence": inst.competences, "language": inst.languages, "area": inst.areas,
+            "competence": inst.competences, "language": inst.languages,
+            "area": inst.areas or [inst.country],
         }, new)
 
     def _index_focal_point(self, fp: FocalPoint, inst: Institution, new: bool) -> None:
-        coverage = fp.areas or inst.areas
-        fp.country, fp.national, fp.name_key = inst.country, not coverage, fold(fp.name)
+        fp.country, fp.name_key = inst.country, fold(fp.name)
         fp.search_text = fold(" ".join([fp.name, fp.title, fp.id, inst.acronym, inst.name]))
-        self.repo.add(fp)
         self.repo.set_tags(FOCAL_POINT, fp.id, {
-            "topic": fp.topics, "language": fp.languages, "area": coverage,
+            "topic": fp.topics, "language": fp.languages,
+            "area": fp.areas or inst.areas or [inst.country],
         }, new)
 
     # Keys ------------------------------------------------------------------------------

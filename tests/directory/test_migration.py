@@ -54,10 +54,17 @@ def test_institutions_of_the_first_schema_are_found_after_the_upgrade(database_u
     migrate("services.directory", database_url)
 
     engine = make_engine(database_url)
+    with engine.begin() as conn:  # an area added after the upgrade
+        conn.execute(text("INSERT INTO areas (id, country, name, kind, active, created_at, "
+                          "updated_at) VALUES ('HN-CR', 'HN', 'Cortés', 'department', true, "
+                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     with session_scope(engine) as session:
         directory = DirectoryService(session)
         found = directory.search_institutions(q="secretaria ninez", competence="family-tracing")
         assert [i.id for i in found.items] == ["hn-senaf"]
         assert found.items[0].areas == [] and found.items[0].channels == []
         assert directory.repo.version() == 0
+        # National coverage: found in any area of its country.
+        assert [i.id for i in directory.search_institutions(area="HN-CR").items] == [
+            "hn-senaf"]
     engine.dispose()
