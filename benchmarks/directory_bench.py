@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from services.directory.schemas import Competence, InstitutionType
 from services.directory.seed import COUNTRIES, SEED_ACTOR, provision_directory
@@ -102,6 +103,9 @@ def build(url: str, rng: random.Random) -> None:
                 DirectoryService(session).import_entries(SEED_ACTOR, EDITABLE[kind_name], lines)
         print(f"  imported {len(rows):>6} {kind_name:<13} in "
               f"{time.perf_counter() - started:6.1f} s", flush=True)
+    # Fresh planner statistics, as PostgreSQL's autovacuum gathers soon after a bulk load.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     engine.dispose()
 
 

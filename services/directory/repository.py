@@ -123,9 +123,6 @@ class DirectoryRepository:
     def institution(self, institution_id: str) -> Institution | None:
         return self.session.get(Institution, institution_id)
 
-    def focal_point(self, focal_point_id: str) -> FocalPoint | None:
-        return self.session.get(FocalPoint, focal_point_id)
-
     def focal_points_of(self, institution_id: str) -> list[FocalPoint]:
         query = select(FocalPoint).where(col(FocalPoint.institution_id) == institution_id)
         return list(self.session.exec(query.order_by(col(FocalPoint.id))))

@@ -68,17 +68,13 @@ class Kind:
     public: type[BaseModel]
 
 
+COUNTRIES = Kind("country", "countries", Country, None, CountryPublic)
 AREAS = Kind("area", "areas", Area, AreaData, AreaPublic)
 INSTITUTIONS = Kind(INSTITUTION, "institutions", Institution, InstitutionData, InstitutionPublic)
 FOCAL_POINTS = Kind(FOCAL_POINT, "focal_points", FocalPoint, FocalPointData, FocalPointPublic)
-KINDS = {
-    "countries": Kind("country", "countries", Country, None, CountryPublic),
-    "areas": AREAS,
-    "institutions": INSTITUTIONS,
-    "focal-points": FOCAL_POINTS,
-    "keys": Kind("key", "keys", InstitutionKey, None, KeyPublic),
-}
-BY_ENTITY = {kind.entity: kind for kind in KINDS.values()}
+KEYS = Kind("key", "keys", InstitutionKey, None, KeyPublic)
+KINDS = {"countries": COUNTRIES, "areas": AREAS, "institutions": INSTITUTIONS,
+         "focal-points": FOCAL_POINTS, "keys": KEYS}
 EDITABLE = {name: kind for name, kind in KINDS.items() if kind.data is not None}
 
 
@@ -111,7 +107,7 @@ def validation_issues(exc: ValidationError) -> list[Issue]:
 def raise_first(issues: list[Issue]) -> None:
     if not issues:
         return
-    issue = min(issues, key=lambda i: -i.status)  # who may ask comes before what is asked
+    issue = max(issues, key=lambda i: i.status)  # who may ask (403) before what is asked
     problem = Forbidden if issue.status == 403 else Unprocessable
     raise problem(issue.message, code=issue.code, field=issue.field)
 
@@ -136,9 +132,6 @@ class DirectoryService:
 
     def area(self, area_id: str) -> Area:
         return self.get(AREAS, area_id)
-
-    def focal_point(self, focal_point_id: str) -> FocalPoint:
-        return self.get(FOCAL_POINTS, focal_point_id)
 
     def _country(self, code: str | None) -> str | None:
         if code and self.repo.country(code.upper()) is None:
@@ -242,11 +235,16 @@ class DirectoryService:
                           "the entries of their own country.", 403)]
         return []
 
-    def _unknown(self, model: type[SQLModel], ids: Iterable[str | None], field: str,
+    def _unknown(self, model: type[SQLModel], field: str, value: str | list[str] | None,
                  code: str, pending: Iterable[str] = ()) -> list[Issue]:
-        missing = sorted(i for i in ids if i and i not in pending and not self._exists(model, i))
-        return [Issue(field, code, f"Unknown {field.rstrip('s').replace('_id', '')}: "
-                      f"{', '.join(missing)}.")] if missing else []
+        """An issue per value not in the directory (nor, for an import, in the same import);
+        named by field and position, never by the value."""
+        values = value if isinstance(value, list) else [value]
+        noun = field.removesuffix("_id").removesuffix("s").replace("_", " ")
+        return [Issue(f"{field}.{i}" if isinstance(value, list) else field, code,
+                      f"This {noun} is not in the directory.")
+                for i, v in enumerate(values)
+                if v and v not in pending and not self._exists(model, v)]
 
     def check(self, principal: Principal, kind: Kind, data: Any, existing: Any,
               pending: set[str]) -> list[Issue]:
@@ -260,28 +258,27 @@ class DirectoryService:
                 return [Issue("institution_id", "institution_immutable",
                               "A focal point cannot move to another institution.")]
             issues = self._permission(principal, institution.country)
-            return issues + self._unknown(Area, data.areas, "areas", "unknown_area")
+            return issues + self._unknown(Area, "areas", data.areas, "unknown_area")
         issues = self._permission(principal, data.country)
         if existing is not None and existing.country != data.country:
             issues.append(Issue("country", "country_immutable",
                                 "The country of an entry cannot change."))
-        issues += self._unknown(Country, [data.country], "country", "unknown_country")
+        issues += self._unknown(Country, "country", data.country, "unknown_country")
         if data.parent_id == data.id:
             issues.append(Issue("parent_id", "parent_is_itself", "An entry cannot contain "
                                 "itself."))
         elif kind is AREAS:
-            issues += self._unknown(Area, [data.parent_id], "parent_id", "unknown_area",
-                                    pending)
+            issues += self._unknown(Area, "parent_id", data.parent_id, "unknown_area", pending)
             parent = self.repo.area(data.parent_id) if data.parent_id else None
             if parent is not None and (parent.country != data.country or data.id in
                                        [a.id for a in self.repo.area_chain(parent.id)]):
                 issues.append(Issue("parent_id", "invalid_parent", "The parent area must be "
                                     "of the same country and must not be inside this area."))
         else:
-            issues += self._unknown(Institution, [data.parent_id], "parent_id",
+            issues += self._unknown(Institution, "parent_id", data.parent_id,
                                     "unknown_institution", pending)
-            issues += self._unknown(Area, data.areas, "areas", "unknown_area")
-            issues += self._unknown(Country, [data.gateway_country], "gateway_country",
+            issues += self._unknown(Area, "areas", data.areas, "unknown_area")
+            issues += self._unknown(Country, "gateway_country", data.gateway_country,
                                     "unknown_country")
         return issues
 
@@ -459,7 +456,7 @@ class DirectoryService:
         row = InstitutionKey(kid=kid, institution_id=institution_id, use=use, jwk=public,
                              valid_to=body.valid_to)
         self.repo.add(row)
-        self._log(principal, "key", kid, "registered", diff({}, record_of(KINDS["keys"], row)))
+        self._log(principal, "key", kid, "registered", diff({}, record_of(KEYS, row)))
         return public
 
     def revoke_key(self, principal: Principal, institution_id: str, kid: str,
@@ -476,10 +473,10 @@ class DirectoryService:
             raise_first(self._permission(principal, institution.country))
         if key.revoked_at is not None:
             raise Conflict("The key is revoked already.", code="key_already_revoked")
-        before = record_of(KINDS["keys"], key)
+        before = record_of(KEYS, key)
         key.revoked_at, key.revocation_reason = utcnow(), reason.value
         self.repo.add(key)
-        self._log(principal, "key", kid, "revoked", diff(before, record_of(KINDS["keys"], key)))
+        self._log(principal, "key", kid, "revoked", diff(before, record_of(KEYS, key)))
         return key
 
     # Snapshot --------------------------------------------------------------------------
@@ -503,7 +500,7 @@ class DirectoryService:
 
     def upsert_country(self, principal: Principal, code: str, name: str, name_es: str,
                        crm_member: bool) -> None:
-        kind = KINDS["countries"]
+        kind = COUNTRIES
         existing = self.repo.country(code)
         before = record_of(kind, existing) if existing else {}
         country = existing or Country(code=code, name=name, name_es=name_es)

@@ -7,6 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,32 +65,39 @@ class RunningDirectory:
         return Server(create_app(self.settings.model_copy(update=settings)))
 
 
+@contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in `folder`, or a PostgreSQL database
+    dropped afterwards (the test is skipped when no PostgreSQL is reachable)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'directory.db'}"
+        return
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
+    databases = PostgresDatabases(admin_url)
+    databases.create(("directory",))
+    try:
+        yield databases.template.format(service="directory")
+    finally:
+        databases.drop(("directory",))
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def directory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[RunningDirectory]:
     data_dir = tmp_path_factory.mktemp(f"directory-{request.param}")
-    databases: PostgresDatabases | None = None
-    if request.param == "postgresql":
-        admin_url = postgres_admin_url()
-        if admin_url is None:
-            pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-        databases = PostgresDatabases(admin_url)
-        databases.create(("directory",))
-        url = databases.template.format(service="directory")
-    else:
-        url = f"sqlite:///{data_dir / 'directory.db'}"
-    tokens = {name: new_token() for name in ["regional_admin", *DEMO_USERS,
-                                             *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
-    provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
-                        tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS})
-    settings = Settings(database_url=url, data_dir=Path(data_dir), _env_file=None)
-    server = Server(create_app(settings))
-    try:
-        yield RunningDirectory(server.url, settings, tokens)
-    finally:
-        server.stop()
-        if databases is not None:
-            databases.drop(("directory",))
+    with empty_database(request.param, data_dir) as url:
+        tokens = {name: new_token() for name in [
+            "regional_admin", *DEMO_USERS, *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
+        provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
+                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS})
+        settings = Settings(database_url=url, data_dir=data_dir, _env_file=None)
+        server = Server(create_app(settings))
+        try:
+            yield RunningDirectory(server.url, settings, tokens)
+        finally:
+            server.stop()
 
 
 def unique(prefix: str) -> str:

@@ -13,25 +13,15 @@ from sqlalchemy import create_engine, text
 
 from services.directory.service import DirectoryService
 from shared.db import make_engine, migrate, session_scope
-from tests.conftest import PostgresDatabases, postgres_admin_url
+from tests.directory.conftest import empty_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "directory" / "migrations"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'directory.db'}"
-        return
-    admin_url = postgres_admin_url()
-    if admin_url is None:
-        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-    databases = PostgresDatabases(admin_url)
-    databases.create(("directory",))
-    try:
-        yield databases.template.format(service="directory")
-    finally:
-        databases.drop(("directory",))
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 def test_institutions_of_the_first_schema_are_found_after_the_upgrade(database_url: str):
