@@ -40,6 +40,12 @@ async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = 
         await nc.close()
 
 
+def mexican_key(stack: RunningStack, institution_id: str):  # type: ignore[no-untyped-def]
+    """A real signing key of a Mexican institution, read from its gateway's data directory."""
+    return load_or_create_private_key(
+        signing_key_path(Path(stack.info["gateways"]["MX"]["data_dir"]), institution_id))
+
+
 def quarantined(stack: RunningStack, message_id: str) -> dict | None:
     with stack.gateway("HN", "hn-senaf", role="country_admin") as hn:
         items = hn.get("/v1/quarantine").json()["items"]
@@ -71,8 +77,7 @@ async def test_message_from_an_unknown_sender_is_quarantined(stack: RunningStack
 
 async def test_tampered_message_is_quarantined(stack: RunningStack):
     # Signed with SNDIF's real key, then changed in transit.
-    key = load_or_create_private_key(
-        signing_key_path(Path(stack.info["gateways"]["MX"]["data_dir"]), "mx-sndif"))
+    key = mexican_key(stack, "mx-sndif")
     envelope = forged_referral()
     header, payload, signature = sign_envelope(envelope, key).split(".")
     changed = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -86,8 +91,7 @@ async def test_tampered_message_is_quarantined(stack: RunningStack):
 
 async def test_signed_message_without_agreement_is_quarantined(stack: RunningStack):
     # PFPNNA's real key, but no agreement between PFPNNA and SENAF.
-    key = load_or_create_private_key(
-        signing_key_path(Path(stack.info["gateways"]["MX"]["data_dir"]), "mx-pfpnna"))
+    key = mexican_key(stack, "mx-pfpnna")
     envelope = forged_referral(sender="mx-pfpnna")
     await publish(stack, sign_envelope(envelope, key).encode(), envelope.id)
     assert wait_until(lambda: quarantined(stack, envelope.id))["reason"] == "no_agreement"
@@ -127,8 +131,7 @@ def test_quarantine_listing_needs_an_administrator_or_auditor(stack: RunningStac
 
 
 async def test_message_with_a_purpose_outside_the_vocabulary_is_quarantined(stack: RunningStack):
-    key = load_or_create_private_key(
-        signing_key_path(Path(stack.info["gateways"]["MX"]["data_dir"]), "mx-sndif"))
+    key = mexican_key(stack, "mx-sndif")
     envelope = forged_referral(purpose="curiosity")
     await publish(stack, sign_envelope(envelope, key).encode(), envelope.id)
     assert wait_until(lambda: quarantined(stack, envelope.id))["reason"] == "invalid_routing_fields"
