@@ -85,11 +85,19 @@ def _pid_running(pid: int) -> bool:
         return False
 
 
+def enlace_command() -> str:
+    """How the person typed `enlace`: plain when it is on PATH, else the path they used."""
+    if shutil.which("enlace"):
+        return "enlace"
+    invoked = Path(sys.argv[0])
+    return str(invoked) if invoked.name == "enlace" else f"{sys.executable} -m services.cli"
+
+
 def load_stack(data_dir: Path) -> dict[str, Any]:
     path = stack_file(data_dir)
     if not path.exists():
         raise StackError(f"No running stack found: {path} does not exist. Start one with "
-                         f"'enlace up --data-dir {data_dir}'.")
+                         f"'{enlace_command()} up --data-dir {data_dir}'.")
     return dict(json.loads(path.read_text()))
 
 
@@ -339,9 +347,12 @@ Enlace is running (data and logs in {data_dir}).
   gateway HN      {hn['url']}/docs   (SENAF caseworker token: {hn_token})
 
 What to try next, in another terminal:
-  enlace demo --data-dir {data_dir}      send a referral SNDIF -> SENAF and watch it arrive
-  cat {data_dir}/stack.json              every URL and demo token
-  README.md, "Walk-through with curl"    the same by hand
+  {enlace_command()} demo --data-dir {data_dir}
+      sends a referral SNDIF -> SENAF and shows it delivered
+  cat {data_dir}/stack.json
+      every URL and demo token
+  README.md, "Walk-through with curl"
+      the same by hand, then the referral's life, alerts and the audit log
 
 Press Ctrl-C to stop everything.
 """
