@@ -25,6 +25,8 @@ CHECKPOINT_MEDIA_TYPE = "enlace-checkpoint+jws"
 ENTRY_FIELDS = ("event_id", "event_type", "occurred_at", "recorded_at", "source",
                 "institution_id", "counterpart_id", "message_id", "message_type",
                 "case_reference", "agreement_id", "detail")
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -36,13 +38,14 @@ def iso_utc(moment: datetime) -> str:
 
 def canonical_entry(entry: Any) -> bytes:
     """The exact bytes a leaf hashes (docs/registry.md, "Canonical entry")."""
-    get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
-    document: dict[str, Any] = {"v": "1"}
-    for name in ENTRY_FIELDS:
-        value = get(name)
-        document[name] = iso_utc(value) if isinstance(value, datetime) else value
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode()
+    if not isinstance(entry, dict):
+        entry = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+    document = {name: entry[name] for name in ENTRY_FIELDS}
+    document["v"] = "1"
+    for name in ("occurred_at", "recorded_at"):
+        if isinstance(document[name], datetime):
+            document[name] = iso_utc(document[name])
+    return CANONICAL_JSON.encode(document).encode()
 
 
 class AuditLog:
