@@ -143,9 +143,13 @@ class DirectoryClient(RegionalClient):
         return [dict(k["jwk"]) for k in keys]
 
     def encryption_key(self, institution_id: str) -> dict[str, Any] | None:
-        """The institution's newest encryption key (X25519 JWK) valid now, if any."""
+        """The institution's newest encryption key (X25519 JWK) valid now, if any.
+
+        Asks the directory for changes first (at most once a second; from the snapshot held
+        when it cannot be reached): what is encrypted to a key the recipient has replaced
+        cannot be opened, so a new key must be used as soon as it is registered."""
         self._find("institutions", institution_id)
-        keys = self._current().valid_keys(institution_id, "enc", self.clock())
+        keys = self._current(force=True).valid_keys(institution_id, "enc", self.clock())
         return dict(keys[-1]["jwk"]) if keys else None
 
     def forget_keys(self, institution_id: str) -> None:

@@ -3,6 +3,7 @@ revocation with reason and time; and the gateway client's key methods, through t
 
 from __future__ import annotations
 
+import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -126,3 +127,21 @@ def test_who_may_register_and_revoke(directory: RunningDirectory):
 def test_a_bad_key_is_refused(directory: RunningDirectory, body, code):
     with directory.client("gateway:mx-pfpnna") as gw:
         assert_problem(gw.post("/v1/institutions/mx-pfpnna/keys", json=body), 422, code)
+
+
+def test_a_new_encryption_key_is_used_as_soon_as_it_is_registered(directory: RunningDirectory):
+    """A gateway that refreshes its snapshot rarely still encrypts to the recipient's newest
+    key (it asks the directory before answering, at most once a second)."""
+    skew = {"seconds": 0.0}
+    client = DirectoryClient(
+        directory.url, {"hn-senaf": directory.tokens["gateway:hn-senaf"]},
+        public_key=directory.public_key, refresh_seconds=3600,
+        clock=lambda: time.time() + skew["seconds"])
+    with closing(client), directory.client("gateway:hn-senaf") as senaf:
+        client.encryption_key("hn-senaf")
+        new_enc, new_sig = public("X25519"), public("Ed25519")
+        senaf.post("/v1/institutions/hn-senaf/keys", json=new_enc)
+        senaf.post("/v1/institutions/hn-senaf/keys", json=new_sig)
+        skew["seconds"] = 1.5
+        assert client.encryption_key("hn-senaf")["kid"] == kid_of(new_enc)
+        assert kid_of(new_sig) in [k["kid"] for k in client.signing_keys("hn-senaf")]
