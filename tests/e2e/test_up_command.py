@@ -27,7 +27,7 @@ def test_demo_prints_a_delivered_referral(stack: RunningStack):
 def test_demo_without_a_running_stack_says_how_to_start_one(tmp_path):
     result = enlace("demo", "--data-dir", str(tmp_path))
     assert result.returncode == 2
-    assert "enlace up" in result.stderr
+    assert f"up --data-dir {tmp_path}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
