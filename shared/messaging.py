@@ -95,20 +95,13 @@ def redelivery_delay(deliveries: int | None) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, (deliveries or 1) - 1))
 
 
-async def consume_forever(
+async def fetch_batches(
     subscription: JetStreamContext.PullSubscription,
-    handler: MessageHandler,
+    on_batch: Callable[[list[Msg]], Awaitable[None]],
     batch: int = 100,
     stop: asyncio.Event | None = None,
-    order_key: Callable[[Msg], str] | None = None,
 ) -> None:
-    """Fetch in batches, run the handler under the message's correlation id.
-
-    The handler acks (or terms) each message itself; if it raises, the message is
-    nak'ed with a delay so JetStream redelivers it (transient errors: a database or
-    the directory briefly away). With `order_key`, messages with different keys are
-    handled concurrently and those with the same key one after another, in stream order.
-    """
+    """Fetch until stopped and hand each batch over; the batch handler acks (or naks)."""
     while stop is None or not stop.is_set():
         try:
             messages = await subscription.fetch(batch, timeout=1)
@@ -118,13 +111,37 @@ async def consume_forever(
             log.warning("fetch_failed", error=type(exc).__name__)
             await asyncio.sleep(0.5)
             continue
+        try:
+            await on_batch(messages)
+        except Exception:  # e.g. an ack lost with the connection: redelivered later
+            log.exception("batch_not_settled", size=len(messages))
+
+
+async def consume_forever(
+    subscription: JetStreamContext.PullSubscription,
+    handler: MessageHandler,
+    batch: int = 100,
+    stop: asyncio.Event | None = None,
+    order_key: Callable[[Msg], str] | None = None,
+) -> None:
+    """Run the handler on each message under its correlation id.
+
+    The handler acks (or terms) each message itself; if it raises, the message is
+    nak'ed with a delay so JetStream redelivers it (transient errors: a database or
+    the directory briefly away). With `order_key`, messages with different keys are
+    handled concurrently and those with the same key one after another, in stream order.
+    """
+
+    async def on_batch(messages: list[Msg]) -> None:
         if order_key is None:
             await _handle_in_order(messages, handler)
-            continue
+            return
         groups: dict[str, list[Msg]] = {}
         for msg in messages:
             groups.setdefault(order_key(msg), []).append(msg)
         await asyncio.gather(*(_handle_in_order(group, handler) for group in groups.values()))
+
+    await fetch_batches(subscription, on_batch, batch, stop)
 
 
 async def _handle_in_order(messages: list[Msg], handler: MessageHandler) -> None:

@@ -17,6 +17,7 @@ from services.registry.schemas import AuditEventIn
 from services.registry.service import REGISTRY_EVENT_PREFIXES, RegistryService
 from shared.db import session_scope
 from shared.logging import get_logger
+from shared.messaging import fetch_batches
 
 AUDIT_CONSUMER = "registry-audit"
 BATCH_SIZE = 500
@@ -38,19 +39,7 @@ class AuditIngest:
 
     async def run(self, subscription: JetStreamContext.PullSubscription,
                   stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                messages = await subscription.fetch(BATCH_SIZE, timeout=1)
-            except TimeoutError:
-                continue
-            except Exception as exc:  # connection trouble: nats-py reconnects by itself
-                log.warning("audit_fetch_failed", error=type(exc).__name__)
-                await asyncio.sleep(0.5)
-                continue
-            try:
-                await self.handle_batch(messages)
-            except Exception:  # e.g. an ack lost with the connection: redelivered later
-                log.exception("audit_batch_not_settled", size=len(messages))
+        await fetch_batches(subscription, self.handle_batch, BATCH_SIZE, stop)
 
     async def handle_batch(self, messages: list[Msg]) -> None:
         valid: list[tuple[Msg, AuditEventIn, str]] = []
