@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,7 +111,7 @@ def build(url: str, rng: random.Random) -> None:
 
 
 @contextmanager
-def serve(database_url: str, data_dir: str) -> Iterator[str]:
+def serve(database_url: str, data_dir: str) -> Iterator[tuple[str, int]]:
     """The directory in its own process, as `enlace up` runs it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -127,17 +128,24 @@ def serve(database_url: str, data_dir: str) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait()
 
 
-def measure(client: httpx.Client, label: str, requests: Callable[[], tuple[str, dict]],
-            n: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client: httpx.Client, server_pid: int, label: str,
+            requests: Callable[[], tuple[str, dict]], n: int) -> None:
     for _ in range(20):  # warm-up: connections, caches, query plans
         path, params = requests()
         client.get(path, params=params)
+    cpu_before = cpu_seconds(server_pid)
     timings = []
     for _ in range(n):
         path, params = requests()
@@ -145,10 +153,11 @@ def measure(client: httpx.Client, label: str, requests: Callable[[], tuple[str, 
         response = client.get(path, params=params)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
+    cpu = (cpu_seconds(server_pid) - cpu_before) * 1000 / n
     timings.sort()
     p95 = timings[int(len(timings) * 0.95) - 1]
     print(f"  {label:<34} median {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   "
-          f"(n={n})", flush=True)
+          f"server CPU {cpu:5.1f} ms/request", flush=True)
 
 
 def main() -> None:
@@ -193,14 +202,16 @@ def main() -> None:
             return "/v1/focal-points/lookup", {"country": where[:2], "topic": rng.choice(TOPICS),
                                                "area": where}
 
-        with serve(url, tmp) as base_url, httpx.Client(
+        with serve(url, tmp) as (base_url, pid), httpx.Client(
                 base_url=base_url, headers={"Authorization": f"Bearer {token}"},
                 timeout=30) as client:
-            print(f"Requests over HTTP ({args.requests} of each):", flush=True)
-            measure(client, "search: free text", text_search, args.requests)
-            measure(client, "search: country+competence+area", filtered_search, args.requests)
-            measure(client, "search: text+country+type, pages", text_and_filters, args.requests)
-            measure(client, "lookup: country+topic+area", lookup, args.requests)
+            print(f"Requests over HTTP ({args.requests} of each; load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):", flush=True)
+            for label, requests in [("search: free text", text_search),
+                                    ("search: country+competence+area", filtered_search),
+                                    ("search: text+country+type, pages", text_and_filters),
+                                    ("lookup: country+topic+area", lookup)]:
+                measure(client, pid, label, requests, args.requests)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
+
 def directory(session: SessionDep) -> Iterator[DirectoryService]:
     """The service of one request. Its changes are committed here, when the endpoint has
     returned and before the response is sent: the shared session dependency would commit

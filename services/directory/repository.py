@@ -188,31 +188,38 @@ class DirectoryRepository:
             conditions.append(_tagged(FOCAL_POINT, col(FocalPoint.id), "topic", [topic]))
         return self._page(FocalPoint, conditions, offset, limit)
 
-    def lookup_candidates(self, country: str, topic: str, area_chain: list[str],
+    def lookup_candidates(self, country: str, topic: str, covering: list[str],
                           language: str | None, now: datetime
-                          ) -> list[tuple[FocalPoint, Institution]]:
-        """Focal points of a country for a topic covering an area of `area_chain` or the
-        whole country."""
+                          ) -> list[tuple[str, str, bool, str]]:
+        """Focal points of a country for a topic, active and valid, tagged with an area of
+        `covering`: (id, the area tag, available 24/7, folded name), a row per tag."""
         # Start from the few focal points tagged with these areas, not from the country's.
         tag = aliased(SearchTag)
         query = (
-            select(FocalPoint, Institution)
+            select(FocalPoint.id, tag.value, FocalPoint.available_24_7, FocalPoint.name_key)
             .join(Institution, col(Institution.id) == col(FocalPoint.institution_id))
             .join(tag, col(tag.owner_id) == col(FocalPoint.id))
             .where(
                 col(tag.owner) == FOCAL_POINT, col(tag.kind) == "area",
-                col(tag.value).in_([*area_chain, country]),
+                col(tag.value).in_(covering),
                 col(FocalPoint.country) == country,
                 col(FocalPoint.active).is_(True), col(Institution.active).is_(True),
                 _tagged(FOCAL_POINT, col(FocalPoint.id), "topic", [topic]),
                 or_(col(FocalPoint.valid_from).is_(None), col(FocalPoint.valid_from) <= now),
                 or_(col(FocalPoint.valid_to).is_(None), col(FocalPoint.valid_to) > now),
             )
-            .limit(2000)
         )
         if language:
             query = query.where(_tagged(FOCAL_POINT, col(FocalPoint.id), "language", [language]))
-        return list({fp.id: (fp, inst) for fp, inst in self.session.exec(query)}.values())
+        return [(fp_id, value, always, name)
+                for fp_id, value, always, name in self.session.exec(query)]
+
+    def focal_points_with_institutions(self, ids: list[str]
+                                       ) -> dict[str, tuple[FocalPoint, Institution]]:
+        query = (select(FocalPoint, Institution)
+                 .join(Institution, col(Institution.id) == col(FocalPoint.institution_id))
+                 .where(col(FocalPoint.id).in_(ids)))
+        return {fp.id: (fp, inst) for fp, inst in self.session.exec(query)}
 
     # Writing -----------------------------------------------------------------------------
 

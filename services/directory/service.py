@@ -177,24 +177,26 @@ class DirectoryService:
 
     def lookup(self, country: str, topic: Competence, area_id: str | None,
                language: str | None, limit: int = 10) -> LookupAnswer:
-        """Who to call: focal points for the area first (innermost area first), then national."""
+        """Who to call: focal points for the area first (innermost area first), then national;
+        at each level 24/7 first, then by name."""
         code = str(self._country(country))
         area = self.area(area_id) if area_id else None
         chain = [a.id for a in self.repo.area_chain(area.id)] if area else []
-        ranked = []
-        for fp, institution in self.repo.lookup_candidates(code, topic, chain, language,
-                                                           utcnow()):
-            covered = [a for a in (fp.areas or institution.areas) if a in chain]
-            distance = min(chain.index(a) for a in covered) if covered else len(chain)
-            ranked.append((distance, not fp.available_24_7, fp.name_key, fp.id, fp, institution,
-                           chain[distance] if covered else None))
-        ranked = sorted(ranked, key=lambda r: r[:4])[:limit]
+        covering = [*chain, code]  # from the most specific to the whole country
+        best: dict[str, tuple[int, bool, str, str]] = {}
+        for fp_id, tag, always, name_key in self.repo.lookup_candidates(
+                code, topic, covering, language, utcnow()):
+            rank = (covering.index(tag), not always, name_key, fp_id)
+            best[fp_id] = min(rank, best.get(fp_id, rank))
+        ranked = sorted(best.values())[:limit]
+        found = self.repo.focal_points_with_institutions([fp_id for *_, fp_id in ranked])
         results = [
-            LookupResult(rank=i, coverage="area" if covered_area else "national",
-                         covered_area=covered_area,
-                         focal_point=FocalPointPublic.model_validate(fp),
-                         institution=InstitutionBrief.model_validate(institution))
-            for i, (*_, fp, institution, covered_area) in enumerate(ranked, start=1)
+            LookupResult(
+                rank=rank, coverage="area" if distance < len(chain) else "national",
+                covered_area=chain[distance] if distance < len(chain) else None,
+                focal_point=FocalPointPublic.model_validate(found[fp_id][0]),
+                institution=InstitutionBrief.model_validate(found[fp_id][1]))
+            for rank, (distance, *_, fp_id) in enumerate(ranked, start=1)
         ]
         matched = any(r.coverage == "area" for r in results) if area else None
         return LookupAnswer(
