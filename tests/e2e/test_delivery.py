@@ -49,6 +49,14 @@ def count_rows(database_url: str, ids: list[str], where: str = "") -> dict[str, 
     return counts
 
 
+def honduran_gateway(stack: RunningStack, action: str) -> None:
+    """`enlace service stop|start gateway-HN`, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "service", action, "gateway-HN",
+         "--data-dir", str(stack.data_dir)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
 def all_delivered(stack: RunningStack, ids: list[str], timeout: float) -> None:
     mx_db = stack.info["gateways"]["MX"]["database_url"]
     wait_until(lambda: len(count_rows(mx_db, ids, "AND status = 'delivered'")) == len(ids),
@@ -79,18 +87,12 @@ def test_receiver_killed_with_1000_in_flight_stores_each_exactly_once(stack: Run
 
 
 def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: RunningStack):
-    def service(action: str) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", "services.cli", "service", action, "gateway-HN",
-             "--data-dir", str(stack.data_dir)], capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-
-    service("stop")
+    honduran_gateway(stack, "stop")
     ids = send_many(stack, 50)
     time.sleep(60)
     mx_db = stack.info["gateways"]["MX"]["database_url"]
     assert count_rows(mx_db, ids, "AND status = 'delivered'") == {}
-    service("start")
+    honduran_gateway(stack, "start")
     all_delivered(stack, ids, timeout=120)
     stored = count_rows(stack.info["gateways"]["HN"]["database_url"], ids)
     assert len(stored) == 50 and set(stored.values()) == {1}
@@ -103,16 +105,10 @@ def test_a_referral_the_receiver_cannot_open_comes_back_refused(stack: RunningSt
 
     from services.exchange.keys import encryption_key_path
 
-    def service(action: str) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", "services.cli", "service", action, "gateway-HN",
-             "--data-dir", str(stack.data_dir)], capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-
-    service("stop")
+    honduran_gateway(stack, "stop")
     [referral_id] = send_many(stack, 1)
     encryption_key_path(Path(stack.info["gateways"]["HN"]["data_dir"]), "hn-senaf").unlink()
-    service("start")
+    honduran_gateway(stack, "start")
 
     with stack.gateway("MX", "mx-sndif") as mx:
         refused = wait_until(lambda: (r := mx.get(f"/v1/referrals/{referral_id}").json())
