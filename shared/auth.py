@@ -91,7 +91,9 @@ def get_session(request: Request):  # type: ignore[no-untyped-def]
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client never reads ahead of
+# the commit, nor gets a success for a transaction that then fails.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def authenticate(request: Request, session: SessionDep) -> Principal:

@@ -4,7 +4,7 @@
 and FastAPI must see their body types as objects, not as names to resolve.)
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -48,16 +48,12 @@ from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
 router = APIRouter(prefix="/v1", tags=["directory"])
 
 
-def directory(session: SessionDep) -> Iterator[DirectoryService]:
-    """The service of one request. Its changes are committed here, when the endpoint has
-    returned and before the response is sent: the shared session dependency would commit
-    only after sending (FastAPI runs request-scoped exits then), so a client could read
-    before the commit, or be told of a success whose commit then failed."""
-    yield DirectoryService(session)
-    session.commit()
+def directory(session: SessionDep) -> DirectoryService:
+    """The service of one request (the session commits before the response is sent)."""
+    return DirectoryService(session)
 
 
-Service = Annotated[DirectoryService, Depends(directory, scope="function")]
+Service = Annotated[DirectoryService, Depends(directory)]
 EntryKind = Literal["areas", "institutions", "focal-points"]
 PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=100)]

@@ -241,3 +241,11 @@ def test_categories_outside_the_agreement_are_stripped_and_the_audit_says_so(
         ).json()["items"]), None))
     assert sent["detail"]["withheld_categories"] == ["legal-status"]
     assert "legal-status" not in sent["detail"]["categories"]
+
+
+def test_an_accepted_referral_is_readable_at_once(stack: RunningStack):
+    """The transaction commits before the 202 is sent: reading right after never misses."""
+    with stack.gateway("MX", "mx-sndif") as mx:
+        for _ in range(20):
+            referral_id = mx.post("/v1/referrals", json=SAMPLE_REFERRAL).json()["id"]
+            assert mx.get(f"/v1/referrals/{referral_id}").status_code == 200
