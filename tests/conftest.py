@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,24 @@ class PostgresDatabases:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.prefix}_{name}" '
                                   "WITH (FORCE)"))
         self.engine.dispose()
+
+
+@contextmanager
+def empty_database(backend: str, folder: Path, name: str) -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in `folder`, or a PostgreSQL database
+    dropped afterwards (the test is skipped when no PostgreSQL is reachable)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / (name + '.db')}"
+        return
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
+    databases = PostgresDatabases(admin_url)
+    databases.create((name,))
+    try:
+        yield databases.template.format(service=name)
+    finally:
+        databases.drop((name,))
 
 
 def pid_alive(pid: int) -> bool:

@@ -7,9 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +20,7 @@ from services.directory.seed import DEMO_USERS, provision_directory
 from shared.auth import new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
 from shared.settings import Settings
-from tests.conftest import PostgresDatabases, postgres_admin_url, wait_until
+from tests.conftest import empty_database, wait_until
 
 GATEWAY_INSTITUTIONS = ("mx-sndif", "mx-pfpnna", "hn-senaf")
 
@@ -65,29 +63,11 @@ class RunningDirectory:
         return Server(create_app(self.settings.model_copy(update=settings)))
 
 
-@contextmanager
-def empty_database(backend: str, folder: Path) -> Iterator[str]:
-    """The URL of a new, empty database: a SQLite file in `folder`, or a PostgreSQL database
-    dropped afterwards (the test is skipped when no PostgreSQL is reachable)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'directory.db'}"
-        return
-    admin_url = postgres_admin_url()
-    if admin_url is None:
-        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-    databases = PostgresDatabases(admin_url)
-    databases.create(("directory",))
-    try:
-        yield databases.template.format(service="directory")
-    finally:
-        databases.drop(("directory",))
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def directory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[RunningDirectory]:
     data_dir = tmp_path_factory.mktemp(f"directory-{request.param}")
-    with empty_database(request.param, data_dir) as url:
+    with empty_database(request.param, data_dir, "directory") as url:
         tokens = {name: new_token() for name in [
             "regional_admin", *DEMO_USERS, *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
         provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},

@@ -13,14 +13,14 @@ from sqlalchemy import create_engine, text
 
 from services.directory.service import DirectoryService
 from shared.db import make_engine, migrate, session_scope
-from tests.directory.conftest import empty_database
+from tests.conftest import empty_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "directory" / "migrations"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with empty_database(request.param, tmp_path) as url:
+    with empty_database(request.param, tmp_path, "directory") as url:
         yield url
 
 

@@ -19,7 +19,7 @@ from shared.auth import Role, issue_token
 from shared.db import migrate, session_scope
 from shared.envelope import generate_signing_key, public_jwk, service_key_path, sign
 from shared.settings import Settings
-from tests.conftest import PostgresDatabases, postgres_admin_url
+from tests.conftest import empty_database
 
 INSTITUTIONS = {"mx-sndif": "MX", "mx-pfpnna": "MX", "hn-senaf": "HN", "gt-sbs": "GT"}
 NOW = datetime.now(UTC)
@@ -152,18 +152,8 @@ class Registry:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    admin_url = postgres_admin_url()
-    if admin_url is None:
-        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-    databases = PostgresDatabases(admin_url)
-    databases.create(("registry",))
-    try:
-        yield databases.template.format(service="registry")
-    finally:
-        databases.drop(("registry",))
+    with empty_database(request.param, tmp_path, "registry") as url:
+        yield url
 
 
 @pytest.fixture
