@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from nats.aio.client import Client as NATS
 from sqlalchemy import create_engine, text
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -148,6 +150,16 @@ class RunningStack:
             base_url=self.info["registry"]["url"], timeout=10,
             headers={"Authorization": f"Bearer {self.info['registry']['tokens'][role]}"},
         )
+
+    async def nats(self, identity: str = "admin") -> NATS:
+        """A NATS connection as one of the stack's wire identities: "admin" (the
+        secretariat's operator), "registry", or "gateway-MX" / "gateway-HN" (a country)."""
+        credentials = self.info.get("nats_credentials", {})
+        options: dict[str, Any] = {}
+        if identity in credentials:
+            options = dict(credentials[identity])
+        return await nats.connect(self.info["nats_url"], connect_timeout=5,
+                                  max_reconnect_attempts=0, **options)
 
     def directory(self, role: str = "regional_admin") -> httpx.Client:
         return httpx.Client(

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from services.demo_data import SAMPLE_REFERRAL
@@ -78,7 +77,7 @@ async def publish_as_pfpnna(stack: RunningStack) -> str:
         purpose="reception-and-care", categories=["identity"],
         body={"case_reference": f"REVOKED-{uuid.uuid4().hex[:6]}"},
     )
-    nc = await nats.connect(stack.info["nats_url"])
+    nc = await stack.nats()
     try:
         await nc.jetstream().publish("enlace.msg.HN.hn-senaf.referral",
                                      sign_envelope(envelope, key).encode(),

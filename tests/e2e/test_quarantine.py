@@ -7,7 +7,6 @@ import json
 import uuid
 from pathlib import Path
 
-import nats
 import pytest
 
 from services.exchange.keys import signing_key_path
@@ -33,7 +32,7 @@ def forged_referral(sender: str = "mx-sndif", **overrides) -> Envelope:
 
 
 async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = SUBJECT) -> None:
-    nc = await nats.connect(stack.info["nats_url"])
+    nc = await stack.nats()
     try:
         await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
     finally:

@@ -204,11 +204,9 @@ def test_every_service_answers_health_and_readiness(stack: RunningStack):
 async def test_nothing_personal_travels_in_clear(stack: RunningStack):
     import base64
 
-    import nats
-
     referral_id = send(stack).json()["id"]
     delivered(stack, referral_id)
-    nc = await nats.connect(stack.info["nats_url"])
+    nc = await stack.nats()
     try:
         message = await nc.jetstream().get_last_msg("ENLACE_MESSAGES",
                                                     "enlace.msg.HN.hn-senaf.referral")
