@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import nkeys
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM, audit_subject, country_messages_filter
 
@@ -56,6 +58,16 @@ def public_key(seed: str) -> str:
     return bytes(nkeys.from_seed(seed.encode()).public_key).decode()
 
 
+def _verify_key(public: str) -> Ed25519PublicKey:
+    """An NKey public key ("U...", "A...", "O...") as an Ed25519 key, checksum checked."""
+    raw = base64.b32decode(public + "=" * (-len(public) % 8))
+    body, checksum = raw[:-2], raw[-2:]
+    if len(body) != 33 or not nkeys.valid_public_prefix_byte(body[0]) \
+            or bytes(nkeys.crc16_checksum(body)) != checksum:
+        raise ValueError("not an NKey public key")
+    return Ed25519PublicKey.from_public_bytes(body[1:])
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -85,9 +97,8 @@ def decode_jwt(token: str) -> dict[str, Any]:
         if json.loads(_unb64(header)) != JWT_HEADER:
             raise ValueError("not a NATS JWT header")
         decoded: dict[str, Any] = json.loads(_unb64(claims))
-        issuer = nkeys.KeyPair(public_key=decoded["iss"].encode())
-        issuer.verify(f"{header}.{claims}".encode(), _unb64(signature))
-    except (ValueError, KeyError, TypeError, nkeys.NkeysError) as exc:
+        _verify_key(decoded["iss"]).verify(_unb64(signature), f"{header}.{claims}".encode())
+    except (ValueError, KeyError, TypeError, InvalidSignature) as exc:
         raise ValueError("invalid NATS JWT") from exc
     return decoded
 
@@ -142,6 +153,11 @@ def creds_jwt(creds_text: str) -> str:
     """The user JWT inside a .creds file."""
     lines = creds_text.splitlines()
     return lines[lines.index("-----BEGIN NATS USER JWT-----") + 1].strip()
+
+
+def creds_inbox_prefix(path: Path) -> str:
+    """The inbox prefix of the identity a .creds file is for (the name in its JWT)."""
+    return inbox_prefix(str(decode_jwt(creds_jwt(path.read_text()))["name"]))
 
 
 # Permissions per identity --------------------------------------------------------------
