@@ -15,6 +15,7 @@ from pathlib import Path
 import nkeys
 import pytest
 
+from services.cli import main
 from services.registry.messaging import AUDIT_CONSUMER
 from services.stack import nats_server_binary
 from shared.nats_auth import (
@@ -188,3 +189,36 @@ def test_a_partial_trust_directory_is_not_completed_with_new_keys(tmp_path: Path
     with pytest.raises(FileNotFoundError):
         load_or_create_trust(tmp_path / "trust")
     assert not (tmp_path / "trust" / "operator.nk").exists()
+
+
+def test_operator_commands_write_private_creds_and_refuse_bad_input(tmp_path: Path, capsys):
+    folder = tmp_path / "trust"
+    assert main(["nats", "init", "--dir", str(folder)]) == 0
+    assert "ENLACE_NATS_ACCOUNT_SIGNING_KEY_FILE=" in capsys.readouterr().out
+    out = tmp_path / "etc" / "gateway-GT.creds"
+    out.parent.mkdir(mode=0o755)
+    assert main(["nats", "credentials", "--dir", str(folder), "--country", "GT",
+                 "--out", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o755  # an existing folder is left alone
+    assert decode_jwt(creds_jwt(out.read_text()))["name"] == "gateway-GT"
+
+    assert main(["nats", "credentials", "--dir", str(folder), "--country", "G>"]) == 2
+    assert main(["nats", "credentials", "--dir", str(tmp_path / "none"), "--admin"]) == 2
+    (folder / "operator.nk").unlink()  # kept offline: init must not make a new operator
+    assert main(["nats", "init", "--dir", str(folder)]) == 2
+    assert main(["nats", "credentials", "--dir", str(folder), "--regional"]) == 0
+
+
+def test_deploy_nats_configs_are_valid_with_a_generated_trust_include(tmp_path: Path):
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+    configs = sorted([*deploy.glob("*.conf"), *deploy.glob("cluster/*.conf")])
+    assert {c.name for c in configs} >= {"single-node.conf", "node-a.conf", "leaf-MX.conf"}
+    (tmp_path / "nats-auth.conf").write_text(trust_config(load_or_create_trust(
+        tmp_path / "trust")))
+    for config in configs:
+        copy = tmp_path / config.name
+        copy.write_text(config.read_text())
+        checked = subprocess.run([nats_server_binary(), "-c", str(copy), "-t"],
+                                 capture_output=True, text=True, timeout=30)
+        assert checked.returncode == 0, (config.name, checked.stderr)
