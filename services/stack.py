@@ -274,7 +274,9 @@ class Stack:
         directory_db = self.database_url("directory", self.data_dir / "directory")
         registry_db = self.database_url("registry", self.data_dir / "registry")
         directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
-        provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
+        registry_at_directory = self.secret("directory:registry")
+        provision_directory(directory_db, gateway_tokens, admin, directory_tokens,
+                            registry_at_directory)
         provision_registry(registry_db, gateway_tokens, admin, auditor)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
@@ -290,7 +292,7 @@ class Stack:
                     "database_url": directory_db})
         self.serve("registry", "registry", ports["registry"],
                    {**common, "data_dir": str(self.data_dir / "registry"),
-                    "database_url": registry_db, "directory_token": admin})
+                    "database_url": registry_db, "directory_token": registry_at_directory})
 
         gateways: dict[str, Any] = {}
         for country, institutions in self.options.gateways.items():

@@ -26,5 +26,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = make_engine(settings.database_url_for(SERVICE))
     app.state.snapshot_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.directory_snapshot_ttl_seconds
+    app.state.nats_issuer = None
     app.include_router(router)
     return app
