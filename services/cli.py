@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from services import demo_data
+from services.directory.admin import add_commands as add_directory_commands
 from services.stack import (
     StackError,
     StackOptions,
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", type=Path, default=None,
                         help="file of the checkpoint saved by the previous run; updated")
     verify.set_defaults(func=_audit_verify)
+    add_directory_commands(commands, DEFAULT_DATA_DIR)
     return parser
 
 

@@ -69,9 +69,11 @@ def directory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     data_dir = tmp_path_factory.mktemp(f"directory-{request.param}")
     with empty_database(request.param, data_dir, "directory") as url:
         tokens = {name: new_token() for name in [
-            "regional_admin", *DEMO_USERS, *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
+            "regional_admin", "registry", *DEMO_USERS,
+            *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
         provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
-                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS})
+                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS},
+                            registry_token=tokens["registry"])
         settings = Settings(database_url=url, data_dir=data_dir, _env_file=None)
         server = Server(create_app(settings))
         try:
