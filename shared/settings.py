@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("enlace-data")
     database_url: str = ""
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's NATS identity: a .creds file (`enlace nats credentials`). Without it
+    # the service connects anonymously and the server refuses it. The inbox prefix is
+    # the identity's own (from the creds) unless set here.
+    nats_credentials: Path | None = None
+    nats_inbox_prefix: str = ""
+    # Directory only: the NATS account's signing key (a 0600 file with its seed) and the
+    # account's public key, to issue a joining country's gateway credentials.
+    nats_account_signing_key_file: Path | None = None
+    nats_account_public_key: str = ""
 
     directory_url: str = "http://127.0.0.1:8100"
     registry_url: str = "http://127.0.0.1:8200"

@@ -23,12 +23,11 @@ from shared.http import create_service_app
 from shared.logging import get_logger
 from shared.messaging import (
     MESSAGES_STREAM,
+    bind_durable_consumer,
     close,
     connect,
     consume_forever,
     country_messages_filter,
-    durable_pull_subscription,
-    ensure_streams,
 )
 from shared.sealing import encryption_jwk
 from shared.settings import Settings
@@ -96,11 +95,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}")
+        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
+                           settings.nats_credentials, settings.nats_inbox_prefix)
         js = nc.jetstream()
-        await ensure_streams(js)
         publisher = OutboxPublisher(gateway.engine, js)
-        subscription = await durable_pull_subscription(
+        subscription = await bind_durable_consumer(
             js, MESSAGES_STREAM, f"gateway-{gateway.country}",
             country_messages_filter(gateway.country),
         )

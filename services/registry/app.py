@@ -32,7 +32,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, "enlace-registry")
+        nc = await connect(settings.nats_url, "enlace-registry", settings.nats_credentials,
+                           settings.nats_inbox_prefix)
         js = nc.jetstream()
         await ensure_streams(js)
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
