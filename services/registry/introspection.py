@@ -2,7 +2,7 @@
 
 `POST <directory>/v1/tokens/introspect` (RFC 7662 style) with the registry's own
 `regional_service` token. Answers, active or not, are kept `cache_seconds`: a token revoked
-at the directory is refused here within that bound (docs/registry.md, "Tokens").
+at the directory is refused here within that bound (docs/directory.md, "Joining the network").
 """
 
 from __future__ import annotations
