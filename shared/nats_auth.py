@@ -17,6 +17,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ ADMIN = "admin"
 REGISTRY = "registry"
 REGISTRY_AUDIT_CONSUMER = "registry-audit"
 
+COUNTRY = re.compile(r"^[A-Z]{2}$")
 JWT_HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
 UNLIMITED = -1
 
@@ -43,6 +45,7 @@ OPERATOR_SEED_FILE = "operator.nk"
 ACCOUNT_SEED_FILE = "account.nk"
 ACCOUNT_SIGNING_SEED_FILE = "account-signing.nk"
 SYSTEM_ACCOUNT_SEED_FILE = "system-account.nk"
+ACCOUNT_PUBLIC_KEY_FILE = "account.pub"
 SERVER_INCLUDE_FILE = "auth.conf"
 CREDS_DIR = "creds"
 
@@ -182,6 +185,9 @@ def gateway_identity(country: str) -> str:
 def gateway_permissions(country: str) -> Permissions:
     """Send to other countries and to its own audit subject; read only through its own
     durable consumer with its own filter; no stream info, reads, deletes or creates."""
+    if not COUNTRY.match(country):
+        # It becomes part of subjects: "*" or ">" would widen every permission.
+        raise ValueError("a country is two capital letters (ISO 3166-1 alpha-2)")
     durable = gateway_identity(country)
     consumer = f"{MESSAGES_STREAM}.{durable}"
     own = country_messages_filter(country)
@@ -301,9 +307,15 @@ class Trust:
 
 def load_or_create_trust(directory: Path) -> Trust:
     """Keys of the operator, ENLACE (identity and signing key) and SYS; created once."""
+    seeds = [OPERATOR_SEED_FILE, ACCOUNT_SEED_FILE, ACCOUNT_SIGNING_SEED_FILE,
+             SYSTEM_ACCOUNT_SEED_FILE]
+    missing = [name for name in seeds if not (directory / name).exists()]
+    if missing and len(missing) < len(seeds):
+        # New keys beside old ones would be another trust chain: put the seeds back.
+        raise FileNotFoundError(f"{directory} lacks {', '.join(missing)} of its NATS keys")
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
-    return Trust(
+    trust = Trust(
         directory=directory,
         operator_seed=_seed_file(directory / OPERATOR_SEED_FILE, nkeys.PREFIX_BYTE_OPERATOR),
         account_seed=_seed_file(directory / ACCOUNT_SEED_FILE, nkeys.PREFIX_BYTE_ACCOUNT),
@@ -312,6 +324,19 @@ def load_or_create_trust(directory: Path) -> Trust:
         system_account_seed=_seed_file(directory / SYSTEM_ACCOUNT_SEED_FILE,
                                        nkeys.PREFIX_BYTE_ACCOUNT),
     )
+    (directory / ACCOUNT_PUBLIC_KEY_FILE).write_text(trust.account_public_key + "\n")
+    return trust
+
+
+def issue_credentials(directory: Path, identity: str) -> str:
+    """A .creds file from the account signing key and public key alone: the operator's
+    and the account's own seeds may stay offline once `enlace nats init` has run."""
+    signing_key = directory / ACCOUNT_SIGNING_SEED_FILE
+    account = directory / ACCOUNT_PUBLIC_KEY_FILE
+    if not (signing_key.exists() and account.exists()):
+        raise FileNotFoundError(f"no {ACCOUNT_SIGNING_SEED_FILE} and {ACCOUNT_PUBLIC_KEY_FILE}")
+    return user_credentials(signing_key.read_text().strip(), account.read_text().strip(),
+                            identity, identity_permissions(identity))
 
 
 def trust_config(trust: Trust) -> str:

@@ -8,8 +8,9 @@ taken for a refusal. Where it matters, the same call by the rightful identity wo
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import nats
@@ -21,6 +22,7 @@ from nats.js.errors import APIError
 
 from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM
 from shared.nats_auth import (
+    creds_jwt,
     decode_jwt,
     format_creds,
     gateway_permissions,
@@ -52,10 +54,10 @@ class Identity:
             assert asyncio.get_running_loop().time() < deadline, (expected, self.errors)
             await asyncio.sleep(0.05)
 
-    async def refused_request(self, subject: str, call: object) -> None:
+    async def refused_request(self, subject: str, call: Awaitable[object]) -> None:
         """A JetStream API call whose request subject the server refuses to this identity."""
         with pytest.raises(TimeoutError):
-            await call  # type: ignore[misc]
+            await call
         await self.violation("Publish", subject)
 
 
@@ -96,23 +98,28 @@ async def test_anonymous_connection_is_refused(stack: RunningStack):
     assert "Authorization Violation" in await login_refused(stack)
 
 
-async def test_user_signed_by_a_key_that_is_not_the_accounts_is_refused(
-        stack: RunningStack, tmp_path: Path):
-    real_creds = Path(stack.info["nats_credentials"]["gateway-MX"]["user_credentials"])
-    real = decode_jwt(real_creds.read_text().splitlines()[1])
-    account = real["nats"]["issuer_account"]
+def forged_creds(stack: RunningStack, folder: Path) -> tuple[Path, Path]:
+    """Creds for "gateway-MX" signed by a key the account does not list, and the real
+    creds' JWT with another user's seed."""
+    real_jwt = creds_jwt(Path(
+        stack.info["nats_credentials"]["gateway-MX"]["user_credentials"]).read_text())
+    account = decode_jwt(real_jwt)["nats"]["issuer_account"]
     user_seed = new_seed(nkeys.PREFIX_BYTE_USER)
     forger = new_seed(nkeys.PREFIX_BYTE_ACCOUNT)
-    # Same account, same name, but signed by a key the account does not list.
     forged = user_jwt(forger, account, public_key(user_seed), "gateway-MX",
                       gateway_permissions("MX"))
-    path = tmp_path / "forged.creds"
-    path.write_text(format_creds(forged, user_seed))
-    assert "Authorization Violation" in await login_refused(stack, user_credentials=str(path))
+    (folder / "forged.creds").write_text(format_creds(forged, user_seed))
+    (folder / "stolen-jwt.creds").write_text(format_creds(real_jwt, user_seed))
+    return folder / "forged.creds", folder / "stolen-jwt.creds"
 
-    # The real creds' JWT with another user's seed cannot answer the server's challenge.
-    path.write_text(format_creds(real_creds.read_text().splitlines()[1], user_seed))
-    assert "Authorization Violation" in await login_refused(stack, user_credentials=str(path))
+
+async def test_user_signed_by_a_key_that_is_not_the_accounts_is_refused(
+        stack: RunningStack, tmp_path: Path):
+    forged, stolen_jwt = forged_creds(stack, tmp_path)
+    assert "Authorization Violation" in await login_refused(stack, user_credentials=str(forged))
+    # A copied JWT without its seed cannot answer the server's challenge.
+    assert "Authorization Violation" in await login_refused(stack,
+                                                            user_credentials=str(stolen_jwt))
 
 
 async def test_mx_cannot_publish_as_honduras(mx: Identity, admin: NATS):
@@ -176,9 +183,10 @@ async def test_allowed_create_subject_with_another_filter_in_the_body_is_refused
     # The one create subject MX may use, with HN's filter smuggled into the body: the
     # server itself refuses the mismatch.
     subject = f"$JS.API.CONSUMER.CREATE.{MESSAGES_STREAM}.gateway-MX.enlace.msg.MX.>"
-    body = ('{"stream_name":"%s","config":{"durable_name":"gateway-MX","name":"gateway-MX",'
-            '"filter_subject":"enlace.msg.HN.>","ack_policy":"explicit"}}' % MESSAGES_STREAM)
-    answer = await mx.nc.request(subject, body.encode(), timeout=10)
+    body = {"stream_name": MESSAGES_STREAM, "config": {
+        "durable_name": "gateway-MX", "name": "gateway-MX", "filter_subject": "enlace.msg.HN.>",
+        "ack_policy": "explicit"}}
+    answer = await mx.nc.request(subject, json.dumps(body).encode(), timeout=10)
     assert b'"error"' in answer.data
     info = await mx.js.consumer_info(MESSAGES_STREAM, "gateway-MX")
     assert info.config.filter_subject == "enlace.msg.MX.>"
