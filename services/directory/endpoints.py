@@ -214,11 +214,12 @@ def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service
 
 @router.post("/institutions/{institution_id}/credentials", response_model=GatewayCredentials,
              status_code=201)
-def issue_credentials(institution_id: str, request: Request, service: Service,
-                      principal: CurrentPrincipal) -> GatewayCredentials:
+def issue_credentials(institution_id: str, request: Request, response: Response,
+                      service: Service, principal: CurrentPrincipal) -> GatewayCredentials:
     """Issue the credentials of the institution's gateway (regional administrators): a bearer
     token (role `gateway`) valid at the directory and the registry, and the NATS credentials
     of its gateway country. Shown once; issuing again revokes the previous token."""
+    response.headers["Cache-Control"] = "no-store"  # secrets: no cache keeps a copy
     return service.issue_credentials(principal, institution_id, request.app.state.nats_issuer)
 
 

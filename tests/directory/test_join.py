@@ -45,6 +45,7 @@ def issue(directory: RunningDirectory, institution: str) -> dict:
     with directory.client() as admin:
         issued = admin.post(f"/v1/institutions/{institution}/credentials")
     assert issued.status_code == 201, issued.text
+    assert issued.headers["cache-control"] == "no-store"
     return dict(issued.json())
 
 
