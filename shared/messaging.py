@@ -47,27 +47,30 @@ def audit_subject(country: str) -> str:
 
 async def connect(url: str, name: str, credentials: Path | None = None,
                   inbox_prefix: str = "") -> NATS:
-    """Connect as the identity of a .creds file (shared/nats_auth.py), replies to its own
-    inbox prefix (by default the one of the identity named in the creds' JWT)."""
+    """Connect as the identity of a .creds file (shared/nats_auth.py), with replies to its
+    own inbox prefix (by default the one of the identity named in the creds' JWT; a gateway
+    behind a leaf node logs in there with a local password and sets the prefix)."""
     options: dict[str, Any] = {}
     if credentials is not None:
         from shared.nats_auth import creds_inbox_prefix  # imports this module's names
 
-        options = {"user_credentials": str(credentials),
-                   "inbox_prefix": inbox_prefix or creds_inbox_prefix(credentials)}
+        options["user_credentials"] = str(credentials)
+        inbox_prefix = inbox_prefix or creds_inbox_prefix(credentials)
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
 
     async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", error=type(exc).__name__, detail=str(exc)[:200])
+        if "authorization violation" in str(exc).lower():
+            # Retried (the creds may be fixed), but said plainly each time.
+            log.error("nats_login_refused", credentials=str(credentials) if credentials
+                      else "none: ENLACE_NATS_CREDENTIALS is not set")
+        else:
+            log.warning("nats_error", error=type(exc).__name__, detail=str(exc)[:200])
 
-    try:
-        return await nats.connect(
-            url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            connect_timeout=5, error_cb=on_error, **options,
-        )
-    except Exception as exc:
-        log.error("nats_connect_refused", error=type(exc).__name__, detail=str(exc)[:200],
-                  credentials="set" if credentials else "none (ENLACE_NATS_CREDENTIALS unset)")
-        raise
+    return await nats.connect(
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        connect_timeout=5, error_cb=on_error, **options,
+    )
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:

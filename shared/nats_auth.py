@@ -27,7 +27,13 @@ import nkeys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM, audit_subject, country_messages_filter
+from shared.messaging import (
+    AUDIT_STREAM,
+    MESSAGE_SUBJECTS,
+    MESSAGES_STREAM,
+    audit_subject,
+    country_messages_filter,
+)
 
 ACCOUNT_NAME = "ENLACE"
 SYSTEM_ACCOUNT_NAME = "SYS"
@@ -36,6 +42,9 @@ ADMIN = "admin"
 REGISTRY = "registry"
 REGISTRY_AUDIT_CONSUMER = "registry-audit"
 
+# The hub's JetStream domain: a country's leaf node maps the gateway's $JS.API.> to
+# $JS.hub.API.>, the form in which JetStream calls cross a leaf connection.
+HUB_JS_DOMAIN = "hub"
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 JWT_HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
 UNLIMITED = -1
@@ -191,18 +200,24 @@ def gateway_permissions(country: str) -> Permissions:
     durable = gateway_identity(country)
     consumer = f"{MESSAGES_STREAM}.{durable}"
     own = country_messages_filter(country)
+    api = [
+        f"CONSUMER.INFO.{consumer}",
+        # The server refuses a create whose body has another filter than the subject.
+        f"CONSUMER.CREATE.{consumer}.{own}",
+        f"CONSUMER.MSG.NEXT.{consumer}",
+    ]
     return Permissions(
         publish=[
-            "enlace.msg.*.>",
+            # As wide as the stream's subjects (less the deny below): a narrower allow
+            # keeps the hub from telling a country's leaf node that the stream listens.
+            MESSAGE_SUBJECTS,
             audit_subject(country),
-            f"$JS.API.CONSUMER.INFO.{consumer}",
-            # The server refuses a create whose body has another filter than the subject.
-            f"$JS.API.CONSUMER.CREATE.{consumer}.{own}",
-            f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+            *(f"$JS.API.{call}" for call in api),
+            *(f"$JS.{HUB_JS_DOMAIN}.API.{call}" for call in api),
             f"$JS.ACK.{consumer}.>",
         ],
         # Its own institutions are served locally, never through the hub.
-        publish_deny=[own],
+        publish_deny=[own, own.removesuffix(".>")],
         subscribe=[f"{inbox_prefix(durable)}.>"],
     )
 

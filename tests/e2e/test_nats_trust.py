@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import nats
@@ -20,8 +22,12 @@ from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import APIError
 
+from services.stack import create_streams, nats_server_binary, write_nats_config
+from shared import messaging
 from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM
 from shared.nats_auth import (
+    Trust,
+    connect_options,
     creds_jwt,
     decode_jwt,
     format_creds,
@@ -124,7 +130,7 @@ async def test_user_signed_by_a_key_that_is_not_the_accounts_is_refused(
 
 async def test_mx_cannot_publish_as_honduras(mx: Identity, admin: NATS):
     marker = uuid.uuid4().hex.encode()
-    for subject in ("enlace.audit.HN", "enlace.msg.MX.mx-sndif.referral"):
+    for subject in ("enlace.audit.HN", "enlace.msg.MX.mx-sndif.referral", "enlace.msg.MX"):
         await mx.refused_request(subject, mx.js.publish(subject, marker))
         await mx.nc.publish(subject, marker)  # plain publish, no acknowledgement asked
         await mx.nc.flush()
@@ -255,3 +261,57 @@ def test_the_locked_down_stack_still_delivers_a_referral_and_its_receipt(stack: 
     assert response.status_code == 202
     referral = delivered(stack, response.json()["id"])  # delivered = HN's receipt came back
     assert referral["direction"] == "outbound"
+
+
+class StreamMissingLog:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def warning(self, event: str, **_: object) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def bare_server(tmp_path: Path) -> Iterator[tuple[Trust, str]]:
+    """A server of its own with the stack's config but no streams yet."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    trust, config = write_nats_config(tmp_path, port)
+    server = subprocess.Popen([nats_server_binary(), "-c", str(config)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield trust, f"nats://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+async def test_a_gateway_waits_for_the_streams_it_may_not_create(
+        bare_server: tuple[Trust, str], monkeypatch: pytest.MonkeyPatch):
+    trust, url = bare_server
+    recorded = StreamMissingLog()
+    monkeypatch.setattr(messaging, "log", recorded)
+    gateway = await wait_for_server(lambda: messaging.connect(
+        url, "test", trust.ensure_creds("gateway-HN")))
+    binding = asyncio.create_task(messaging.bind_durable_consumer(
+        gateway.jetstream(timeout=5), MESSAGES_STREAM, "gateway-HN",
+        messaging.country_messages_filter("HN"), retry_seconds=0.2))
+    deadline = asyncio.get_running_loop().time() + VIOLATION_WAIT
+    while "stream_missing" not in recorded.events:
+        assert not binding.done(), binding
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+
+    await create_streams(url, connect_options(trust, "admin"))
+    subscription = await asyncio.wait_for(binding, VIOLATION_WAIT)
+    assert (await subscription.consumer_info()).config.filter_subject == "enlace.msg.HN.>"
+    await gateway.close()
+
+
+async def wait_for_server(connect: Callable[[], Awaitable[NATS]]) -> NATS:
+    deadline = asyncio.get_running_loop().time() + VIOLATION_WAIT
+    while True:
+        try:
+            return await asyncio.wait_for(connect(), 5)
+        except (OSError, TimeoutError, nats.errors.Error):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)

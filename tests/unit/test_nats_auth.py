@@ -98,14 +98,18 @@ def test_gateway_permissions_are_its_own_consumer_and_other_countries_only(accou
     claims = decode_jwt(creds_jwt(gateway_credentials(signing_seed, account_public, "MX")))
     assert claims["nats"]["pub"] == {
         "allow": [
-            "enlace.msg.*.>",
+            "enlace.msg.>",
             "enlace.audit.MX",
             "$JS.API.CONSUMER.INFO.ENLACE_MESSAGES.gateway-MX",
             "$JS.API.CONSUMER.CREATE.ENLACE_MESSAGES.gateway-MX.enlace.msg.MX.>",
             "$JS.API.CONSUMER.MSG.NEXT.ENLACE_MESSAGES.gateway-MX",
+            # The same calls through a leaf node, in the hub's JetStream domain.
+            "$JS.hub.API.CONSUMER.INFO.ENLACE_MESSAGES.gateway-MX",
+            "$JS.hub.API.CONSUMER.CREATE.ENLACE_MESSAGES.gateway-MX.enlace.msg.MX.>",
+            "$JS.hub.API.CONSUMER.MSG.NEXT.ENLACE_MESSAGES.gateway-MX",
             "$JS.ACK.ENLACE_MESSAGES.gateway-MX.>",
         ],
-        "deny": ["enlace.msg.MX.>"],
+        "deny": ["enlace.msg.MX.>", "enlace.msg.MX"],
     }
     assert claims["nats"]["sub"] == {"allow": ["_INBOX_gateway-MX.>"]}
     everything = " ".join(claims["nats"]["pub"]["allow"])
