@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nkeys
+
 from services.directory.service import NatsIssuer
 from shared.errors import Unavailable
 from shared.nats_auth import gateway_credentials
@@ -24,7 +26,7 @@ def nats_issuer(settings: Settings) -> NatsIssuer | None:
         try:
             seed = signing_key_file.read_text().strip()
             return gateway_credentials(seed, account, country)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, nkeys.NkeysError) as exc:
             raise Unavailable("The directory cannot read or use its NATS account signing key "
                               "(ENLACE_NATS_ACCOUNT_SIGNING_KEY_FILE).",
                               code="nats_signing_key_unusable") from exc

@@ -162,6 +162,23 @@ def test_without_a_nats_signing_key_nothing_is_issued(directory: RunningDirector
         assert still.get("/v1/countries").status_code == 200
 
 
+def test_an_unusable_nats_signing_key_is_a_clear_503(directory: RunningDirectory,
+                                                    tmp_path):
+    institution = new_institution(directory)
+    garbage = tmp_path / "signing.nk"
+    garbage.write_text("not a seed")
+    for key_file in (garbage, tmp_path / "missing.nk"):
+        server = directory.serve_another(nats_account_signing_key_file=key_file)
+        try:
+            with httpx.Client(base_url=server.url, timeout=30, headers={
+                    "Authorization": f"Bearer {directory.tokens['regional_admin']}"}) as admin:
+                refused = admin.post(f"/v1/institutions/{institution}/credentials")
+        finally:
+            server.stop()
+        assert_problem(refused, 503, "nats_signing_key_unusable")
+        assert "not a seed" not in refused.text
+
+
 def test_countries_are_added_by_regional_administrators_only(directory: RunningDirectory):
     body = {"code": "MX", "name": "Mexico", "name_es": "México"}
     with directory.client() as admin:
