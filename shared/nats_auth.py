@@ -270,9 +270,10 @@ def identity_permissions(identity: str) -> Permissions | None:
 # The trust directory and the server config ---------------------------------------------
 
 def write_secret(path: Path, text: str) -> None:
-    """Write a file readable by its owner only (in a directory only the owner can open)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    """Write a file readable by its owner only (a directory made for it: owner only too)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
