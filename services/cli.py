@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from services import demo_data
+from services.directory.admin import add_commands as add_directory_commands
 from services.stack import (
     StackError,
     StackOptions,
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the secretariat's operators: unrestricted")
     creds.add_argument("--out", type=Path, help="default: DIR/creds/IDENTITY.creds")
     creds.set_defaults(func=_nats_credentials)
+    add_directory_commands(commands, DEFAULT_DATA_DIR)
     return parser
 
 

@@ -316,7 +316,9 @@ class Stack:
         directory_db = self.database_url("directory", self.data_dir / "directory")
         registry_db = self.database_url("registry", self.data_dir / "registry")
         directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
-        provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
+        registry_at_directory = self.secret("directory:registry")
+        provision_directory(directory_db, gateway_tokens, admin, directory_tokens,
+                            registry_at_directory)
         provision_registry(registry_db, gateway_tokens, admin, auditor)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
@@ -334,7 +336,7 @@ class Stack:
                     "nats_account_public_key": trust.account_public_key})
         self.serve("registry", "registry", ports["registry"],
                    {**common, "data_dir": str(self.data_dir / "registry"),
-                    "database_url": registry_db, "directory_token": admin,
+                    "database_url": registry_db, "directory_token": registry_at_directory,
                     "nats_credentials": nats_credentials[REGISTRY]["user_credentials"]})
 
         gateways: dict[str, Any] = {}

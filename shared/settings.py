@@ -53,8 +53,11 @@ class Settings(BaseSettings):
     directory_snapshot_ttl_seconds: int = 24 * 3600
     directory_refresh_seconds: float = 10.0
 
-    # Registry only: its token to read institutions (their countries) from the directory.
+    # Registry only: its token at the directory (role regional_service), to read
+    # institutions (their countries) and to introspect gateway tokens it does not hold
+    # itself; an answer is cached this long, so a revoked token stops within this bound.
     directory_token: str = ""
+    token_introspection_cache_seconds: float = 5.0
     # How long a gateway may decide from the registry's signed policy snapshot, and how
     # often (at most) it fetches a fresh one after a decision.
     policy_snapshot_ttl_seconds: int = 3600

@@ -130,7 +130,7 @@ class InboundService:
 
     def _verified(self, token: str, subject: str) -> Envelope:
         try:
-            _, claimed = unverified_parts(token)
+            header, claimed = unverified_parts(token)
             sender = claimed.get("sender")
             if not isinstance(sender, str) or not sender:
                 raise EnvelopeError("malformed", "the envelope names no sender")
@@ -145,7 +145,14 @@ class InboundService:
                     raise
                 # The sender may have registered a new key since we cached its keys.
                 self.gateway.directory.forget_keys(sender)
-                envelope = verify_envelope(token, self.gateway.directory.signing_keys(sender))
+                try:
+                    envelope = verify_envelope(token, self.gateway.directory.signing_keys(sender))
+                except EnvelopeError as again:
+                    if again.code == "unknown_key" and \
+                            self.gateway.directory.is_revoked(sender, str(header.get("kid"))):
+                        raise EnvelopeError("revoked_key", "the signing key has been "
+                                            "revoked") from again
+                    raise
         except EnvelopeError as exc:
             raise Rejected(exc.code, exc.detail) from exc
         if not self.gateway.hosts(envelope.recipients[0]) or \
