@@ -309,7 +309,9 @@ class InboundService:
     def _take_alert(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        sealed = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
+        # `alert_jwe` replaced the clear `public`, `located` and `reason` of earlier gateways:
+        # a message without it is of that older form, refused rather than read in part.
+        sealed = self._unseal(envelope.recipients[0], envelope.body.get("alert_jwe"))
         outcome = alerts.take_alert(repo.session, outbox, envelope, sealed)
         if outcome is None:
             raise Rejected("not_the_issuer", "only the issuer of an alert can change it")
@@ -318,10 +320,10 @@ class InboundService:
     def _take_alert_reply(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
+        sealed = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
         if envelope.type == MessageType.alert_ack.value:
-            outcome = alerts.take_alert_ack(repo.session, outbox, envelope)
+            outcome = alerts.take_alert_ack(repo.session, outbox, envelope, sealed)
         else:
-            sealed = self._unseal(envelope.recipients[0], envelope.body.get("located_jwe"))
             outcome = alerts.take_alert_located(repo.session, outbox, envelope, sealed)
         if outcome is None:
             raise Rejected("unknown_alert", "the message names no alert issued to the sender")
