@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, update
+from typing import Any
+
+from sqlalchemy import and_, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -68,8 +70,21 @@ class GatewayRepository:
             return False
         return True
 
-    def quarantine(self, limit: int) -> list[QuarantinedMessage]:
-        query = select(QuarantinedMessage).order_by(col(QuarantinedMessage.id).desc())
+    def quarantine(self, limit: int, country: str, institution_id: str,
+                   unaddressed_except: list[str] | None = None) -> list[QuarantinedMessage]:
+        """Entries whose subject names `institution_id` as recipient; with
+        `unaddressed_except`, also those naming none of `institution_id` and these."""
+        def addressed_to(institution: str) -> Any:
+            prefix = f"enlace.msg.{country}.{institution}."
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return col(QuarantinedMessage.subject).like(escaped + "%", escape="\\")
+
+        scope = addressed_to(institution_id)
+        if unaddressed_except is not None:
+            hosted = [addressed_to(i) for i in [institution_id, *unaddressed_except]]
+            scope = or_(scope, not_(or_(*hosted)))
+        query = (select(QuarantinedMessage).where(scope)
+                 .order_by(col(QuarantinedMessage.id).desc()))
         return list(self.session.exec(query.limit(limit)))
 
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:

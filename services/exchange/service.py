@@ -266,8 +266,13 @@ class ReferralService:
     # Administration -------------------------------------------------------------------
 
     def quarantine(self, principal: Principal, limit: int) -> list[QuarantinedMessage]:
+        """What was addressed to the caller's institution; for a country administrator
+        also what was addressed to no institution this gateway hosts (nobody else's)."""
         require_role(principal, Role.country_admin, Role.auditor)
         if not self.gateway.hosts(principal.institution_id):
             raise Forbidden("This institution is not hosted by this gateway.",
                             code="institution_not_hosted")
-        return self.repo.quarantine(limit)
+        others = [i for i in self.gateway.keys if i != principal.institution_id]
+        return self.repo.quarantine(
+            limit, self.gateway.country, principal.institution_id,
+            unaddressed_except=others if principal.role == Role.country_admin else None)
