@@ -311,6 +311,9 @@ class InboundService:
     ) -> str:
         # `alert_jwe` replaced the clear `public`, `located` and `reason` of earlier gateways:
         # a message without it is of that older form, refused rather than read in part.
+        if not isinstance(envelope.body.get("alert_jwe"), str):
+            raise Rejected("malformed", "the alert has no alert_jwe: what it says about the "
+                           "child travels sealed (protocol.md 5.4)")
         sealed = self._unseal(envelope.recipients[0], envelope.body.get("alert_jwe"))
         outcome = alerts.take_alert(repo.session, outbox, envelope, sealed)
         if outcome is None:
