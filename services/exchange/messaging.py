@@ -61,6 +61,7 @@ class OutboxPublisher:
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
+        # Messages between two institutions of this gateway never go over NATS.
         local = self.local
         here = [r for r in rows if local is not None and local.takes(r)]
         handled = await asyncio.to_thread(local.deliver, here) if local and here else []
@@ -69,11 +70,12 @@ class OutboxPublisher:
             *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
             return_exceptions=True,
         )
-        done = handled + [r.seq for r, ack in zip(rows, acks, strict=True)
-                          if not isinstance(ack, BaseException) and r.seq is not None]
-        failures = len(rows) + len(handled) - len(done)
+        published = [r.seq for r, ack in zip(rows, acks, strict=True)
+                     if not isinstance(ack, BaseException) and r.seq is not None]
+        failures = len(rows) - len(published)
         if failures:
             log.warning("outbox_publish_incomplete", failed=failures)
+        done = handled + published
         if done:
             await asyncio.to_thread(self._mark, done)
         return len(done)
