@@ -12,7 +12,8 @@ from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
-from services.exchange.gateway import Gateway
+from services.exchange.gateway import Gateway, LocalDelivery
+from services.exchange.inbound import InboundService
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.messaging import InboundConsumer, OutboxPublisher, conversation_of
 from services.exchange.registry_client import RegistryClient
@@ -98,7 +99,8 @@ def create_app(settings: Settings) -> FastAPI:
         nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
                            settings.nats_credentials, settings.nats_inbox_prefix)
         js = nc.jetstream()
-        publisher = OutboxPublisher(gateway.engine, js)
+        publisher = OutboxPublisher(gateway.engine, js,
+                                    LocalDelivery(gateway, InboundService(gateway).process))
         subscription = await bind_durable_consumer(
             js, MESSAGES_STREAM, f"gateway-{gateway.country}",
             country_messages_filter(gateway.country),
