@@ -14,6 +14,7 @@ from services.exchange.schemas import (
     AlertCreate,
     AlertPage,
     AlertView,
+    QuarantineOverflowPublic,
     QuarantinePage,
     QuarantinePublic,
     ReferralAccepted,
@@ -101,7 +102,11 @@ def list_quarantine(
 ) -> QuarantinePage:
     """Messages this gateway refused, each with its reason (administrators and auditors)."""
     rows = referrals.quarantine(principal, limit)
-    return QuarantinePage(items=[QuarantinePublic.model_validate(r) for r in rows])
+    return QuarantinePage(
+        items=[QuarantinePublic.model_validate(r) for r in rows],
+        over_quota=[QuarantineOverflowPublic.model_validate(r)
+                    for r in referrals.repo.quarantine_overflow()],
+    )
 
 
 @router.post("/alerts", response_model=AlertView, status_code=202)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
@@ -149,10 +149,28 @@ class QuarantinedMessage(SQLModel, table=True):
     message_type: str | None = Field(default=None, max_length=40)
     reason: str = Field(max_length=40)
     detail: str = Field(max_length=500)
-    raw: str
+    # The sender once its signature verified; None while unproven (one quota for all those).
+    verified_sender: str | None = Field(default=None, index=True, max_length=64)
+    # The first ENLACE_QUARANTINE_MAX_RAW_BYTES bytes exactly as received, and the whole's
+    # size and SHA-256: bytes, because what arrives need not be text any database can hold.
+    raw: bytes = Field(sa_type=LargeBinary)
+    raw_size: int
+    raw_sha256: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class QuarantineOverflow(SQLModel, table=True):
+    """Messages refused beyond a sender's quarantine quota: counted, not kept."""
+
+    __tablename__ = "quarantine_overflow"
+
+    sender: str = Field(primary_key=True, max_length=64)  # "" for all unproven senders
+    count: int = 0
+    last_reason: str = Field(max_length=40)
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
-    OutboxMessage, QuarantinedMessage, ApiToken)
+    OutboxMessage, QuarantinedMessage, QuarantineOverflow, ApiToken)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral, ReferralEvent
+from services.exchange.models import (
+    OutboxMessage,
+    QuarantinedMessage,
+    QuarantineOverflow,
+    Referral,
+    ReferralEvent,
+)
 from shared.db import utcnow
 
 
@@ -60,13 +65,42 @@ class GatewayRepository:
         self.session.flush()
 
     def add_quarantined(self, row: QuarantinedMessage) -> bool:
-        """False when this stream message was quarantined already (a redelivery)."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            return False
+        """Always True; a failed write raises (a concurrent copy of the message included:
+        it is then retried and found by `is_quarantined`)."""
+        self.session.add(row)
+        self.session.flush()
         return True
+
+    def is_quarantined(self, stream_sequence: int) -> bool:
+        query = select(QuarantinedMessage.id).where(
+            QuarantinedMessage.stream_sequence == stream_sequence)
+        return self.session.exec(query).first() is not None
+
+    def quarantined_count(self, verified_sender: str | None) -> int:
+        """Messages kept from this proven sender, or (None) from all unproven ones."""
+        column = col(QuarantinedMessage.verified_sender)
+        query = select(func.count()).select_from(QuarantinedMessage).where(
+            column == verified_sender if verified_sender is not None else column.is_(None))
+        return int(self.session.exec(query).one())
+
+    def count_overflow(self, sender: str, reason: str) -> int:
+        """One more message refused beyond `sender`'s quota; returns how many so far."""
+        now = utcnow()
+        row = self.session.get(QuarantineOverflow, sender)
+        if row is None:
+            self.session.add(QuarantineOverflow(sender=sender, count=1, last_reason=reason,
+                                                first_at=now, last_at=now))
+            self.session.flush()
+            return 1
+        self.session.execute(
+            update(QuarantineOverflow).where(col(QuarantineOverflow.sender) == sender)
+            .values(count=QuarantineOverflow.count + 1, last_reason=reason, last_at=now))
+        self.session.refresh(row)
+        return row.count
+
+    def quarantine_overflow(self) -> list[QuarantineOverflow]:
+        query = select(QuarantineOverflow).order_by(col(QuarantineOverflow.sender))
+        return list(self.session.exec(query))
 
     def quarantine(self, limit: int) -> list[QuarantinedMessage]:
         query = select(QuarantinedMessage).order_by(col(QuarantinedMessage.id).desc())
