@@ -14,9 +14,9 @@ from services.exchange.schemas import (
     AlertCreate,
     AlertPage,
     AlertView,
-    QuarantineOverflowPublic,
     QuarantinePage,
     QuarantinePublic,
+    QuarantineQuotaPublic,
     ReferralAccepted,
     ReferralCreate,
     ReferralPage,
@@ -104,8 +104,8 @@ def list_quarantine(
     rows = referrals.quarantine(principal, limit)
     return QuarantinePage(
         items=[QuarantinePublic.model_validate(r) for r in rows],
-        over_quota=[QuarantineOverflowPublic.model_validate(r)
-                    for r in referrals.repo.quarantine_overflow()],
+        over_quota=[QuarantineQuotaPublic.model_validate(r)
+                    for r in referrals.repo.quarantine_over_quota()],
     )
 
 

@@ -413,10 +413,10 @@ class InboundService:
         # Each proven sender has its quota; all unproven messages share one (whatever they
         # claim: a forger must not use up a real institution's quota).
         sender = verified.sender if verified is not None else None
-        if repo.quarantined_count(sender) >= self.limits.max_per_sender:
-            counted = repo.count_overflow(sender or "", rejection.reason)
+        if not repo.take_quarantine_slot(sender or "", self.limits.max_per_sender,
+                                         rejection.reason):
             log.warning("quarantine_quota_exceeded", sender=sender, reason=rejection.reason,
-                        counted=counted)
+                        stream_sequence=stream_sequence)
             return "over-quota"
         try:
             _, claimed = unverified_parts(_text(raw))

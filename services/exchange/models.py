@@ -159,18 +159,19 @@ class QuarantinedMessage(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class QuarantineOverflow(SQLModel, table=True):
-    """Messages refused beyond a sender's quarantine quota: counted, not kept."""
+class QuarantineQuota(SQLModel, table=True):
+    """Per sender: how many messages the quarantine keeps, and how many it only counted
+    because the quota was used up (ENLACE_QUARANTINE_MAX_PER_SENDER)."""
 
-    __tablename__ = "quarantine_overflow"
+    __tablename__ = "quarantine_quota"
 
     sender: str = Field(primary_key=True, max_length=64)  # "" for all unproven senders
-    count: int = 0
-    last_reason: str = Field(max_length=40)
-    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    last_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    kept: int = 0
+    over: int = 0
+    last_over_reason: str | None = Field(default=None, max_length=40)
+    last_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
-    OutboxMessage, QuarantinedMessage, QuarantineOverflow, ApiToken)
+    OutboxMessage, QuarantinedMessage, QuarantineQuota, ApiToken)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from services.exchange.models import (
     OutboxMessage,
     QuarantinedMessage,
-    QuarantineOverflow,
+    QuarantineQuota,
     Referral,
     ReferralEvent,
 )
@@ -76,30 +78,27 @@ class GatewayRepository:
             QuarantinedMessage.stream_sequence == stream_sequence)
         return self.session.exec(query).first() is not None
 
-    def quarantined_count(self, verified_sender: str | None) -> int:
-        """Messages kept from this proven sender, or (None) from all unproven ones."""
-        column = col(QuarantinedMessage.verified_sender)
-        query = select(func.count()).select_from(QuarantinedMessage).where(
-            column == verified_sender if verified_sender is not None else column.is_(None))
-        return int(self.session.exec(query).one())
+    def take_quarantine_slot(self, sender: str, quota: int, reason: str) -> bool:
+        """One more message of `sender` ("" for the unproven) kept, if its quota allows;
+        else it is only counted. Atomic: the row update waits for a concurrent one."""
+        table = QuarantineQuota.__table__  # type: ignore[attr-defined]
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        self.session.execute(insert(table).values(sender=sender, kept=0, over=0)
+                             .on_conflict_do_nothing(index_elements=["sender"]))
+        row = col(QuarantineQuota.sender) == sender
+        taken = self.session.execute(
+            update(QuarantineQuota).where(row, col(QuarantineQuota.kept) < quota)
+            .values(kept=QuarantineQuota.kept + 1))
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        self.session.execute(update(QuarantineQuota).where(row).values(
+            over=QuarantineQuota.over + 1, last_over_reason=reason, last_over_at=utcnow()))
+        return False
 
-    def count_overflow(self, sender: str, reason: str) -> int:
-        """One more message refused beyond `sender`'s quota; returns how many so far."""
-        now = utcnow()
-        row = self.session.get(QuarantineOverflow, sender)
-        if row is None:
-            self.session.add(QuarantineOverflow(sender=sender, count=1, last_reason=reason,
-                                                first_at=now, last_at=now))
-            self.session.flush()
-            return 1
-        self.session.execute(
-            update(QuarantineOverflow).where(col(QuarantineOverflow.sender) == sender)
-            .values(count=QuarantineOverflow.count + 1, last_reason=reason, last_at=now))
-        self.session.refresh(row)
-        return row.count
-
-    def quarantine_overflow(self) -> list[QuarantineOverflow]:
-        query = select(QuarantineOverflow).order_by(col(QuarantineOverflow.sender))
+    def quarantine_over_quota(self) -> list[QuarantineQuota]:
+        query = (select(QuarantineQuota).where(col(QuarantineQuota.over) > 0)
+                 .order_by(col(QuarantineQuota.sender)))
         return list(self.session.exec(query))
 
     def quarantine(self, limit: int) -> list[QuarantinedMessage]:

@@ -257,16 +257,16 @@ class QuarantinePublic(BaseModel):
     received_at: datetime
 
 
-class QuarantineOverflowPublic(BaseModel):
-    """Messages refused beyond a sender's quarantine quota, only counted."""
+class QuarantineQuotaPublic(BaseModel):
+    """A sender's quarantine quota: messages kept, and those beyond it only counted."""
 
     model_config = ConfigDict(from_attributes=True)
 
     sender: str | None  # None: all senders not proven by a signature
-    count: int
-    last_reason: str
-    first_at: datetime
-    last_at: datetime
+    kept: int
+    over: int
+    last_over_reason: str | None
+    last_over_at: datetime | None
 
     @field_validator("sender", mode="before")
     @classmethod
@@ -276,7 +276,7 @@ class QuarantineOverflowPublic(BaseModel):
 
 class QuarantinePage(BaseModel):
     items: list[QuarantinePublic]
-    over_quota: list[QuarantineOverflowPublic] = []
+    over_quota: list[QuarantineQuotaPublic] = []
 
 
 class WebhookCreate(Strict):

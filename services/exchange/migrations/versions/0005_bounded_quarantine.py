@@ -48,18 +48,23 @@ def upgrade() -> None:
         batch_op.alter_column('raw_size', existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column('raw_sha256', existing_type=sa.String(length=64), nullable=False)
 
-    op.create_table('quarantine_overflow',
+    op.create_table('quarantine_quota',
     sa.Column('sender', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.Column('last_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('first_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('kept', sa.Integer(), nullable=False),
+    sa.Column('over', sa.Integer(), nullable=False),
+    sa.Column('last_over_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('last_over_at', shared.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('sender')
     )
+    # What was quarantined so far came from senders not proven (the column is new).
+    kept = bind.execute(sa.text('SELECT count(*) FROM quarantine')).scalar_one()
+    if kept:
+        bind.execute(sa.text("INSERT INTO quarantine_quota (sender, kept, over) "
+                             "VALUES ('', :kept, 0)"), {'kept': kept})
 
 
 def downgrade() -> None:
-    op.drop_table('quarantine_overflow')
+    op.drop_table('quarantine_quota')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.add_column(sa.Column('raw_text', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     bind = op.get_bind()
