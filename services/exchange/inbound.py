@@ -108,17 +108,18 @@ class InboundService:
         (the caller then gives up on the message after its last delivery).
         """
         try:
-            return self._process(raw, subject, stream_sequence)
+            return self._process(raw, subject, stream_sequence, delivery)
         except RegionalServiceDown:
             if age_seconds < self.limits.retry_seconds:
                 raise
             return self._quarantine_alone(raw, subject, stream_sequence, Rejected(
                 "service_unavailable", "the directory or registry stayed unreachable "
-                "for longer than this gateway waits"))
+                "for longer than this gateway waits"), delivery)
         except NotYet as exc:
             if delivery < self.limits.max_deliveries:
                 raise
-            return self._quarantine_alone(raw, subject, stream_sequence, exc.rejection)
+            return self._quarantine_alone(raw, subject, stream_sequence, exc.rejection,
+                                          delivery)
         except Exception as exc:
             if delivery < self.limits.max_deliveries:
                 raise
@@ -126,16 +127,17 @@ class InboundService:
             log.error("message_processing_failed", stream_sequence=stream_sequence,
                       error=type(exc).__name__, deliveries=delivery)
             return self._quarantine_alone(raw, subject, stream_sequence, Rejected(
-                "processing_failed", f"{type(exc).__name__} after {delivery} deliveries"))
+                "processing_failed", f"{type(exc).__name__} after {delivery} deliveries"),
+                delivery)
 
     def _quarantine_alone(self, raw: bytes, subject: str, stream_sequence: int,
-                          rejection: Rejected) -> str:
+                          rejection: Rejected, delivery: int) -> str:
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
             return self._quarantine(repo, Outbox(repo, self.gateway), raw, subject,
-                                    stream_sequence, rejection)
+                                    stream_sequence, rejection, delivery=delivery)
 
-    def _process(self, raw: bytes, subject: str, stream_sequence: int) -> str:
+    def _process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
         token = _text(raw)
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
@@ -158,7 +160,8 @@ class InboundService:
             except Rejected as rejection:
                 session.rollback()
                 return self._quarantine(repo, outbox, raw, subject, stream_sequence, rejection,
-                                        verified=envelope or rejection.envelope)
+                                        verified=envelope or rejection.envelope,
+                                        delivery=delivery)
 
     def _notify_sender(self, outbox: Outbox, refused: Envelope, rejection: Rejected) -> None:
         """A signed notice to a proven sender that its message was not accepted, and why."""
@@ -407,9 +410,10 @@ class InboundService:
     def _quarantine(
         self, repo: GatewayRepository, outbox: Outbox, raw: bytes, subject: str,
         stream_sequence: int, rejection: Rejected, verified: Envelope | None = None,
+        delivery: int = 1,
     ) -> str:
-        if repo.is_quarantined(stream_sequence):
-            return "quarantined"  # a redelivery
+        if delivery > 1 and repo.is_quarantined(stream_sequence):
+            return "quarantined"  # a redelivery after the quarantine committed
         # Each proven sender has its quota; all unproven messages share one (whatever they
         # claim: a forger must not use up a real institution's quota).
         sender = verified.sender if verified is not None else None

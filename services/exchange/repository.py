@@ -81,17 +81,19 @@ class GatewayRepository:
     def take_quarantine_slot(self, sender: str, quota: int, reason: str) -> bool:
         """One more message of `sender` ("" for the unproven) kept, if its quota allows;
         else it is only counted. Atomic: the row update waits for a concurrent one."""
-        table = QuarantineQuota.__table__  # type: ignore[attr-defined]
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        self.session.execute(insert(table).values(sender=sender, kept=0, over=0)
-                             .on_conflict_do_nothing(index_elements=["sender"]))
         row = col(QuarantineQuota.sender) == sender
-        taken = self.session.execute(
-            update(QuarantineQuota).where(row, col(QuarantineQuota.kept) < quota)
-            .values(kept=QuarantineQuota.kept + 1))
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        take = (update(QuarantineQuota).where(row, col(QuarantineQuota.kept) < quota)
+                .values(kept=QuarantineQuota.kept + 1))
+        if self.session.execute(take).rowcount == 1:  # type: ignore[attr-defined]
             return True
+        if self.session.get(QuarantineQuota, sender) is None:  # the sender's first
+            table = QuarantineQuota.__table__  # type: ignore[attr-defined]
+            dialect = self.session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            self.session.execute(insert(table).values(sender=sender, kept=0, over=0)
+                                 .on_conflict_do_nothing(index_elements=["sender"]))
+            if self.session.execute(take).rowcount == 1:  # type: ignore[attr-defined]
+                return True
         self.session.execute(update(QuarantineQuota).where(row).values(
             over=QuarantineQuota.over + 1, last_over_reason=reason, last_over_at=utcnow()))
         return False
