@@ -114,7 +114,7 @@ async def test_readyz_is_503_while_the_inbound_consumer_is_stuck_and_200_again_a
         await publish_many(stack, POISON, messages)
         _, checks = wait_until(lambda: (r := readiness(stack))[0] == 503 and r,
                                timeout=25)
-        assert checks == {"database": True, "nats": True, "keys_registered": True,
-                          "inbound_consumer": False}
+        assert checks.pop("inbound_consumer") is False
+        assert all(checks.values()), checks  # the failing check is named, and only it
     wait_until(lambda: readiness(stack)[0] == 200, timeout=60)
     assert f"at_limit={at_limit}" in stuck_lines(stack)[seen]
