@@ -22,7 +22,7 @@ from shared.envelope import EnvelopeError, sign, unverified_parts, verify
 from shared.vocabulary import AuditEventType, DataCategory, MessageType
 
 AUDIT_EVENT_MEDIA_TYPE = "enlace-audit-event+jws"
-EVENT_VERSION = "1"
+EVENT_VERSION: Literal["1"] = "1"
 # A gateway's clock may run a little ahead; an event older than the audit stream's max age
 # (30 days) cannot be a delivery of the stream, so it is a replay or a backdating.
 MAX_CLOCK_SKEW = timedelta(seconds=300)
