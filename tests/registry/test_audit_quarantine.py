@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 from joserfc import jws
 
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
-from shared.envelope import key_id, sign
+from services.audit_verify import VerificationFailed, verify_log
+from services.registry.audit_log import AuditLog
+from services.registry.repository import RegistryRepository
+from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE, AuditEvent, KeyRecord
+from shared.db import session_scope
+from shared.envelope import key_id, public_jwk, sign
 from tests.registry.conftest import NOW, Registry
 from tests.registry.test_agreements_api import problem
 from tests.registry.test_audit_api import event, ingest, registry_key, signed
@@ -163,3 +167,56 @@ async def test_quarantine_filters_and_pages(registry: Registry):
     problem(registry.call("auditor", "GET", "/v1/audit/quarantine",
                           params={"after_id": 2**63}), 422, "invalid_request")
     assert quarantine(registry)[0]["event_id"] is None  # claims of unsigned JSON are not read
+
+
+class Keys:
+    """audit verify's key source, from the test directory."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.directory = registry.directory
+
+    def of(self, institution_id: str) -> list[KeyRecord]:
+        return self.directory.signing_key_records(institution_id)
+
+
+def run_verify(registry: Registry) -> list[str]:
+    said: list[str] = []
+    verify_log("http://testserver", public_jwk(registry_key(registry)), None,
+               registry.tokens["auditor"], said.append, keys=Keys(registry),
+               client=registry.client)
+    return said
+
+
+async def test_audit_verify_checks_every_entrys_signature(registry: Registry):
+    registry.create()
+    await ingest(registry, event(1), event(2))
+    said = run_verify(registry)
+    assert "signatures: all 3 signed entries verify with their asserter's key" in said
+
+
+async def test_audit_verify_names_an_entry_the_registry_took_with_a_bad_signature(
+        registry: Registry):
+    """A registry that appends an event signed with another institution's key (its checks
+    bypassed) makes a log whose hashes all agree: only the signature shows it."""
+    await ingest(registry, event(1))
+    forged = event(2, event_type="record-read", institution_id="hn-senaf",
+                   detail={"role": "caseworker"})
+    token = signed(registry, forged, registry.directory.keys["mx-sndif"]).decode()
+    fields = AuditEvent.model_validate(forged).fields()
+    with session_scope(registry.engine) as session:
+        AuditLog(RegistryRepository(session)).append([{**fields, "jws": token}], "gateway:HN")
+    await ingest(registry, event(3))
+    with pytest.raises(VerificationFailed, match=r"leaf index 1 .*signature does not verify"):
+        run_verify(registry)
+
+
+async def test_audit_verify_names_an_entry_that_differs_from_what_was_signed(
+        registry: Registry):
+    body = event(1)
+    token = signed(registry, body).decode()
+    fields = AuditEvent.model_validate(body).fields()
+    with session_scope(registry.engine) as session:
+        AuditLog(RegistryRepository(session)).append(
+            [{**fields, "case_reference": "MX-OTHER", "jws": token}], "gateway:MX")
+    with pytest.raises(VerificationFailed, match=r"leaf index 0 .*other than the event"):
+        run_verify(registry)

@@ -18,7 +18,7 @@ from tests.registry import rfc9162
 
 ENTRY_COLUMNS = ("seq", "leaf_index", "leaf_hash", "source", "event_id", "event_type",
                  "occurred_at", "recorded_at", "institution_id", "counterpart_id", "message_id",
-                 "message_type", "case_reference", "agreement_id", "detail")
+                 "message_type", "case_reference", "agreement_id", "detail", "jws")
 
 
 def verify(stack: RunningStack, checkpoint: Path, *extra: str) -> tuple[int, str]:
