@@ -275,7 +275,8 @@ class Stack:
         registry_db = self.database_url("registry", self.data_dir / "registry")
         directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
         provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
-        provision_registry(registry_db, gateway_tokens, admin, auditor)
+        provision_registry(registry_db, gateway_tokens, admin, auditor,
+                           load_or_create_private_key(service_key_path(self.data_dir / "registry")))
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
                 "registry": f"http://{HOST}:{ports['registry']}"}
