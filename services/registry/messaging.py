@@ -159,6 +159,10 @@ class AuditIngest:
                 results.append((msg, rejection))
             except DirectoryUnavailable:
                 results.append((msg, None))
+            except Exception:
+                # Whatever else fails must not leave the event retried without end.
+                log.exception("audit_event_unverifiable", size=len(msg.data))
+                results.append((msg, AuditRejected("unverifiable", "verification failed")))
         return results
 
     def _store(self, events: list[Verified], refused: list[AuditQuarantine]

@@ -29,12 +29,14 @@ NOW = datetime.now(UTC)
 
 class FakeDirectory:
     """Signing keys (valid since yesterday; `revoked` sets a revocation) and countries of
-    the test institutions. `down` makes it answer as an unreachable directory would."""
+    the test institutions. `down` makes it answer as an unreachable directory would,
+    `garbled` as one whose answers cannot be read."""
 
     def __init__(self) -> None:
         self.keys = {i: generate_signing_key() for i in INSTITUTIONS}
         self.revoked: dict[str, datetime] = {}
         self.down = False
+        self.garbled = False
 
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         key = self.keys.get(institution_id)
@@ -43,6 +45,8 @@ class FakeDirectory:
     def signing_key_records(self, institution_id: str) -> list[KeyRecord]:
         if self.down:
             raise DirectoryUnavailable("The directory cannot be reached.")
+        if self.garbled:
+            raise ValueError("the directory's answer is not a list of keys")
         return [KeyRecord(jwk=jwk, valid_from=NOW - timedelta(days=1),
                           revoked_at=self.revoked.get(institution_id))
                 for jwk in self.signing_keys(institution_id)]

@@ -124,6 +124,14 @@ async def test_directory_down_means_later_not_quarantine(registry: Registry):
     assert [e["jws"] for e in registry.entries()] == [token.decode()]
 
 
+async def test_an_event_that_cannot_be_verified_is_quarantined_not_retried(
+        registry: Registry):
+    registry.directory.garbled = True
+    assert await ingest(registry, event(1)) == ["ack"]
+    assert [r["reason"] for r in quarantine(registry)] == ["unverifiable"]
+    assert registry.entries() == []
+
+
 async def test_good_and_forged_in_one_batch(registry: Registry):
     good = event(1)
     outcomes = await ingest(registry, signed(registry, good),
