@@ -66,6 +66,10 @@ def forged_cases(registry: Registry) -> list[tuple[str, bytes, str, str]]:
             "categories": [CHILD], "withheld_categories": []})), "MX", "invalid_detail"),
         ("a child's name as case reference", signed(registry, event(
             11, case_reference=CHILD)), "MX", "malformed"),
+        ("NUL in an id", signed(registry, event(15, counterpart_id="hn-senaf\u0000")), "MX",
+         "malformed"),
+        ("NaN in detail", signed(registry, event(16, event_type="alert-updated", detail={
+            "version": float("nan")})), "MX", "invalid_detail"),
         ("unsigned JSON", json.dumps(event(12)).encode(), "MX", "unsigned"),
         ("bad signature", tampered(signed(registry, event(13))), "MX", "bad_signature"),
         ("signed as an envelope", sign(event(14), keys["mx-sndif"]).encode(), "MX",
