@@ -143,8 +143,9 @@ def _describe(item: dict[str, Any]) -> str:
     return f"leaf index {item['leaf_index']} (seq {item['seq']}, event {item['event_id']})"
 
 
-def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> int:
-    """Recompute every leaf from its entry and the root from the leaves."""
+def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    """Recompute every leaf from its entry and the root from the leaves; return the entries
+    in leaf order."""
     size = checkpoint.tree_size
     items = [i for i in log.entries() if i["leaf_index"] < size]
     by_index = {i["leaf_index"]: i for i in items}
@@ -163,22 +164,20 @@ def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> int:
         index = locate(log, checkpoint, lambda start, end: _range_root(leaves[start:end]))
         raise VerificationFailed(f"{_describe(ordered[index])} differs from the entry the "
                                  f"signed checkpoint commits to (changed with its hash?)")
-    return size
+    return ordered
 
 
 SIGNED_FIELDS = ("event_id", "event_type", "institution_id", "counterpart_id", "message_id",
                  "message_type", "case_reference", "agreement_id", "detail")
 
 
-def check_signatures(log: RegistryLog, checkpoint: Checkpoint, registry_key: dict[str, Any],
+def check_signatures(items: list[dict[str, Any]], registry_key: dict[str, Any],
                      keys: KeySource) -> tuple[int, int]:
     """Each entry's JWS verifies with its asserter's key (the registry's for its own entries,
     else the institution's, valid at occurred_at and not revoked when recorded) and says
     what the entry says. Returns (signed, unsigned from before events were signed)."""
     signed = unsigned = 0
-    for item in log.entries():
-        if item["leaf_index"] >= checkpoint.tree_size:
-            continue
+    for item in items:
         if item.get("jws") is None:
             unsigned += 1
             continue
@@ -249,12 +248,12 @@ def verify_log(url: str, public_key: dict[str, Any], checkpoint_file: Path | Non
         say(f"consistent with the checkpoint saved earlier ({saved.tree_size} entries, "
             f"{saved.issued_at}): no history rewritten")
     if token:
-        check_entries(log, latest)
+        items = check_entries(log, latest)
         say(f"entries: all {latest.tree_size} reproduce the signed root")
         if keys is None:
             say("signatures: not checked (give --directory-url)")
         else:
-            signed, unsigned = check_signatures(log, latest, public_key, keys)
+            signed, unsigned = check_signatures(items, public_key, keys)
             say(f"signatures: all {signed} signed entries verify with their asserter's key"
                 + (f" ({unsigned} made before events were signed)" if unsigned else ""))
     else:
