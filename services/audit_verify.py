@@ -57,6 +57,8 @@ def read_checkpoint(jws: str, public_key: dict[str, Any]) -> Checkpoint:
 class KeySource(Protocol):
     def of(self, institution_id: str) -> list[KeyRecord]: ...
 
+    def country_of(self, institution_id: str) -> str | None: ...
+
 
 class DirectoryKeys:
     """Institutions' signing keys from the directory: with a token, every key the institution
@@ -87,9 +89,15 @@ class DirectoryKeys:
         if response.status_code != 200:
             raise VerificationFailed(f"the directory answered {response.status_code} for the "
                                      f"keys of {institution_id}")
-        return [KeyRecord(jwk=k, valid_from=datetime.min.replace(tzinfo=UTC),
-                          valid_to=k.get("valid_to"), revoked_at=k.get("revoked_at"))
+        return [KeyRecord(jwk=k, valid_from=datetime.min.replace(tzinfo=UTC))
                 for k in response.json()["keys"] if k.get("use") == "sig"]
+
+    def country_of(self, institution_id: str) -> str | None:
+        """The institution's country (None without a token: the directory says it to users)."""
+        if not self.with_history:
+            return None
+        response = self.http.get(f"/v1/institutions/{quote(institution_id, safe='')}")
+        return str(response.json()["country"]) if response.status_code == 200 else ""
 
 
 class RegistryLog:
@@ -186,6 +194,10 @@ def check_signatures(items: list[dict[str, Any]], registry_key: dict[str, Any],
             records = [KeyRecord(jwk=registry_key, valid_from=datetime.min.replace(tzinfo=UTC))]
         else:
             records = keys.of(item["institution_id"])
+            country = keys.country_of(item["institution_id"])
+            if country is not None and item["source"] != f"gateway:{country}":
+                raise VerificationFailed(f"{_describe(item)} came from {item['source']}, but "
+                                         f"{item['institution_id']} is not of that country")
         try:
             payload = verify_signature(item["jws"], records, stored["occurred_at"],
                                        now=stored["recorded_at"])

@@ -190,6 +190,9 @@ class Keys:
     def of(self, institution_id: str) -> list[KeyRecord]:
         return self.directory.signing_key_records(institution_id)
 
+    def country_of(self, institution_id: str) -> str:
+        return self.directory.country_of(institution_id)
+
 
 def run_verify(registry: Registry) -> list[str]:
     said: list[str] = []
@@ -231,4 +234,15 @@ async def test_audit_verify_names_an_entry_that_differs_from_what_was_signed(
         AuditLog(RegistryRepository(session)).append(
             [{**fields, "case_reference": "MX-OTHER", "jws": token}], "gateway:MX")
     with pytest.raises(VerificationFailed, match=r"leaf index 0 .*other than the event"):
+        run_verify(registry)
+
+
+async def test_audit_verify_names_an_entry_taken_from_another_countrys_gateway(
+        registry: Registry):
+    body = event(1)
+    fields = AuditEvent.model_validate(body).fields()
+    with session_scope(registry.engine) as session:
+        AuditLog(RegistryRepository(session)).append(
+            [{**fields, "jws": signed(registry, body).decode()}], "gateway:HN")
+    with pytest.raises(VerificationFailed, match=r"leaf index 0 .*came from gateway:HN"):
         run_verify(registry)
