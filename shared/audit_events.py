@@ -214,11 +214,12 @@ def claimed_id(value: Any) -> str | None:
 
 
 def claimed_message_type(value: Any) -> str | None:
-    return value if value in set(MessageType) else None
+    return value if isinstance(value, str) and value in set(MessageType) else None
 
 
 def reason_code(value: Any) -> str:
-    return value if value in set(ReasonCode) else ReasonCode.other.value
+    return value if isinstance(value, str) and value in set(ReasonCode) else \
+        ReasonCode.other.value
 
 
 def claimed_version(value: Any) -> int | None:
@@ -259,7 +260,7 @@ def parse_event(token: bytes | str) -> tuple[dict[str, Any], AuditEvent]:
     if header.get("typ") != AUDIT_EVENT_MEDIA_TYPE:
         raise AuditRejected("malformed", "the JWS is not an audit event")
     event_type = payload.get("event_type")
-    if event_type not in set(AuditEventType):
+    if not isinstance(event_type, str) or event_type not in set(AuditEventType):
         raise AuditRejected("unknown_event_type", "the event type is not in the vocabulary")
     if AuditEventType(event_type) not in GATEWAY_EVENT_TYPES:
         raise AuditRejected("event_type_not_allowed", "only the registry makes this event type")

@@ -107,7 +107,8 @@ def quarantine_row(data: bytes, subject: str, reason: str) -> AuditQuarantine:
         subject_country=subject_country(subject), reason=reason,
         sha256=hashlib.sha256(data).hexdigest(), size=len(data),
         event_id=claimed_uuid(claimed.get("event_id")),
-        event_type=str(event_type) if event_type in set(AuditEventType) else None,
+        event_type=event_type if isinstance(event_type, str)
+        and event_type in set(AuditEventType) else None,
         institution_id=claimed_id(claimed.get("institution_id")),
         kid=kid if isinstance(kid, str) and KID_PATTERN.match(kid) else None,
     )

@@ -63,7 +63,9 @@ def test_claimed_values_are_kept_only_when_they_fit():
     assert (claimed_uuid(some), claimed_uuid("María"), claimed_uuid(3)) == (some, None, None)
     assert (claimed_id("hn-senaf"), claimed_id("María López"), claimed_id("x" * 65)) == (
         "hn-senaf", None, None)
-    assert (claimed_message_type("referral"), claimed_message_type("carta")) == ("referral", None)
-    assert (reason_code("unknown_key"), reason_code("María")) == ("unknown_key", "other")
+    assert (claimed_message_type("referral"), claimed_message_type("carta"),
+            claimed_message_type(["referral"])) == ("referral", None, None)
+    assert (reason_code("unknown_key"), reason_code("María"), reason_code({"a": 1})) == (
+        "unknown_key", "other", "other")
     assert (claimed_version(3), claimed_version(2**63), claimed_version(True)) == (3, None, None)
     assert ReasonCode.other in set(ReasonCode)

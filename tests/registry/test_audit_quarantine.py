@@ -54,6 +54,8 @@ def forged_cases(registry: Registry) -> list[tuple[str, bytes, str, str]]:
          "occurred_in_future"),
         ("invented type", signed(registry, event(5, event_type="record-deleted")), "MX",
          "unknown_event_type"),
+        ("a list as type", signed(registry, event(17, event_type=["sent"])), "MX",
+         "unknown_event_type"),
         ("a registry type", signed(registry, event(6, event_type="consent-withdrawn")), "MX",
          "event_type_not_allowed"),
         ("unknown institution", signed(registry, event(7, institution_id="mx-fantasma"),
@@ -92,7 +94,9 @@ async def test_each_forged_event_is_quarantined_with_its_reason_not_logged(regis
     assert by_reason["unknown_key"]["event_type"] == "record-read"
     assert uuid.UUID(by_reason["unknown_key"]["event_id"])
     assert by_reason["unknown_key"]["kid"] == key_id(registry.directory.keys["mx-sndif"])
-    assert rows[1]["subject_country"] == "HN" and rows[7]["subject_country"] == "XX"
+    by_case = {case: row for (case, *_), row in zip(cases, rows, strict=True)}
+    assert by_case["sent for mx-sndif on HN's subject"]["subject_country"] == "HN"
+    assert by_case["country XX"]["subject_country"] == "XX"
     for row, (_, data, _, _) in zip(rows, cases, strict=True):
         assert row["size"] == len(data)
         assert len(row["sha256"]) == 64
