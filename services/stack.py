@@ -319,7 +319,8 @@ class Stack:
         registry_at_directory = self.secret("directory:registry")
         provision_directory(directory_db, gateway_tokens, admin, directory_tokens,
                             registry_at_directory)
-        provision_registry(registry_db, gateway_tokens, admin, auditor)
+        provision_registry(registry_db, gateway_tokens, admin, auditor,
+                           load_or_create_private_key(service_key_path(self.data_dir / "registry")))
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
                 "registry": f"http://{HOST}:{ports['registry']}"}

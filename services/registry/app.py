@@ -39,7 +39,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
                                                        AUDIT_SUBJECTS)
         stop = asyncio.Event()
-        consumer = asyncio.create_task(AuditIngest(engine).run(subscription, stop))
+        consumer = asyncio.create_task(
+            AuditIngest(engine, app.state.directory).run(subscription, stop))
         app.state.nats = nc
         try:
             yield

@@ -14,6 +14,8 @@ from services.registry.schemas import (
     AgreementTermsIn,
     AuditEntryPublic,
     AuditPage,
+    AuditQuarantinePage,
+    AuditQuarantinePublic,
     CheckpointPublic,
     ConsentCreate,
     ConsentPage,
@@ -35,7 +37,8 @@ router = APIRouter(prefix="/v1")
 
 
 def registry_service(request: Request, session: SessionDep) -> RegistryService:
-    return RegistryService(session, request.app.state.directory)
+    return RegistryService(session, request.app.state.directory,
+                           request.app.state.signing_key)
 
 
 Registry = Annotated[RegistryService, Depends(registry_service)]
@@ -198,6 +201,22 @@ def list_audit_entries(
         limit=limit,
     )
     return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows])
+
+
+@router.get("/audit/quarantine", response_model=AuditQuarantinePage, tags=["audit"])
+def list_audit_quarantine(
+    registry: Registry,
+    principal: CurrentPrincipal,
+    reason: str | None = Query(None, max_length=40),
+    institution_id: str | None = Query(None, max_length=64),
+    after_id: int = Query(0, ge=0, le=2**62),
+    limit: int = Query(100, ge=1, le=1000),
+) -> AuditQuarantinePage:
+    """Audit events the registry refused, with the reason (auditors and regional
+    administrators). Only the hash and size of each message are kept, and the claimed ids
+    that fit their patterns; never its content."""
+    rows = registry.audit_quarantine(principal, reason, institution_id, after_id, limit)
+    return AuditQuarantinePage(items=[AuditQuarantinePublic.model_validate(r) for r in rows])
 
 
 @router.get("/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
