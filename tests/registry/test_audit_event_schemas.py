@@ -3,8 +3,10 @@ registry verifies with, checked against the vocabularies they repeat."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -69,3 +71,13 @@ def test_claimed_values_are_kept_only_when_they_fit():
         "unknown_key", "other", "other")
     assert (claimed_version(3), claimed_version(2**63), claimed_version(True)) == (3, None, None)
     assert ReasonCode.other in set(ReasonCode)
+
+
+def test_every_reason_a_gateway_quarantines_for_is_an_audit_reason_code():
+    root = Path(__file__).resolve().parents[2]
+    sources = [*sorted((root / "services" / "exchange").glob("*.py")),
+               root / "shared" / "envelope.py"]
+    raised = {code for path in sources for code in
+              re.findall(r'(?:Rejected|EnvelopeError)\(\s*"([a-z_]+)"', path.read_text())}
+    assert {"malformed", "revoked_key", "unsupported_typ"} <= raised  # the scan finds them
+    assert raised - set(ReasonCode) == set()
