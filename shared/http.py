@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.errors import install_problem_handlers, problem_body, problem_response
+from shared.limits import JsonDepthLimit
 from shared.logging import CORRELATION_HEADER, correlation, get_logger
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
@@ -25,6 +26,7 @@ def create_service_app(
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(JsonDepthLimit)
 
     @app.middleware("http")
     async def _correlation(
