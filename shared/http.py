@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -56,6 +57,12 @@ def create_service_app(
         return problem_response(body)
 
     return app
+
+
+def url_path(*segments: str | int) -> str:
+    """An absolute URL path from its segments, each percent-encoded whole: a value taken from
+    a request (an id) cannot add a segment, a query or a control character to the URL."""
+    return "".join("/" + quote(str(s), safe="").replace(".", "%2E") for s in segments)
 
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
