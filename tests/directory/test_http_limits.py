@@ -32,3 +32,16 @@ def test_a_snapshot_since_a_version_beyond_64_bits_is_an_invalid_request(
     with directory.client() as admin:
         response = admin.get("/v1/snapshot", params={"since": 2**63})
     assert_problem(response, 422, "invalid_request")
+
+
+def test_who_may_ask_is_answered_before_what_is_asked(directory: RunningDirectory):
+    """Found by the access matrix: an entry of another country with an unknown parent was
+    answered 422 unknown_area (telling the caller what exists there) instead of 403."""
+    area = {"id": "MX-ZZFOREIGN", "country": "MX", "name": "Zona", "kind": "state",
+            "parent_id": "MX-ZZNONE"}
+    with directory.client("country_admin_HN") as hn:
+        assert_problem(hn.post("/v1/areas", json=area), 403, "not_your_country")
+        assert_problem(hn.patch("/v1/institutions/mx-sndif", json={"areas": ["MX-ZZNONE"]}),
+                       403, "not_your_country")
+    with directory.client("country_admin_MX") as mx:
+        assert_problem(mx.post("/v1/areas", json=area), 422, "unknown_area")
