@@ -1,8 +1,9 @@
 """Limits every service applies to what a request may carry, so that bad input is an invalid
 request (422) and never reaches the database or the parser as something they fail on (500).
 
-- Integers in paths, queries and bodies that end in a database column are 64-bit signed:
-  `NonNegativeInt` and `PositiveInt` bound them (SQLite and PostgreSQL refuse larger ones).
+- Integers in paths, queries and bodies that end in a database column are bounded by that
+  column: 32 bits for an INTEGER (versions, sequence numbers), 64 for a BIGINT (Merkle tree
+  sizes and leaf indexes). PostgreSQL refuses a larger value in a query, SQLite any beyond 64.
 - JSON request bodies are nested at most `MAX_JSON_DEPTH` deep (`JsonDepthLimit`, installed
   by `shared.http.create_service_app`): a deeper body is refused before anything parses it,
   since Python's parser and validators recurse once per level.
@@ -19,9 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import problem_body, problem_response
 
+MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1
-NonNegativeInt = Annotated[int, Ge(0), Le(MAX_INT64)]
-PositiveInt = Annotated[int, Ge(1), Le(MAX_INT64)]
+NonNegativeInt32 = Annotated[int, Ge(0), Le(MAX_INT32)]
+PositiveInt32 = Annotated[int, Ge(1), Le(MAX_INT32)]
+NonNegativeInt64 = Annotated[int, Ge(0), Le(MAX_INT64)]
+PositiveInt64 = Annotated[int, Ge(1), Le(MAX_INT64)]
 
 MAX_JSON_DEPTH = 64
 

@@ -14,7 +14,7 @@ from shared.db import utcnow
 from shared.envelope import sign
 from shared.errors import Forbidden
 from shared.http import url_path
-from shared.limits import PositiveInt
+from shared.limits import PositiveInt32
 
 router = APIRouter(prefix="/v1", tags=["agreements and consents"])
 
@@ -24,7 +24,7 @@ SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 class SignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: PositiveInt
+    version: PositiveInt32
 
 
 def _hosted(request: Request, principal: Principal, *roles: Role) -> Any:
