@@ -1,7 +1,8 @@
 """Issue 8, point 7: a bounded schemathesis run over each service's OpenAPI document, against
 the real running stack (its own, so the generated writes stay there; on PostgreSQL where
-reachable), fails on any 5xx (the `not_a_server_error` check). Each run authenticates as a demo caller whose role
-reaches the operations' logic, and one more per service goes without a token.
+reachable), fails on any 5xx (the `not_a_server_error` check). Each run authenticates as a
+demo caller whose role reaches the operations' logic, and one more per service goes without
+a token.
 
 Bounded and reproducible: deterministic generation, the coverage phase (each parameter's
 boundaries and wrong types) and at most EXAMPLES fuzzed cases per operation; no stateful
