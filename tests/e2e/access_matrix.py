@@ -34,12 +34,11 @@ from tests.registry.conftest import agreement_body, consent_body
 
 ALLOWED = "allowed"  # anything but 401 and 403
 
-# Who a token is at one service: the institution and country it acts for, and its role.
-GATEWAY_ROLES = ("caseworker", "country_admin", "auditor")
-
 
 @dataclass(frozen=True)
 class Caller:
+    """Who a token is at one service: the institution and country it acts for, and its role."""
+
     institution: str
     country: str
     role: str
