@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.errors import install_problem_handlers, problem_body, problem_response
+from shared.limits import JsonDepthLimit
 from shared.logging import CORRELATION_HEADER, correlation, get_logger
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
@@ -25,6 +27,7 @@ def create_service_app(
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     install_problem_handlers(app)
+    app.add_middleware(JsonDepthLimit)
 
     @app.middleware("http")
     async def _correlation(
@@ -54,6 +57,12 @@ def create_service_app(
         return problem_response(body)
 
     return app
+
+
+def url_path(*segments: str | int) -> str:
+    """An absolute URL path from its segments, each percent-encoded whole: a value taken from
+    a request (an id) cannot add a segment, a query or a control character to the URL."""
+    return "".join("/" + quote(str(s), safe="").replace(".", "%2E") for s in segments)
 
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -291,9 +291,9 @@ class InboundService:
         if decision["agreement_id"] != envelope.agreement:
             raise Rejected("agreement_mismatch", "the named agreement does not cover this flow")
         if decision["withheld_categories"]:
-            withheld = ", ".join(decision["withheld_categories"])
-            raise Rejected("category_not_allowed",
-                           f"the agreement does not allow the categories: {withheld}")
+            reasons = decision.get("reasons") or [{"code": "category_not_allowed", "detail": (
+                "withheld: " + ", ".join(decision["withheld_categories"]))}]
+            raise Rejected(reasons[0]["code"], "; ".join(r["detail"] for r in reasons))
 
     def _take_receipt(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
