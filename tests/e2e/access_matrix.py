@@ -210,6 +210,17 @@ def operations(demo: Demo) -> list[Operation]:
             body={c: [{**institution, "id": f"{c.lower()}-zz-matrix", "country": c,
                        "parent_id": "zz-none"}] for c in ("MX", "HN")})),
         Operation(d, "GET", "/v1/snapshot", SIGNED_IN),
+        # Joining: only the secretariat adds countries and issues gateway credentials (probed
+        # with a taken code and an institution that does not exist), and only the registry's
+        # own token introspects.
+        Operation(d, "POST", "/v1/countries", roles("regional_admin"), (Case(body={
+            "code": "MX", "name": "Mexico", "name_es": "México"}),)),
+        *(Operation(d, "POST", path, roles("regional_admin"),
+                    (Case(path={"institution_id": "zz-nobody"}),))
+          for path in ("/v1/institutions/{institution_id}/credentials",
+                       "/v1/institutions/{institution_id}/credentials/revocation")),
+        Operation(d, "POST", "/v1/tokens/introspect", roles("regional_service"),
+                  (Case(body={"token": "enl_not-a-token"}),)),
         # Registry -------------------------------------------------------------------------
         Operation(r, "GET", "/healthz", PUBLIC),
         Operation(r, "GET", "/readyz", PUBLIC),
@@ -252,6 +263,7 @@ def operations(demo: Demo) -> list[Operation]:
                       "case_reference": "MX-MATRIX-1"}),)),
         Operation(r, "GET", "/v1/policy/snapshot", roles("gateway")),
         Operation(r, "GET", "/v1/audit/entries", roles("auditor", "regional_admin")),
+        Operation(r, "GET", "/v1/audit/quarantine", roles("auditor", "regional_admin")),
         Operation(r, "GET", "/v1/audit/checkpoint", PUBLIC),
         Operation(r, "GET", "/v1/audit/proofs/inclusion", PUBLIC,
                   (Case(query={"leaf_index": 0, "tree_size": 1}),)),

@@ -51,6 +51,8 @@ def callers(stack: RunningStack) -> dict[str, tuple[str | None, dict[str, Caller
         "regional_admin": (secrets["regional_admin"], {
             s: Caller("crm-secretariat", "", "regional_admin") for s in ("directory", "registry")}),
         "auditor": (secrets["auditor"], {"registry": Caller("crm-secretariat", "", "auditor")}),
+        "registry at the directory": (secrets["directory:registry"], {
+            "directory": Caller("crm-registry", "", "regional_service")}),
     }
     for name, (institution, role) in DEMO_USERS.items():
         country = institution.split("-")[0].upper()
