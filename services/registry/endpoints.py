@@ -210,7 +210,7 @@ def list_audit_quarantine(
     principal: CurrentPrincipal,
     reason: str | None = Query(None, max_length=40),
     institution_id: str | None = Query(None, max_length=64),
-    after_id: int = Query(0, ge=0, le=2**62),
+    after_id: Annotated[NonNegativeInt32, Query()] = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditQuarantinePage:
     """Audit events the registry refused, with the reason (auditors and regional

@@ -13,6 +13,7 @@ from tests.registry.test_agreements_api import problem
 # leaf indexes BIGINT. {n} is replaced by the value tried.
 INTEGER_PARAMETERS = [
     ("/v1/audit/entries?after_seq={n}", MAX_INT32),
+    ("/v1/audit/quarantine?after_id={n}", MAX_INT32),
     ("/v1/agreements/agr-test/versions/{n}", MAX_INT32),
     ("/v1/agreements/agr-test/versions/{n}/content", MAX_INT32),
     ("/v1/audit/proofs/inclusion?leaf_index={n}&tree_size=1", MAX_INT64),
