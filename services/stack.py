@@ -27,8 +27,9 @@ from services import demo_data
 from services.directory.seed import DEMO_USERS, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
-from shared.auth import new_token
+from shared.auth import Role, new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.web.people import new_password, provision_people
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 90.0
@@ -164,6 +165,21 @@ class Stack:
         if key not in self.secrets:
             self.secrets[key] = new_token()
         return self.secrets[key]
+
+    def demo_people(self, database_url: str, country: str,
+                    institutions: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """One person per role of each hosted institution, who signs in to the console."""
+        people: dict[str, dict[str, dict[str, str]]] = {}
+        for inst in institutions:
+            for role in GATEWAY_ROLES:
+                username = f"{inst}.{role.value}"
+                password = self.secrets.setdefault(f"person:{username}", new_password())
+                people.setdefault(inst, {})[role.value] = {"username": username,
+                                                           "password": password}
+        provision_people(database_url, {
+            p["username"]: (inst, country, Role(role), p["password"])
+            for inst, by_role in people.items() for role, p in by_role.items()})
+        return people
 
     # Processes -------------------------------------------------------------------------
 
@@ -301,6 +317,7 @@ class Stack:
             tokens = {inst: {role.value: self.secret(f"{inst}:{role.value}")
                              for role in GATEWAY_ROLES} for inst in institutions}
             provision_gateway(db, country, tokens)
+            people = self.demo_people(db, country, institutions)
             urls[name] = f"http://{HOST}:{ports[name]}"
             self.serve(name, "exchange", ports[name], {
                 **common, "data_dir": str(folder), "database_url": db,
@@ -309,7 +326,8 @@ class Stack:
             })
             gateways[country] = {
                 "url": urls[name], "database_url": db, "data_dir": str(folder),
-                "institutions": {inst: {"tokens": tokens[inst]} for inst in institutions},
+                "institutions": {inst: {"tokens": tokens[inst], "people": people[inst]}
+                                 for inst in institutions},
             }
         _save_secrets(self.data_dir, self.secrets)
         self.wait_ready(urls)
@@ -337,8 +355,18 @@ def next_steps(stack: dict[str, Any]) -> str:
     mx_token = mx["institutions"]["mx-sndif"]["tokens"]["caseworker"]
     hn_token = hn["institutions"]["hn-senaf"]["tokens"]["caseworker"]
     data_dir = stack["data_dir"]
+    mx_person = mx["institutions"]["mx-sndif"]["people"]["caseworker"]
+    hn_person = hn["institutions"]["hn-senaf"]["people"]["caseworker"]
     return f"""
 Enlace is running (data and logs in {data_dir}).
+
+Open the console in a browser:
+  sign in at {mx['url']}/console as {mx_person['username']} / {mx_person['password']}
+      (SNDIF caseworker, Mexico: send a referral with "New referral")
+  sign in at {hn['url']}/console as {hn_person['username']} / {hn_person['password']}
+      (SENAF caseworker, Honduras: the referral arrives in the inbox)
+  every demo person (one per role) is in {data_dir}/stack.json
+
   NATS            {stack['nats_url']}
   directory       {stack['directory']['url']}/docs
   registry        {stack['registry']['url']}/docs

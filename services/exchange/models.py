@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
 from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.web.people import Person, WebSession
 
 
 class Referral(SQLModel, table=True):
@@ -155,4 +156,4 @@ class QuarantinedMessage(SQLModel, table=True):
 
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
-    OutboxMessage, QuarantinedMessage, ApiToken)
+    OutboxMessage, QuarantinedMessage, ApiToken, Person, WebSession)
