@@ -160,7 +160,12 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
 
 
 @router.get("/referrals/new")
-def referral_new(request: Request, visitor: SignedIn) -> Response:
+def referral_new(request: Request, visitor: SignedIn, session: SessionDep) -> Response:
+    try:
+        _service(request, session).require_local_caseworker(visitor.principal)
+    except Problem as problem:
+        return render(request, visitor, "error.html", status=problem.status,
+                      message=_problem_message(visitor, problem))
     return _new_form(request, visitor, {}, {})
 
 

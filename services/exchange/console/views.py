@@ -81,6 +81,9 @@ PROBLEM_MESSAGES = {
     "reason_required": N_("Give a reason."),
     "outcome_required": N_("Give an outcome."),
     "note_required": N_("Write the note."),
+    "role_not_allowed": N_("Your role does not allow this."),
+    "institution_not_hosted": N_("Your institution is not hosted by this gateway."),
+    "referral_not_found": N_("No referral with this id is visible to you."),
 }
 FALLBACK_ERROR = N_("This value is not valid.")
 

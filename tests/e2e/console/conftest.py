@@ -33,12 +33,11 @@ from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory,
-          stack_env: dict[str, str]) -> Iterator[RunningStack]:
-    """Browser tests need one backend only: SQLite (the pages sit on the same service layer
-    the other e2e tests run on both)."""
-    running = RunningStack(tmp_path_factory.mktemp("stack-console"), [], stack_env)
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One stack for every console test, on SQLite only: the pages sit on the same service
+    layer the other e2e tests run on both backends."""
+    running = RunningStack(tmp_path_factory.mktemp("stack-console"), [])
     try:
         yield running
     finally:
