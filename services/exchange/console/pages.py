@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from services.exchange import agreement_endpoints as consents_api
 from services.exchange.console import views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
@@ -60,6 +61,7 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/referrals", N_("Inbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals?box=outbound", N_("Outbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals/new", N_("New referral"), CASEWORKERS),
+            NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
         ],
         audit=audit,
         after_write=_wake_publisher,
@@ -136,13 +138,7 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
               errors: dict[str, str], problem: str | None = None,
               reasons: list[str] | None = None, status: int = 200) -> Response:
     gateway: Gateway = request.app.state.gateway
-    own = visitor.principal.institution_id
-    recipients = sorted(
-        ((i["id"], _institution_name(gateway, i["id"]))
-         for country in gateway.directory.countries()
-         for i in gateway.directory.institutions_of(country["code"])
-         if i.get("gateway_country") and i["id"] != own),
-        key=lambda pair: pair[1])
+    recipients = _reachable_institutions(gateway, visitor.principal.institution_id)
     language = visitor.language
 
     def options(vocabulary: str) -> list[tuple[str, str]]:
@@ -236,6 +232,77 @@ def referral_act(request: Request, visitor: SignedIn, form: CheckedForm, session
                               error=_problem_message(visitor, problem))
     background.add_task(_wake_publisher, request)
     return see_other(f"{PREFIX}/referrals/{referral_id}#history")
+
+
+# Consents (kept by the registry; the gateway's consent endpoints act for the institution) ---
+
+
+def _reachable_institutions(gateway: Gateway, own: str) -> list[tuple[str, str]]:
+    return sorted(
+        ((i["id"], _institution_name(gateway, i["id"]))
+         for country in gateway.directory.countries()
+         for i in gateway.directory.institutions_of(country["code"])
+         if i.get("gateway_country") and i["id"] != own),
+        key=lambda pair: pair[1])
+
+
+def _consents_page(request: Request, visitor: Visitor, values: dict[str, Any],
+                   errors: dict[str, str], problem: str | None = None,
+                   status: int = 200, done: str | None = None) -> Response:
+    try:
+        listed = consents_api.list_consents(request, visitor.principal)
+    except Problem as refused:
+        return render(request, visitor, "error.html", status=refused.status,
+                      message=_problem_message(visitor, refused))
+    gateway: Gateway = request.app.state.gateway
+
+    def options(vocabulary: str) -> list[tuple[str, str]]:
+        return [(value, visitor.gettext(message))
+                for value, message in VOCABULARY[vocabulary].items()]
+
+    return render(
+        request, visitor, "consents.html", status=status, values=values, errors=errors,
+        problem=problem, done=done,
+        consents=sorted(listed["items"], key=lambda c: c["recorded_at"], reverse=True),
+        institutions=_reachable_institutions(gateway, visitor.principal.institution_id),
+        bases=options("basis"), givers=options("given_by"), coded_views=options("coded_views"),
+        not_heard=options("not_heard_reason"), purposes=options("purpose"),
+        categories=options("category"), withdrawal_reasons=options("withdrawal_reason"),
+        name=lambda i: _institution_name(gateway, i),
+    )
+
+
+@router.get("/consents")
+def consent_list(request: Request, visitor: SignedIn) -> Response:
+    return _consents_page(request, visitor, {}, {})
+
+
+@router.post("/consents")
+def consent_record(request: Request, visitor: SignedIn, form: CheckedForm) -> Response:
+    values: dict[str, Any] = {k: str(v) for k, v in form.items()}
+    for name in ("recipients", "purposes", "data_categories"):
+        values[name] = form.getlist(name)
+    try:
+        consents_api.record_consent(request, visitor.principal, views.consent_from_form(form))
+    except Problem as refused:
+        errors = views.problem_field_errors(refused.extra.get("errors", []))
+        return _consents_page(
+            request, visitor, values, {k: visitor.gettext(m) for k, m in errors.items()},
+            problem=visitor.gettext("Some fields need your attention.") if errors
+            else _problem_message(visitor, refused), status=refused.status)
+    return see_other(f"{PREFIX}/consents")
+
+
+@router.post("/consents/{consent_id}/withdrawal")
+def consent_withdraw(request: Request, visitor: SignedIn, form: CheckedForm,
+                     consent_id: str) -> Response:
+    body = {k: str(form.get(k) or "") for k in ("withdrawn_by", "reason")}
+    try:
+        consents_api.withdraw_consent(consent_id, request, visitor.principal, body)
+    except Problem as refused:
+        return _consents_page(request, visitor, {}, {}, status=refused.status,
+                              problem=_problem_message(visitor, refused))
+    return see_other(f"{PREFIX}/consents")
 
 
 __all__ = ["Action", "gateway_kit", "router"]

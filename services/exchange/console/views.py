@@ -70,6 +70,13 @@ VALUE_ERRORS = {
     "date_of_birth is in the future": N_("The date of birth is in the future."),
     "nationalities are ISO 3166-1 alpha-2 codes": N_("Write nationalities as two-letter "
                                                       "country codes, e.g. HN, GT."),
+    "a legal basis other than consent is given by an authority": N_(
+        "A legal basis other than consent is given by an authority."),
+    "give child_views when the child was heard": N_("Say what the child's views were."),
+    "give not_heard_reason when the child was not heard": N_(
+        "Say why the child was not heard."),
+    "not_heard_reason is only for a child who was not heard": N_(
+        "A reason for not hearing the child is only for a child who was not heard."),
 }
 PROBLEM_MESSAGES = {
     "policy_denied": N_("No active agreement allows this referral."),
@@ -144,17 +151,25 @@ def _row(label: str, key: str, value: Any) -> Row:
     return Row(label, "text", str(value))
 
 
-def field_errors(error: ValidationError, prefix: str = "") -> dict[str, str]:
+def field_errors(error: ValidationError) -> dict[str, str]:
     """Each error under the dotted name of its form field (message ids, values never echoed)."""
+    return _by_field((item["loc"], item["type"], item["msg"]) for item in error.errors())
+
+
+def problem_field_errors(errors: list[dict[str, Any]]) -> dict[str, str]:
+    """The same from an API's 422 problem (`errors`: location, kind, message)."""
+    return _by_field(([p for p in e.get("location", []) if p != "body"], e.get("kind", ""),
+                      e.get("message", "")) for e in errors)
+
+
+def _by_field(items: Any) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for item in error.errors():
-        name = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
-        name = _without_list_index(name)
-        if item["type"] == "value_error":
-            reason = str(item.get("ctx", {}).get("error", ""))
-            message = VALUE_ERRORS.get(reason, FALLBACK_ERROR)
+    for location, kind, text in items:
+        name = _without_list_index(".".join(str(part) for part in location))
+        if kind == "value_error":
+            message = VALUE_ERRORS.get(str(text).removeprefix("Value error, "), FALLBACK_ERROR)
         else:
-            message = ERROR_MESSAGES.get(item["type"], FALLBACK_ERROR)
+            message = ERROR_MESSAGES.get(kind, FALLBACK_ERROR)
         errors.setdefault(name, message)
     return errors
 
@@ -196,6 +211,23 @@ def referral_from_form(form: Any) -> dict[str, Any]:
         "recipient_id": text("recipient_id"), "case_reference": text("case_reference"),
         "purpose": text("purpose"), "record": record,
     })
+
+
+def consent_from_form(form: Any) -> dict[str, Any]:
+    """The consent API's request body from the form (empty fields left out)."""
+    heard = {"yes": True, "no": False}.get(str(form.get("child_heard") or ""))
+    body: dict[str, Any] = {
+        name: str(form.get(name) or "").strip() or None
+        for name in ("case_reference", "basis", "given_by", "basis_reference")
+    }
+    body["child_heard"] = heard
+    if heard is True:
+        body["child_views"] = str(form.get("child_views") or "") or None
+    if heard is False:
+        body["not_heard_reason"] = str(form.get("not_heard_reason") or "") or None
+    for name in ("recipients", "purposes", "data_categories"):
+        body[name] = [str(v) for v in form.getlist(name)]
+    return _present(body)
 
 
 def _present(fields: dict[str, Any]) -> dict[str, Any]:

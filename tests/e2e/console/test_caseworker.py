@@ -7,7 +7,7 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.seed import DEMO_CONSENT
@@ -20,22 +20,62 @@ TEXT = {
            "accept": "Aceptar", "accepted": "aceptada", "needs": "Requieren mi acción",
            "required": "Complete este campo.", "sign_out": "Cerrar sesión",
            "withheld": "Retenido", "delivered": "entregada", "start": "Iniciar la atención",
-           "in_progress": "en atención", "note": "Añadir una nota"},
+           "in_progress": "en atención", "note": "Añadir una nota",
+           "withdrawn_consent": "retirada"},
     "en": {"sign_in": "Sign in", "wrong": "Wrong username or password.",
            "inbox": "Inbox", "new": "New referral", "send": "Send referral",
            "accept": "Accept", "accepted": "accepted", "needs": "Needs my action",
            "required": "Fill in this field.", "sign_out": "Sign out",
            "withheld": "Withheld", "delivered": "delivered", "start": "Start work",
-           "in_progress": "in progress", "note": "Add a note"},
+           "in_progress": "in progress", "note": "Add a note",
+           "withdrawn_consent": "withdrawn"},
 }
 
 
 def consent_for(stack: RunningStack, case_reference: str) -> None:
-    """The case's consent, recorded through the gateway's API (the console's own consent
-    page is not built yet)."""
+    """The case's consent, recorded through the gateway's API."""
     with stack.gateway("MX", "mx-sndif") as mx:
         answer = mx.post("/v1/consents", json={**DEMO_CONSENT, "case_reference": case_reference})
         assert answer.status_code == 201, answer.text
+
+
+def record_consent_with_the_form(page: Page, case: str) -> None:
+    page.locator("nav a[href$='/consents']").click()
+    page.locator("#case_reference").fill(case)
+    page.locator("#basis").select_option("consent")
+    page.locator("#given_by").select_option("legal-representative")
+    page.locator("input[name=child_heard][value=yes]").check()
+    page.locator("#child_views").select_option("agrees")
+    page.locator("input[name=recipients][value=hn-senaf]").check()
+    page.locator("input[name=purposes][value=reception-and-care]").check()
+    for category in ("identity", "protection"):
+        page.locator(f"input[name=data_categories][value={category}]").check()
+    page.locator("main form[action$='/consents'] button[type=submit]").click()
+    expect(page.locator("main .cards")).to_contain_text(case)
+    check_page(page)
+
+
+@pytest.mark.parametrize(("language", "viewport"), MODES)
+def test_a_consent_form_shows_its_errors_and_a_consent_can_be_withdrawn(
+        console: Console, language: str, viewport: str) -> None:
+    text = TEXT[language]
+    page = console.signed_in("MX", "mx-sndif", language, viewport)
+    page.goto(f"{console_url(console.stack, 'MX')}/consents")
+    check_page(page)
+    page.locator("main form[action$='/consents'] button[type=submit]").click()
+    expect(page.locator("#case_reference-error")).to_have_text(text["required"])
+    expect(page.locator("#case_reference")).to_have_attribute("aria-invalid", "true")
+    check_page(page)
+    case = f"MX-WEB-{uuid.uuid4().hex[:8]}"
+    record_consent_with_the_form(page, case)
+    card = page.locator("main .cards > li", has_text=case)
+    card.locator("summary").click()
+    card.get_by_role("button").click()
+    expect(page.locator("main .cards > li", has_text=case).locator(".badge")).to_have_text(
+        text["withdrawn_consent"])
+    with console.stack.gateway("MX", "mx-sndif") as mx:
+        consents = mx.get("/v1/consents", params={"case_reference": case}).json()["items"]
+    assert len(consents) == 1 and consents[0]["withdrawn_at"] is not None
 
 
 @pytest.mark.parametrize(("language", "viewport"), MODES)
@@ -102,9 +142,8 @@ def test_a_referral_sent_with_the_form_is_accepted_and_started_by_the_receiver(
         console: Console, language: str, viewport: str) -> None:
     text = TEXT[language]
     case = f"MX-WEB-{uuid.uuid4().hex[:8]}"
-    consent_for(console.stack, case)
-
     sender = console.signed_in("MX", "mx-sndif", language, viewport)
+    record_consent_with_the_form(sender, case)
     sender.get_by_role("link", name=text["new"]).first.click()
     sender.locator("#recipient_id").select_option("hn-senaf")
     sender.locator("#case_reference").fill(case)
