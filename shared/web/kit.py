@@ -160,7 +160,9 @@ def visitor(request: Request, session: SessionDep) -> Visitor:
     found = None
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        found = session_of(session, token)
+        # htmx's periodic refreshes are not the person's doing: an unattended screen still
+        # signs out after the idle time.
+        found = session_of(session, token, touch="HX-Request" not in request.headers)
     presession = request.cookies.get(PRESESSION_COOKIE) or secrets.token_urlsafe(32)
     if found is None:
         return Visitor(language, presession=presession)

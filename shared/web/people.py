@@ -107,8 +107,10 @@ def start_session(session: Session, person: Person) -> tuple[str, WebSession]:
     return token, row
 
 
-def session_of(session: Session, token: str) -> tuple[WebSession, Person] | None:
-    """The live session and its person for a cookie value, or None (expired ones go)."""
+def session_of(session: Session, token: str,
+               touch: bool = True) -> tuple[WebSession, Person] | None:
+    """The live session and its person for a cookie value, or None (expired ones go).
+    `touch`: the person did something, so the idle time starts again."""
     row = session.get(WebSession, _token_hash(token))
     if row is None:
         return None
@@ -119,8 +121,9 @@ def session_of(session: Session, token: str) -> tuple[WebSession, Person] | None
         session.delete(row)
         session.flush()
         return None
-    row.last_seen_at = now
-    session.add(row)
+    if touch:
+        row.last_seen_at = now
+        session.add(row)
     return row, person
 
 

@@ -124,3 +124,15 @@ def test_a_session_is_found_by_its_cookie_until_it_ends(session: Session) -> Non
     token, _row = start_session(session, person)
     end_session(session, token)
     assert session_of(session, token) is None
+
+
+def test_a_refresh_not_made_by_the_person_does_not_keep_the_session_alive(
+        session: Session) -> None:
+    person = create_person(session, "leo", "Leo", "hn-senaf", "HN", Role.caseworker, None)
+    token, row = start_session(session, person)
+    idle_since = utcnow() - timedelta(hours=1)
+    row.last_seen_at = idle_since
+    assert session_of(session, token, touch=False) is not None
+    assert row.last_seen_at == idle_since
+    assert session_of(session, token) is not None
+    assert row.last_seen_at > idle_since
