@@ -104,6 +104,29 @@ def test_sign_in_refuses_a_wrong_password_then_signs_in_and_out(
 
 
 @pytest.mark.parametrize(("language", "viewport"), MODES)
+def test_keyboard_only_sign_in_and_the_skip_link(
+        console: Console, language: str, viewport: str) -> None:
+    page = console.open("MX", language, viewport)
+    who = person(console.stack, "MX", "mx-sndif")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "username"
+    page.keyboard.type(who["username"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(who["password"])
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text(TEXT[language]["inbox"])
+    # From the skip link, the first thing reached is the page's own content.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+@pytest.mark.parametrize(("language", "viewport"), MODES)
 def test_the_language_switch_keeps_the_page_and_the_choice(
         console: Console, language: str, viewport: str) -> None:
     other = "en" if language == "es" else "es"
