@@ -24,7 +24,7 @@ from typing import IO, Any
 import httpx
 
 from services import demo_data
-from services.directory.seed import DEMO_USERS, provision_directory
+from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
 from shared.auth import Role, new_token
@@ -166,6 +166,17 @@ class Stack:
             self.secrets[key] = new_token()
         return self.secrets[key]
 
+    def regional_people(self, database_url: str) -> dict[str, dict[str, str]]:
+        """The secretariat's regional administrator and auditor, who sign in at the registry."""
+        people = {}
+        for role in (Role.regional_admin, Role.auditor):
+            username = f"{SECRETARIAT}.{role.value}"
+            people[role.value] = {"username": username, "password": self.secrets.setdefault(
+                f"person:{username}", new_password())}
+        provision_people(database_url, {p["username"]: (SECRETARIAT, "", Role(role), p["password"])
+                                        for role, p in people.items()})
+        return people
+
     def demo_people(self, database_url: str, country: str,
                     institutions: list[str]) -> dict[str, dict[str, dict[str, str]]]:
         """One person per role of each hosted institution, who signs in to the console."""
@@ -292,6 +303,7 @@ class Stack:
         directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
         provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
         provision_registry(registry_db, gateway_tokens, admin, auditor)
+        registry_people = self.regional_people(registry_db)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
                 "registry": f"http://{HOST}:{ports['registry']}"}
@@ -341,7 +353,8 @@ class Stack:
                           "tokens": {"regional_admin": admin, **directory_tokens}},
             "registry": {"url": urls["registry"], "database_url": registry_db,
                          "public_key": json.loads(public_keys["registry_public_key"]),
-                         "tokens": {"regional_admin": admin, "auditor": auditor}},
+                         "tokens": {"regional_admin": admin, "auditor": auditor},
+                         "people": registry_people},
             "gateways": gateways,
             "pids": {name: p.pid for name, p in self.processes.items()},
             "logs": str(self.data_dir / "logs"),
@@ -365,7 +378,8 @@ Open the console in a browser:
       (SNDIF caseworker, Mexico: send a referral with "New referral")
   sign in at {hn['url']}/console as {hn_person['username']} / {hn_person['password']}
       (SENAF caseworker, Honduras: the referral arrives in the inbox)
-  every demo person (one per role) is in {data_dir}/stack.json
+  the secretariat (regional administrator, auditor) signs in at {stack['registry']['url']}/console
+  every demo person (one per role) and their password is in {data_dir}/stack.json
 
   NATS            {stack['nats_url']}
   directory       {stack['directory']['url']}/docs

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
 from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.web.people import Person, WebSession
 
 
 class Agreement(SQLModel, table=True):
@@ -134,4 +135,4 @@ class AuditCheckpoint(SQLModel, table=True):
 
 
 MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditNode, AuditTree,
-          AuditCheckpoint, ApiToken)
+          AuditCheckpoint, ApiToken, Person, WebSession)

@@ -156,3 +156,21 @@ def test_docs_work_offline_and_show_the_bearer_scheme(stack: RunningStack) -> No
         assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
         assert schema["paths"]["/v1/referrals"]["post"]["security"] == [{"bearer": []}]
         assert not any(path.startswith("/console") for path in schema["paths"])
+
+
+def test_the_secretariat_signs_in_at_the_registry_and_it_is_in_the_log(
+        stack: RunningStack) -> None:
+    who = stack.info["registry"]["people"]["auditor"]
+    with httpx.Client(base_url=stack.info["registry"]["url"], timeout=15,
+                      headers={"Accept-Language": "es"}) as client:
+        assert sign_in(client, who["username"], "wrong password").status_code == 401
+        signed_in = sign_in(client, who["username"], who["password"])
+        assert signed_in.status_code == 303
+        account = client.get(signed_in.headers["location"])
+        assert account.status_code == 200 and "Mi cuenta" in account.text
+        assert account.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    with stack.registry() as registry:
+        items = registry.get("/v1/audit/entries", params={
+            "event_type": ["sign-in", "sign-in-failed"]}).json()["items"]
+    mine = [e for e in items if e["source"] == "registry" and e["detail"]["role"] == "auditor"]
+    assert {e["event_type"] for e in mine} == {"sign-in", "sign-in-failed"}
