@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from services import demo_data
+from services.directory.admin import add_commands as add_directory_commands
 from services.stack import (
     StackError,
     StackOptions,
@@ -128,6 +129,52 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return run_verify(args)
 
 
+def _nats_init(args: argparse.Namespace) -> int:
+    from shared.nats_auth import load_or_create_trust, public_key, write_server_include
+
+    try:
+        trust = load_or_create_trust(args.dir)
+    except FileNotFoundError as exc:
+        raise StackError(f"{exc}: put the offline seeds back first.") from exc
+    include = write_server_include(trust)
+    print(f"""NATS trust chain in {args.dir} (seeds 0600; keep operator.nk and account.nk offline).
+  operator         {public_key(trust.operator_seed)}
+  account ENLACE   {trust.account_public_key}
+  server include   {include}   (public: `include` it in every server's config)
+
+For the directory service, which issues a joining country's gateway credentials:
+  ENLACE_NATS_ACCOUNT_SIGNING_KEY_FILE={trust.account_signing_key_file}
+  ENLACE_NATS_ACCOUNT_PUBLIC_KEY={trust.account_public_key}""")
+    return 0
+
+
+def _nats_credentials(args: argparse.Namespace) -> int:
+    from shared.nats_auth import (
+        ADMIN,
+        CREDS_DIR,
+        REGISTRY,
+        gateway_identity,
+        inbox_prefix,
+        issue_credentials,
+        write_secret,
+    )
+
+    identity = ADMIN if args.admin else REGISTRY if args.regional else gateway_identity(
+        args.country)
+    try:
+        text = issue_credentials(args.dir, identity)
+    except FileNotFoundError as exc:
+        raise StackError(f"No NATS account signing key in {args.dir}: run 'enlace nats init "
+                         f"--dir {args.dir}' first.") from exc
+    except ValueError as exc:
+        raise StackError(str(exc)) from exc
+    out = args.out or args.dir / CREDS_DIR / f"{identity}.creds"
+    write_secret(out, text)
+    print(f"{identity}: {out} (0600). Give it to the service as ENLACE_NATS_CREDENTIALS; "
+          f"its replies use the inbox prefix {inbox_prefix(identity)}.")
+    return 0
+
+
 def _service_url(stack: dict[str, object], name: str) -> str | None:
     if name.startswith("gateway-"):
         return str(stack["gateways"][name.removeprefix("gateway-")]["url"])  # type: ignore[index]
@@ -191,6 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--checkpoint", type=Path, default=None,
                         help="file of the checkpoint saved by the previous run; updated")
     verify.set_defaults(func=_audit_verify)
+
+    nats_commands = commands.add_parser(
+        "nats", help="NATS credentials for a real deployment (JWT auth; deploy/README.md)"
+    ).add_subparsers(dest="nats_command", required=True)
+    nats_init = nats_commands.add_parser(
+        "init", help="create (once) the operator, the ENLACE and system accounts and the "
+                     "server config include")
+    nats_init.add_argument("--dir", type=Path, required=True)
+    nats_init.set_defaults(func=_nats_init)
+    creds = nats_commands.add_parser("credentials", help="write a new 0600 .creds file")
+    creds.add_argument("--dir", type=Path, required=True, help="made by 'enlace nats init'")
+    who = creds.add_mutually_exclusive_group(required=True)
+    who.add_argument("--country", help="a country's gateway, e.g. GT")
+    who.add_argument("--regional", action="store_true", help="the registry")
+    who.add_argument("--admin", action="store_true",
+                     help="the secretariat's operators: unrestricted")
+    creds.add_argument("--out", type=Path, help="default: DIR/creds/IDENTITY.creds")
+    creds.set_defaults(func=_nats_credentials)
+    add_directory_commands(commands, DEFAULT_DATA_DIR)
     return parser
 
 

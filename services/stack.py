@@ -7,6 +7,7 @@ DATA_DIR/stack.json so that scripts and tests can drive the stack.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import json
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import nats
 
 from services import demo_data
 from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
@@ -29,6 +31,17 @@ from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
 from shared.auth import Role, new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.messaging import ensure_streams
+from shared.nats_auth import (
+    ADMIN,
+    REGISTRY,
+    SERVER_INCLUDE_FILE,
+    Trust,
+    connect_options,
+    gateway_identity,
+    load_or_create_trust,
+    write_server_include,
+)
 from shared.web.people import new_password, provision_people
 
 HOST = "127.0.0.1"
@@ -128,6 +141,32 @@ def _die_with_parent() -> None:
     # Linux: children get SIGTERM if `enlace up` itself is killed, so none is left behind.
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def write_nats_config(data_dir: Path, port: int) -> tuple[Trust, Path]:
+    """The local server's config: the trust chain of DATA_DIR/nats-auth (keys made once,
+    reused on the next run) included into a single-node server with JetStream."""
+    trust = load_or_create_trust(data_dir / "nats-auth")
+    write_server_include(trust)
+    config = data_dir / "server.conf"
+    config.write_text(
+        "# Written by `enlace up` on every start.\n"
+        f'include "nats-auth/{SERVER_INCLUDE_FILE}"\n'
+        'server_name: "enlace-local"\n'
+        f"listen: {HOST}:{port}\n"
+        f'jetstream {{ store_dir: "{data_dir / "nats"}" }}\n'
+    )
+    return trust, config
+
+
+async def create_streams(url: str, credentials: dict[str, str]) -> None:
+    """As the secretariat's admin identity: the services may not create streams."""
+    nc = await nats.connect(url, name="enlace-up", connect_timeout=5, allow_reconnect=False,
+                            **credentials)
+    try:
+        await ensure_streams(nc.jetstream(timeout=10))
+    finally:
+        await nc.close()
 
 
 def _load_secrets(data_dir: Path) -> dict[str, str]:
@@ -291,9 +330,12 @@ class Stack:
             *((f"gateway-{c}", f"{c} gateway") for c in self.options.gateways),
         ]}
         nats_url = f"nats://{HOST}:{ports['nats']}"
-        self.start("nats", [nats_server_binary(), "-a", HOST, "-p", str(ports["nats"]), "-js",
-                            "-sd", str(self.data_dir / "nats"), "-n", "enlace-local"])
+        trust, nats_config = write_nats_config(self.data_dir, ports["nats"])
+        identities = [ADMIN, REGISTRY, *(gateway_identity(c) for c in self.options.gateways)]
+        nats_credentials = {name: connect_options(trust, name) for name in identities}
+        self.start("nats", [nats_server_binary(), "-c", str(nats_config)])
         self.wait_for_port("NATS server", ports["nats"])
+        asyncio.run(create_streams(nats_url, nats_credentials[ADMIN]))
 
         gateway_tokens = {inst: self.secret(f"gateway:{inst}")
                           for insts in self.options.gateways.values() for inst in insts}
@@ -301,7 +343,9 @@ class Stack:
         directory_db = self.database_url("directory", self.data_dir / "directory")
         registry_db = self.database_url("registry", self.data_dir / "registry")
         directory_tokens = {name: self.secret(f"directory:{name}") for name in DEMO_USERS}
-        provision_directory(directory_db, gateway_tokens, admin, directory_tokens)
+        registry_at_directory = self.secret("directory:registry")
+        provision_directory(directory_db, gateway_tokens, admin, directory_tokens,
+                            registry_at_directory)
         provision_registry(registry_db, gateway_tokens, admin, auditor)
         registry_people = self.regional_people(registry_db)
 
@@ -315,10 +359,13 @@ class Stack:
                   "registry_url": urls["registry"], **public_keys}
         self.serve("directory", "directory", ports["directory"],
                    {**common, "data_dir": str(self.data_dir / "directory"),
-                    "database_url": directory_db})
+                    "database_url": directory_db,
+                    "nats_account_signing_key_file": str(trust.account_signing_key_file),
+                    "nats_account_public_key": trust.account_public_key})
         self.serve("registry", "registry", ports["registry"],
                    {**common, "data_dir": str(self.data_dir / "registry"),
-                    "database_url": registry_db, "directory_token": admin})
+                    "database_url": registry_db, "directory_token": registry_at_directory,
+                    "nats_credentials": nats_credentials[REGISTRY]["user_credentials"]})
 
         gateways: dict[str, Any] = {}
         for country, institutions in self.options.gateways.items():
@@ -335,6 +382,7 @@ class Stack:
                 **common, "data_dir": str(folder), "database_url": db,
                 "gateway_country": country,
                 "gateway_tokens": json.dumps({i: gateway_tokens[i] for i in institutions}),
+                "nats_credentials": nats_credentials[name]["user_credentials"],
             })
             gateways[country] = {
                 "url": urls[name], "database_url": db, "data_dir": str(folder),
@@ -348,6 +396,7 @@ class Stack:
         self.info = {
             "data_dir": str(self.data_dir),
             "nats_url": nats_url,
+            "nats_credentials": nats_credentials,
             "directory": {"url": urls["directory"], "database_url": directory_db,
                           "public_key": json.loads(public_keys["directory_public_key"]),
                           "tokens": {"regional_admin": admin, **directory_tokens}},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +21,7 @@ from shared.db import UTCDateTime, utcnow
 from shared.errors import Forbidden, Unauthorized
 
 TOKEN_PREFIX = "enl_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_ID_LENGTH = 12
 
 
 class Role(StrEnum):
@@ -29,6 +31,9 @@ class Role(StrEnum):
     regional_admin = "regional_admin"
     auditor = "auditor"
     gateway = "gateway"
+    # A regional service calling another (the registry at the directory): reads, and asks
+    # whether a gateway token is valid (introspection); never writes.
+    regional_service = "regional_service"
 
 
 class ApiToken(SQLModel, table=True):
@@ -52,6 +57,11 @@ class Principal:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_id(token: str) -> str:
+    """A short name for a token in histories and listings (a prefix of its hash)."""
+    return hash_token(token)[:TOKEN_ID_LENGTH]
 
 
 def new_token() -> str:
@@ -96,12 +106,21 @@ def get_session(request: Request):  # type: ignore[no-untyped-def]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+# Asks another service whether a token this one does not know is valid (the registry asks
+# the directory about gateway tokens); set on app.state.introspector.
+Introspector = Callable[[str], Principal | None]
+
+
 def authenticate(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.", code="missing_token")
     principal = principal_for(session, token.strip())
+    introspector: Introspector | None = getattr(request.app.state, "introspector", None)
+    if principal is None and introspector is not None and \
+            session.get(ApiToken, hash_token(token.strip())) is None:
+        principal = introspector(token.strip())
     if principal is None:
         raise Unauthorized("The token is not valid or has been revoked.", code="invalid_token")
     return principal

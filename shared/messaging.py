@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -43,9 +45,31 @@ def audit_subject(country: str) -> str:
     return f"enlace.audit.{country}"
 
 
-async def connect(url: str, name: str) -> NATS:
+async def connect(url: str, name: str, credentials: Path | None = None,
+                  inbox_prefix: str = "") -> NATS:
+    """Connect as the identity of a .creds file (shared/nats_auth.py), with replies to its
+    own inbox prefix (by default the one of the identity named in the creds' JWT; a gateway
+    behind a leaf node logs in there with a local password and sets the prefix)."""
+    options: dict[str, Any] = {}
+    if credentials is not None:
+        from shared.nats_auth import creds_inbox_prefix  # imports this module's names
+
+        options["user_credentials"] = str(credentials)
+        inbox_prefix = inbox_prefix or creds_inbox_prefix(credentials)
+    if inbox_prefix:
+        options["inbox_prefix"] = inbox_prefix
+
+    async def on_error(exc: Exception) -> None:
+        if "authorization violation" in str(exc).lower():
+            # Retried (the creds may be fixed), but said plainly each time.
+            log.error("nats_login_refused", credentials=str(credentials) if credentials
+                      else "none: ENLACE_NATS_CREDENTIALS is not set")
+        else:
+            log.warning("nats_error", error=type(exc).__name__, detail=str(exc)[:200])
+
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        connect_timeout=5, error_cb=on_error, **options,
     )
 
 
@@ -84,6 +108,20 @@ async def durable_pull_subscription(
         max_ack_pending=2000,
     )
     return await js.pull_subscribe(filter_subject, durable=durable, stream=stream, config=config)
+
+
+async def bind_durable_consumer(
+    js: JetStreamContext, stream: str, durable: str, filter_subject: str,
+    retry_seconds: float = 2.0,
+) -> JetStreamContext.PullSubscription:
+    """Bind (or create) a service's own durable consumer, waiting for its stream: only the
+    secretariat (`enlace up`, the registry) may create streams, not a gateway."""
+    while True:
+        try:
+            return await durable_pull_subscription(js, stream, durable, filter_subject)
+        except NotFoundError:
+            log.warning("stream_missing", stream=stream, retry_seconds=retry_seconds)
+            await asyncio.sleep(retry_seconds)
 
 
 MessageHandler = Callable[[Msg], Awaitable[None]]

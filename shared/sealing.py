@@ -1,9 +1,9 @@
 """Bodies only the recipient may read: JWE compact, ECDH-ES over X25519 with A256GCM.
 
-A referral's record, the details of its updates, an alert's details and where a child was
-found travel sealed; NATS, its operators and the regional services see routing fields.
-The one deliberate exception is an alert's public part (names, description, last seen),
-which exists to be shown to every focal point of the target countries.
+A referral's record, the details of its updates, everything an alert says about the child
+(its public part too: public to the focal points, not to the wire), who acknowledged it and
+where a child was found travel sealed; NATS, its operators and the regional services see
+routing fields only.
 """
 
 from __future__ import annotations

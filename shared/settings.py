@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     data_dir: Path = Path("enlace-data")
     database_url: str = ""
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's NATS identity: a .creds file (`enlace nats credentials`). Without it
+    # the service connects anonymously and the server refuses it. The inbox prefix is
+    # the identity's own (from the creds) unless set here.
+    nats_credentials: Path | None = None
+    nats_inbox_prefix: str = ""
+    # Directory only: the NATS account's signing key (a 0600 file with its seed) and the
+    # account's public key, to issue a joining country's gateway credentials.
+    nats_account_signing_key_file: Path | None = None
+    nats_account_public_key: str = ""
 
     directory_url: str = "http://127.0.0.1:8100"
     registry_url: str = "http://127.0.0.1:8200"
@@ -44,8 +53,11 @@ class Settings(BaseSettings):
     directory_snapshot_ttl_seconds: int = 24 * 3600
     directory_refresh_seconds: float = 10.0
 
-    # Registry only: its token to read institutions (their countries) from the directory.
+    # Registry only: its token at the directory (role regional_service), to read
+    # institutions (their countries) and to introspect gateway tokens it does not hold
+    # itself; an answer is cached this long, so a revoked token stops within this bound.
     directory_token: str = ""
+    token_introspection_cache_seconds: float = 5.0
     # How long a gateway may decide from the registry's signed policy snapshot, and how
     # often (at most) it fetches a fresh one after a decision.
     policy_snapshot_ttl_seconds: int = 3600

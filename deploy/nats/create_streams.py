@@ -1,11 +1,12 @@
 """Create (or update) Enlace's two JetStream streams with N replicas.
 
-The services create a missing stream themselves, but with ONE replica. On a 3-node
-cluster run this once, before the first service starts, so that the streams survive
-the loss of a node:
+Gateways may not create streams; the registry creates missing ones, but with ONE
+replica. Run this once, before the first service starts (on a 3-node cluster with 3
+replicas, so that the streams survive the loss of a node), with the secretariat's admin
+credentials (`enlace nats credentials --admin`):
 
-    .venv/bin/python deploy/nats/create_streams.py \
-        --url nats://regional-admin:PASSWORD@nats.enlace.internal:4222 --replicas 3
+    .venv/bin/python deploy/nats/create_streams.py --url tls://nats.enlace.internal:4222 \
+        --creds /etc/enlace/nats-trust/creds/admin.creds --replicas 3
 
 Run it again with another --replicas to change the replication of existing streams.
 Subjects, storage, retention and the duplicate window are the ones the services expect
@@ -32,9 +33,9 @@ from shared.messaging import (
 )
 
 
-async def apply(url: str, replicas: int) -> None:
+async def apply(url: str, creds: str, replicas: int) -> None:
     nc = await nats.connect(url, name="enlace-create-streams", connect_timeout=5,
-                            allow_reconnect=False)
+                            allow_reconnect=False, user_credentials=creds)
     js = nc.jetstream(timeout=10)
     try:
         for name, subjects in ((MESSAGES_STREAM, [MESSAGE_SUBJECTS]),
@@ -58,11 +59,12 @@ async def apply(url: str, replicas: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True,
-                        help="NATS URL with a user allowed to manage streams")
+    parser.add_argument("--url", required=True, help="NATS URL of the hub")
+    parser.add_argument("--creds", required=True,
+                        help=".creds file of an identity allowed to manage streams (admin)")
     parser.add_argument("--replicas", type=int, default=3, choices=[1, 3, 5])
     args = parser.parse_args()
-    asyncio.run(apply(args.url, args.replicas))
+    asyncio.run(apply(args.url, args.creds, args.replicas))
     return 0
 
 

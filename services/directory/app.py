@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.directory.credentials import nats_issuer
 from services.directory.endpoints import router
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import load_or_create_private_key, service_key_path
@@ -26,5 +27,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = make_engine(settings.database_url_for(SERVICE))
     app.state.snapshot_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.directory_snapshot_ttl_seconds
+    app.state.nats_issuer = nats_issuer(settings)
     app.include_router(router)
     return app

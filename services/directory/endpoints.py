@@ -17,11 +17,14 @@ from services.directory.schemas import (
     AreaPublic,
     AreaUpdate,
     Competence,
+    CountryData,
     CountryPublic,
+    CredentialsRevoked,
     FocalPointData,
     FocalPointPage,
     FocalPointPublic,
     FocalPointUpdate,
+    GatewayCredentials,
     History,
     ImportResult,
     InstitutionData,
@@ -29,6 +32,8 @@ from services.directory.schemas import (
     InstitutionPublic,
     InstitutionType,
     InstitutionUpdate,
+    Introspection,
+    IntrospectionRequest,
     KeyPublic,
     LookupAnswer,
     PublicKeyIn,
@@ -66,6 +71,14 @@ Text = Annotated[str | None, Query(max_length=200, description="Words to find, i
 def list_countries(service: Service, _: CurrentPrincipal) -> list[CountryPublic]:
     """Countries known to the directory (CRM members and observers)."""
     return [CountryPublic.model_validate(c) for c in service.repo.countries()]
+
+
+@router.post("/countries", response_model=CountryPublic, status_code=201)
+def create_country(body: CountryData, service: Service,
+                   principal: CurrentPrincipal) -> CountryPublic:
+    """Add a member or observer country (regional administrators; `409` if the code is
+    taken)."""
+    return CountryPublic.model_validate(service.create_country(principal, body))
 
 
 @router.get("/areas", response_model=list[AreaPublic])
@@ -194,6 +207,37 @@ def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service
     Gateways stop accepting it as soon as they hold a snapshot that says so."""
     return KeyPublic.model_validate(service.revoke_key(principal, institution_id, kid,
                                                        body.reason))
+
+
+# Joining: a gateway's credentials, and introspection for the registry --------------------
+
+
+@router.post("/institutions/{institution_id}/credentials", response_model=GatewayCredentials,
+             status_code=201)
+def issue_credentials(institution_id: str, request: Request, response: Response,
+                      service: Service, principal: CurrentPrincipal) -> GatewayCredentials:
+    """Issue the credentials of the institution's gateway (regional administrators): a bearer
+    token (role `gateway`) valid at the directory and the registry, and the NATS credentials
+    of its gateway country. Shown once; issuing again revokes the previous token."""
+    response.headers["Cache-Control"] = "no-store"  # secrets: no cache keeps a copy
+    return service.issue_credentials(principal, institution_id, request.app.state.nats_issuer)
+
+
+@router.post("/institutions/{institution_id}/credentials/revocation",
+             response_model=CredentialsRevoked)
+def revoke_credentials(institution_id: str, service: Service,
+                       principal: CurrentPrincipal) -> CredentialsRevoked:
+    """Revoke the institution's gateway token (regional administrators). The directory
+    refuses it at once, the registry within ENLACE_TOKEN_INTROSPECTION_CACHE_SECONDS."""
+    return service.revoke_credentials(principal, institution_id)
+
+
+@router.post("/tokens/introspect", response_model=Introspection, response_model_exclude_none=True)
+def introspect_token(body: IntrospectionRequest, service: Service,
+                     principal: CurrentPrincipal) -> Introspection:
+    """Is this an active gateway token, and whose? (RFC 7662 style, with a JSON body; only
+    for the `regional_service` token of the registry.)"""
+    return service.introspect(principal, body.token)
 
 
 # Bulk import and export ------------------------------------------------------------------

@@ -23,6 +23,7 @@ from services.directory.models import (
     InstitutionKey,
     SearchTag,
 )
+from shared.auth import ApiToken
 
 Row = TypeVar("Row", bound=SQLModel)
 Listed = TypeVar("Listed", Institution, FocalPoint)
@@ -129,6 +130,13 @@ class DirectoryRepository:
 
     def key(self, kid: str) -> InstitutionKey | None:
         return self.session.get(InstitutionKey, kid)
+
+    def active_tokens(self, institution_id: str, role: str) -> list[ApiToken]:
+        query = (select(ApiToken)
+                 .where(col(ApiToken.institution_id) == institution_id,
+                        col(ApiToken.role) == role, col(ApiToken.revoked_at).is_(None))
+                 .order_by(col(ApiToken.created_at)))
+        return list(self.session.exec(query))
 
     def keys_of(self, institution_id: str) -> list[InstitutionKey]:
         query = (select(InstitutionKey)

@@ -183,6 +183,14 @@ class FocalPointUpdate(Patch):
 # What everybody reads.
 
 
+class CountryData(Strict):
+    code: CountryCode = Field(description="ISO 3166-1 alpha-2")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    name_es: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=120)]
+    crm_member: bool = Field(True, description="False: an observer country")
+
+
 class CountryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -291,14 +299,15 @@ class History(BaseModel):
 
 class PublicKeyIn(BaseModel):
     """A public JWK: Ed25519 for signing or X25519 for encryption. The key id is its RFC 7638
-    thumbprint, computed by the directory."""
+    thumbprint, computed by the directory. Checked in services/directory/keys.py, each
+    refusal with its own code."""
 
     model_config = ConfigDict(extra="allow")
 
-    kty: str = Field(pattern="^OKP$")
-    crv: str = Field(pattern="^(Ed25519|X25519)$")
-    x: str = Field(min_length=40, max_length=50)
-    use: Literal["sig", "enc"] | None = None
+    kty: str = Field(max_length=10)
+    crv: str = Field(max_length=20)
+    x: str = Field(max_length=100)
+    use: str | None = Field(None, max_length=10)
     valid_to: AwareDatetime | None = None
 
 
@@ -325,3 +334,40 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
+
+
+# Joining: a gateway's credentials, and what the registry asks about a token.
+
+
+class GatewayCredentials(BaseModel):
+    """Shown once: only the token's hash is kept. Issuing again revokes the previous token."""
+
+    institution_id: str
+    country: str
+    gateway_country: str
+    role: Literal["gateway"] = "gateway"
+    token: str = Field(description="Bearer token for the directory and the registry")
+    token_id: str = Field(description="Names this token in the institution's history")
+    issued_at: datetime
+    nats_credentials: str | None = Field(
+        None, description="The text of the .creds file of the country gateway's NATS "
+                          "identity (user JWT and seed)")
+
+
+class CredentialsRevoked(BaseModel):
+    institution_id: str
+    revoked_token_ids: list[str]
+
+
+class IntrospectionRequest(Strict):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Introspection(BaseModel):
+    """RFC 7662 style: only `active` when the token is not an active gateway token."""
+
+    active: bool
+    institution_id: str | None = None
+    country: str | None = None
+    role: str | None = None
+    token_type: Literal["Bearer"] | None = None

@@ -16,6 +16,7 @@ from shared.db import make_engine, migrate, session_scope
 
 SECRETARIAT = "crm-secretariat"
 SEED_ACTOR = Principal(SECRETARIAT, "", Role.regional_admin)
+REGISTRY_SERVICE = "crm-registry"  # whom the registry's own token at the directory names
 
 # Demo people of the directory (stack.json, "directory" -> "tokens"): name -> (institution,
 # role). Country administrators of Mexico and Honduras, and a Honduran consular officer in
@@ -274,10 +275,11 @@ def country_of(institution_id: str) -> str:
 
 
 def provision_directory(url: str, gateway_tokens: dict[str, str], admin_token: str,
-                        demo_tokens: dict[str, str] | None = None) -> None:
+                        demo_tokens: dict[str, str] | None = None,
+                        registry_token: str | None = None) -> None:
     """Migrate, load what is missing of the seed (entries changed since are left alone),
-    and issue the tokens: gateways', the regional administrator's and `demo_tokens` (names
-    of DEMO_USERS)."""
+    and issue the tokens: gateways', the regional administrator's, `demo_tokens` (names
+    of DEMO_USERS) and the registry's own (`regional_service`: reads and introspects)."""
     migrate("services.directory", url)
     engine = make_engine(url)
     with session_scope(engine) as session:
@@ -294,6 +296,9 @@ def provision_directory(url: str, gateway_tokens: dict[str, str], admin_token: s
                         label="gateway")
         issue_token(session, SECRETARIAT, "", Role.regional_admin, admin_token,
                     label="demo regional administrator")
+        if registry_token:
+            issue_token(session, REGISTRY_SERVICE, "", Role.regional_service, registry_token,
+                        label="the registry")
         for name, token in (demo_tokens or {}).items():
             institution_id, role = DEMO_USERS[name]
             issue_token(session, institution_id, country_of(institution_id), role, token,

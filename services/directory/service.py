@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc.jwk import OKPKey
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, SQLModel
 
+from services.directory.keys import checked_public_key, with_validity
 from services.directory.models import (
     Area,
     Country,
@@ -30,16 +30,20 @@ from services.directory.schemas import (
     AreaPublic,
     ChangePublic,
     Competence,
+    CountryData,
     CountryPublic,
+    CredentialsRevoked,
     FocalPointData,
     FocalPointPage,
     FocalPointPublic,
+    GatewayCredentials,
     ImportIssue,
     ImportResult,
     InstitutionBrief,
     InstitutionData,
     InstitutionPage,
     InstitutionPublic,
+    Introspection,
     KeyPublic,
     LookupAnswer,
     LookupResult,
@@ -47,14 +51,21 @@ from services.directory.schemas import (
     PublicKeyIn,
     RevocationReason,
 )
-from shared.auth import Principal, Role, require_role
+from shared.auth import (
+    TOKEN_ID_LENGTH,
+    Principal,
+    Role,
+    issue_token,
+    principal_for,
+    require_role,
+    token_id,
+)
 from shared.db import utcnow
-from shared.envelope import SIGNING_ALGORITHM
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
-ENCRYPTION_ALGORITHM = "ECDH-ES"
-KEY_USES = {"Ed25519": ("sig", SIGNING_ALGORITHM), "X25519": ("enc", ENCRYPTION_ALGORITHM)}
 ADMINS = (Role.country_admin, Role.regional_admin)
+# Issues the NATS credentials (.creds text) of a country's gateway.
+NatsIssuer = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -421,9 +432,13 @@ class DirectoryService:
         return self.repo.keys_of(institution_id)
 
     def jwks(self, institution_id: str) -> list[dict[str, Any]]:
-        """Keys valid now and not revoked, for signing and for encryption."""
+        """Keys valid now and not revoked, for signing and for encryption, each with its
+        validity; none while the institution is deactivated."""
         now = utcnow()
-        return [k.jwk for k in self.keys(institution_id) if k.revoked_at is None
+        if not self.institution(institution_id).active:
+            return []
+        return [with_validity(k.jwk, k.valid_from, k.valid_to)
+                for k in self.repo.keys_of(institution_id) if k.revoked_at is None
                 and k.valid_from <= now and (k.valid_to is None or k.valid_to > now)]
 
     def register_key(self, principal: Principal, institution_id: str,
@@ -434,14 +449,8 @@ class DirectoryService:
             raise Forbidden("A gateway registers keys only for its own institutions.",
                             code="not_your_institution")
         self.institution(institution_id)
-        use, alg = KEY_USES[body.crv]
-        if body.use not in (None, use):
-            raise Unprocessable(f"A {body.crv} key is for use '{use}'.", code="key_use_mismatch")
-        try:
-            key = OKPKey.import_key({"kty": body.kty, "crv": body.crv, "x": body.x})
-        except Exception as exc:
-            raise Unprocessable(f"The key is not a valid {body.crv} public key.",
-                                code="invalid_key") from exc
+        key, use, alg = checked_public_key(body.model_dump(exclude={"valid_to"},
+                                                           exclude_none=True))
         kid = str(key.thumbprint())
         existing = self.repo.key(kid)
         if existing is None:
@@ -480,6 +489,85 @@ class DirectoryService:
         self.repo.add(key)
         self._log(principal, "key", kid, "revoked", diff(before, record_of(KEYS, key)))
         return key
+
+    # Joining: countries, and the credentials of an institution's gateway ----------------
+
+    def create_country(self, principal: Principal, data: CountryData) -> Country:
+        """A new member or observer country (regional administrators)."""
+        require_role(principal, Role.regional_admin)
+        self._write_version()
+        if self.repo.country(data.code) is not None:
+            raise Conflict("A country with this code exists already.", code="country_exists")
+        self.upsert_country(principal, data.code, data.name, data.name_es, data.crm_member)
+        return self.get(COUNTRIES, data.code)
+
+    def issue_credentials(self, principal: Principal, institution_id: str,
+                          nats_issuer: NatsIssuer | None) -> GatewayCredentials:
+        """A new gateway token for the institution (revoking the ones it had) and the NATS
+        credentials of its country's gateway; shown once, only the token's hash is kept."""
+        require_role(principal, Role.regional_admin)
+        self._write_version()
+        institution = self.institution(institution_id)
+        if not institution.active:
+            raise Conflict("The institution is deactivated; reactivate it first.",
+                           code="institution_inactive")
+        if not institution.gateway_country:
+            raise Conflict("The institution has no gateway_country: set which country's "
+                           "gateway serves it first.", code="no_gateway_country")
+        if nats_issuer is None:
+            raise Unavailable("The directory has no NATS account signing key configured "
+                              "(ENLACE_NATS_ACCOUNT_SIGNING_KEY_FILE, "
+                              "ENLACE_NATS_ACCOUNT_PUBLIC_KEY): it cannot issue NATS "
+                              "credentials.", code="nats_signing_key_missing")
+        nats_credentials = nats_issuer(institution.gateway_country)
+        revoked = self._revoke_gateway_tokens(institution_id)
+        token = issue_token(self.repo.session, institution_id, institution.country,
+                            Role.gateway, label="gateway credentials")
+        issued = GatewayCredentials(
+            institution_id=institution_id, country=institution.country,
+            gateway_country=institution.gateway_country, token=token,
+            token_id=token_id(token), issued_at=utcnow(), nats_credentials=nats_credentials)
+        self._log(principal, INSTITUTION, institution_id, "credentials-issued", {
+            "gateway_token": [revoked[-1] if revoked else None, issued.token_id],
+            "nats_credentials": [None, institution.gateway_country]})
+        return issued
+
+    def revoke_credentials(self, principal: Principal, institution_id: str
+                           ) -> CredentialsRevoked:
+        """Revoke the institution's gateway tokens (at the registry within its cache bound).
+        NATS credentials are per country and are not revoked here (docs/directory.md)."""
+        require_role(principal, Role.regional_admin)
+        self._write_version()
+        self.institution(institution_id)
+        revoked = self._revoke_gateway_tokens(institution_id)
+        if not revoked:
+            raise Conflict("The institution has no active gateway token.",
+                           code="no_active_credentials")
+        self._log(principal, INSTITUTION, institution_id, "credentials-revoked",
+                  {"gateway_token": [revoked[-1], None]})
+        return CredentialsRevoked(institution_id=institution_id, revoked_token_ids=revoked)
+
+    def _revoke_gateway_tokens(self, institution_id: str) -> list[str]:
+        revoked = []
+        for row in self.repo.active_tokens(institution_id, Role.gateway.value):
+            row.revoked_at = utcnow()
+            self.repo.add(row)
+            revoked.append(row.token_hash[:TOKEN_ID_LENGTH])
+        return revoked
+
+    def introspect(self, principal: Principal, token: str) -> Introspection:
+        """Whether `token` is an active gateway token of an active institution (RFC 7662
+        style), for the registry's own service token only."""
+        require_role(principal, Role.regional_service)
+        found = principal_for(self.repo.session, token)
+        if found is None or found.role != Role.gateway:
+            return Introspection(active=False)
+        institution = self.repo.institution(found.institution_id)
+        if institution is None or not institution.active:
+            return Introspection(active=False)
+        return Introspection(active=True, institution_id=found.institution_id,
+                             country=found.country, role=found.role.value,
+                             token_type="Bearer")  # noqa: S106 (a token type, not a secret)
 
     # Snapshot --------------------------------------------------------------------------
 

@@ -99,14 +99,17 @@ class AlertService:
         return list(self.session.exec(query.order_by(col(AlertTarget.country))))
 
     def _broadcast(self, alert: Alert, action: str) -> None:
-        """The alert's current state to every recipient: public part in clear, the rest
-        sealed for each. A recipient without an encryption key gets nothing and escalates."""
-        sealed = {"details": alert.details, "located": alert.located}
+        """The alert's current state to every recipient: routing fields in clear, all that
+        describes the child or a place sealed for each (the public part is public to the
+        focal points, not to the wire). A recipient without an encryption key gets nothing
+        and escalates."""
+        sealed = {"public": alert.public, "details": alert.details, "located": alert.located,
+                  "reason": alert.reason}
         for target in self._targets(alert.id):
             if target.recipient_id is None:
                 continue
             try:
-                details_jwe = self.gateway.seal_for(target.recipient_id, sealed)
+                alert_jwe = self.gateway.seal_for(target.recipient_id, sealed)
             except Unprocessable:
                 log.warning("alert_recipient_cannot_decrypt", alert_id=alert.id,
                             recipient=target.recipient_id)
@@ -116,9 +119,8 @@ class AlertService:
                 recipients=[target.recipient_id], purpose="missing-child-search",
                 body={"alert_id": alert.id, "version": alert.version, "action": action,
                       "status": alert.status, "category": alert.category,
-                      "urgency": alert.urgency, "public": alert.public,
-                      "details_jwe": details_jwe, "target_countries": alert.target_countries,
-                      "reason": alert.reason},
+                      "urgency": alert.urgency, "target_countries": alert.target_countries,
+                      "alert_jwe": alert_jwe},
             )
             self.outbox.send(envelope)
             if action == "issue":
@@ -188,8 +190,8 @@ class AlertService:
                 type=MessageType.alert_ack.value, sender=principal.institution_id,
                 recipients=[alert.issuer_id], purpose="missing-child-search",
                 in_reply_to=alert.id,
-                body={"alert_id": alert.id, "by": ack.by,
-                      "at": alert.acknowledged_at.isoformat()},
+                body={"alert_id": alert.id, "at": alert.acknowledged_at.isoformat(),
+                      "details_jwe": self.gateway.seal_for(alert.issuer_id, {"by": ack.by})},
             ))
             self.outbox.audit(AuditEventType.alert_acknowledged, principal.institution_id,
                               counterpart_id=alert.issuer_id, message_id=alert.id,
@@ -201,8 +203,9 @@ class AlertService:
         self.outbox.send(self.gateway.envelope(
             type=MessageType.alert_located.value, sender=alert.recipient_id,
             recipients=[alert.issuer_id], purpose="missing-child-search", in_reply_to=alert.id,
-            body={"alert_id": alert.id,
-                  "located_jwe": self.gateway.seal_for(alert.issuer_id, located)},
+            body={"alert_id": alert.id, "at": located["at"],
+                  "details_jwe": self.gateway.seal_for(alert.issuer_id, {
+                      "where": located["where"], "measures": located["measures"]})},
         ))
         self.outbox.audit(AuditEventType.alert_located, alert.recipient_id,
                           counterpart_id=alert.issuer_id, message_id=alert.id,
@@ -263,10 +266,10 @@ def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
     fields: dict[str, Any] = {
         "status": str(body.get("status")), "version": version,
         "category": str(body.get("category")), "urgency": str(body.get("urgency")),
-        "public": dict(body.get("public") or {}),
-        "details": dict(sealed.get("details") or {}),
+        "public": _object(sealed.get("public")), "details": _object(sealed.get("details")),
         "target_countries": list(body.get("target_countries") or []),
-        "located": sealed.get("located"), "reason": str(body.get("reason") or "")[:2000] or None,
+        "located": _object(sealed.get("located")) or None,
+        "reason": str(sealed.get("reason") or "")[:2000] or None,
         "updated_at": utcnow(),
     }
     if alert is None:
@@ -303,7 +306,12 @@ def _issued(session: Session, envelope: Envelope) -> tuple[Alert, AlertTarget] |
     return alert, target
 
 
-def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope) -> str | None:
+def _object(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope,
+                   sealed: dict[str, Any]) -> str | None:
     """None when the acknowledgement matches no alert this gateway issued."""
     issued = _issued(session, envelope)
     if issued is None:
@@ -311,7 +319,7 @@ def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope) -> str 
     alert, target = issued
     if target.acknowledged_at is None:
         target.acknowledged_at = utcnow()
-        target.acknowledged_by = str(envelope.body.get("by", ""))[:200]
+        target.acknowledged_by = str(sealed.get("by") or envelope.sender)[:200]
         session.add(target)
         outbox.audit(AuditEventType.alert_acknowledged, alert.issuer_id,
                      counterpart_id=envelope.sender, message_id=alert.id,
@@ -328,7 +336,7 @@ def take_alert_located(session: Session, outbox: Outbox, envelope: Envelope,
     if alert.status == "active":
         located = {"where": str(sealed.get("where", ""))[:500],
                    "measures": str(sealed.get("measures") or "")[:2000] or None,
-                   "by": envelope.sender, "at": str(sealed.get("at", ""))[:40]}
+                   "by": envelope.sender, "at": str(envelope.body.get("at", ""))[:40]}
         AlertService(session, outbox.gateway)._close(alert, "located", located=located)
     return "alert-located"
 

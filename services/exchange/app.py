@@ -14,7 +14,8 @@ from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
-from services.exchange.gateway import Gateway
+from services.exchange.gateway import Gateway, LocalDelivery
+from services.exchange.inbound import InboundService
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.messaging import InboundConsumer, OutboxPublisher, conversation_of
 from services.exchange.registry_client import RegistryClient
@@ -25,12 +26,11 @@ from shared.http import create_service_app
 from shared.logging import get_logger
 from shared.messaging import (
     MESSAGES_STREAM,
+    bind_durable_consumer,
     close,
     connect,
     consume_forever,
     country_messages_filter,
-    durable_pull_subscription,
-    ensure_streams,
 )
 from shared.sealing import encryption_jwk
 from shared.settings import Settings
@@ -98,11 +98,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}")
+        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
+                           settings.nats_credentials, settings.nats_inbox_prefix)
         js = nc.jetstream()
-        await ensure_streams(js)
-        publisher = OutboxPublisher(gateway.engine, js)
-        subscription = await durable_pull_subscription(
+        publisher = OutboxPublisher(gateway.engine, js,
+                                    LocalDelivery(gateway, InboundService(gateway).process))
+        subscription = await bind_durable_consumer(
             js, MESSAGES_STREAM, f"gateway-{gateway.country}",
             country_messages_filter(gateway.country),
         )

@@ -3,8 +3,10 @@
 The gateway trusts only what the directory's key (settings.directory_public_key) signed.
 It fetches the whole snapshot once, then every `refresh_seconds` only the changes since the
 version it holds, and keeps the result on disk. While the directory is unreachable it answers
-from what it holds, until that snapshot expires; a revoked key stops being returned as soon
-as it holds a snapshot that says so. See docs/directory.md, "Signed snapshots".
+from what it holds, until that snapshot expires; a revoked key, and every key of a
+deactivated institution, stops being returned as soon as it holds a snapshot that says so
+(within `refresh_seconds` while the directory is reachable). See docs/directory.md,
+"Signed snapshots".
 """
 
 from __future__ import annotations
@@ -69,10 +71,13 @@ class DirectoryView:
         return index
 
     def valid_keys(self, institution_id: str, use: str, now: float) -> list[Record]:
-        """Keys for `use` valid at `now` and not revoked, oldest first."""
+        """Keys for `use` valid at `now` and not revoked, oldest first; none while the
+        institution is deactivated (the same snapshot that says so stops its keys)."""
         def moment(value: str) -> float:
             return datetime.fromisoformat(value).timestamp()
 
+        if not self.records["institutions"].get(institution_id, {}).get("active", True):
+            return []
         keys = [k for k in self.keys_by_institution.get(institution_id, [])
                 if k["use"] == use and k["revoked_at"] is None
                 and moment(k["valid_from"]) <= now
@@ -151,6 +156,13 @@ class DirectoryClient(RegionalClient):
         self._find("institutions", institution_id)
         keys = self._current(force=True).valid_keys(institution_id, "enc", self.clock())
         return dict(keys[-1]["jwk"]) if keys else None
+
+    def is_revoked(self, institution_id: str, kid: str) -> bool:
+        """Whether `kid` names a key of the institution that the snapshot held says is
+        revoked (so a message signed with it is refused as `revoked_key`)."""
+        key = self._current().records["keys"].get(kid)
+        return bool(key and key["institution_id"] == institution_id
+                    and key["revoked_at"] is not None)
 
     def forget_keys(self, institution_id: str) -> None:
         """The institution may have new keys: ask the directory at the next question."""

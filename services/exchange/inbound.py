@@ -130,7 +130,7 @@ class InboundService:
 
     def _verified(self, token: str, subject: str) -> Envelope:
         try:
-            _, claimed = unverified_parts(token)
+            header, claimed = unverified_parts(token)
             sender = claimed.get("sender")
             if not isinstance(sender, str) or not sender:
                 raise EnvelopeError("malformed", "the envelope names no sender")
@@ -145,7 +145,14 @@ class InboundService:
                     raise
                 # The sender may have registered a new key since we cached its keys.
                 self.gateway.directory.forget_keys(sender)
-                envelope = verify_envelope(token, self.gateway.directory.signing_keys(sender))
+                try:
+                    envelope = verify_envelope(token, self.gateway.directory.signing_keys(sender))
+                except EnvelopeError as again:
+                    if again.code == "unknown_key" and \
+                            self.gateway.directory.is_revoked(sender, str(header.get("kid"))):
+                        raise EnvelopeError("revoked_key", "the signing key has been "
+                                            "revoked") from again
+                    raise
         except EnvelopeError as exc:
             raise Rejected(exc.code, exc.detail) from exc
         if not self.gateway.hosts(envelope.recipients[0]) or \
@@ -156,7 +163,7 @@ class InboundService:
     def _take_referral(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        existing = repo.referral(envelope.id)
+        existing = repo.referral(envelope.id, "inbound")
         if existing is not None:
             if existing.envelope_digest == digest(token):
                 return "duplicate"
@@ -237,7 +244,7 @@ class InboundService:
     def _take_receipt(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        referral = repo.referral(str(envelope.body.get("message_id", "")))
+        referral = repo.referral(str(envelope.body.get("message_id", "")), "outbound")
         if referral is None and alerts.take_alert_receipt(repo.session, envelope):
             return "alert-receipt"
         if (
@@ -270,14 +277,14 @@ class InboundService:
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
         body = envelope.body
-        referral = repo.referral(str(body.get("referral_id", "")))
+        referral = repo.referral_of(str(body.get("referral_id", "")), envelope.recipients[0])
         unknown = Rejected("unknown_referral", "the update names no referral shared with sender")
         if referral is None:
             raise NotYet(unknown)  # its referral may still be on the way
         if (counterpart_of(referral) != envelope.sender
                 or local_party(referral) != envelope.recipients[0]):
             raise unknown
-        if repo.event(envelope.id) is not None:
+        if repo.event(envelope.id, referral) is not None:
             return "duplicate"
         try:
             action = Action(str(body.get("action")))
@@ -309,7 +316,12 @@ class InboundService:
     def _take_alert(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
-        sealed = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
+        # `alert_jwe` replaced the clear `public`, `located` and `reason` of earlier gateways:
+        # a message without it is of that older form, refused rather than read in part.
+        if not isinstance(envelope.body.get("alert_jwe"), str):
+            raise Rejected("malformed", "the alert has no alert_jwe: what it says about the "
+                           "child travels sealed (protocol.md 5.4)")
+        sealed = self._unseal(envelope.recipients[0], envelope.body.get("alert_jwe"))
         outcome = alerts.take_alert(repo.session, outbox, envelope, sealed)
         if outcome is None:
             raise Rejected("not_the_issuer", "only the issuer of an alert can change it")
@@ -318,10 +330,10 @@ class InboundService:
     def _take_alert_reply(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
+        sealed = self._unseal(envelope.recipients[0], envelope.body.get("details_jwe"))
         if envelope.type == MessageType.alert_ack.value:
-            outcome = alerts.take_alert_ack(repo.session, outbox, envelope)
+            outcome = alerts.take_alert_ack(repo.session, outbox, envelope, sealed)
         else:
-            sealed = self._unseal(envelope.recipients[0], envelope.body.get("located_jwe"))
             outcome = alerts.take_alert_located(repo.session, outbox, envelope, sealed)
         if outcome is None:
             raise Rejected("unknown_alert", "the message names no alert issued to the sender")
@@ -333,12 +345,12 @@ class InboundService:
         body = envelope.body
         message_id = str(body.get("message_id", ""))[:64]
         reason = f"{body.get('reason')}: {str(body.get('detail', ''))[:1500]}"
-        referral = repo.referral(message_id)
+        referral = repo.referral(message_id, "outbound")
         # Only a message that never arrived becomes undeliverable; a notice about a copy of
         # a delivered referral (a replay, say) changes nothing.
         ours = (referral is not None and referral.direction == "outbound"
                 and referral.recipient_id == envelope.sender and referral.receipt is None)
-        if referral is not None and ours and repo.event(envelope.id) is None:
+        if referral is not None and ours and repo.event(envelope.id, referral) is None:
             add_event(repo, referral, ReferralEvent(
                 id=envelope.id, referral_id=referral.id, action=Action.refuse.value,
                 side=Side.recipient.value, actor_id=envelope.sender,

@@ -9,7 +9,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
-from services.exchange.gateway import Gateway
+from services.exchange.gateway import Gateway, LocalDelivery
 from services.exchange.inbound import InboundService
 from services.exchange.models import OutboxMessage
 from services.exchange.repository import GatewayRepository
@@ -30,9 +30,11 @@ class OutboxPublisher:
     batch_size = 200
     idle_poll_seconds = 0.5
 
-    def __init__(self, engine: Engine, js: JetStreamContext) -> None:
+    def __init__(self, engine: Engine, js: JetStreamContext,
+                 local: LocalDelivery | None = None) -> None:
         self.engine = engine
         self.js = js
+        self.local = local
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -59,15 +61,21 @@ class OutboxPublisher:
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
+        # Messages between two institutions of this gateway never go over NATS.
+        local = self.local
+        here = [r for r in rows if local is not None and local.takes(r)]
+        handled = await asyncio.to_thread(local.deliver, here) if local and here else []
+        rows = [r for r in rows if local is None or not local.takes(r)]
         acks = await asyncio.gather(
             *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
             return_exceptions=True,
         )
-        done = [r.seq for r, ack in zip(rows, acks, strict=True)
-                if not isinstance(ack, BaseException) and r.seq is not None]
-        failures = len(rows) - len(done)
+        published = [r.seq for r, ack in zip(rows, acks, strict=True)
+                     if not isinstance(ack, BaseException) and r.seq is not None]
+        failures = len(rows) - len(published)
         if failures:
             log.warning("outbox_publish_incomplete", failed=failures)
+        done = handled + published
         if done:
             await asyncio.to_thread(self._mark, done)
         return len(done)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
@@ -14,12 +14,13 @@ from shared.web.people import Person, WebSession
 
 
 class Referral(SQLModel, table=True):
-    """One referral as this gateway sees it; its id is the referral message's id."""
+    """One referral as one side sees it; its id is the referral message's id. A referral
+    between two institutions of this gateway has both rows, told apart by direction."""
 
     __tablename__ = "referrals"
 
     id: str = Field(primary_key=True, max_length=64)
-    direction: str = Field(index=True, max_length=8)
+    direction: str = Field(primary_key=True, index=True, max_length=8)
     sender_id: str = Field(index=True, max_length=64)
     recipient_id: str = Field(index=True, max_length=64)
     status: str = Field(index=True, max_length=20)
@@ -40,9 +41,15 @@ class ReferralEvent(SQLModel, table=True):
     """One step of a referral's life, by either side; the state is derived from all of them."""
 
     __tablename__ = "referral_events"
+    __table_args__ = (ForeignKeyConstraint(
+        ["referral_id", "direction"], ["referrals.id", "referrals.direction"],
+        name="referral_events_referral_id_fkey"),)
 
     id: str = Field(primary_key=True, max_length=64)
-    referral_id: str = Field(foreign_key="referrals.id", index=True, max_length=64)
+    # Which side's row of the referral this step belongs to (set by add_event): a referral
+    # between two hosted institutions records each step on both.
+    direction: str = Field(default="", primary_key=True, max_length=8)
+    referral_id: str = Field(index=True, max_length=64)
     action: str = Field(max_length=20)
     side: str = Field(max_length=10)
     actor_id: str = Field(max_length=64)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, update
+from typing import Any
+
+from sqlalchemy import and_, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -14,8 +16,14 @@ class GatewayRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def referral(self, referral_id: str) -> Referral | None:
-        return self.session.get(Referral, referral_id)
+    def referral(self, referral_id: str, direction: str) -> Referral | None:
+        return self.session.get(Referral, (referral_id, direction))
+
+    def referral_of(self, referral_id: str, institution_id: str) -> Referral | None:
+        """The row of the referral whose local party is the institution."""
+        query = select(Referral).where(Referral.id == referral_id,
+                                       _local_party_in([institution_id]))
+        return self.session.exec(query).first()
 
     def referrals_of(
         self,
@@ -25,19 +33,14 @@ class GatewayRepository:
         limit: int,
         before: str | None,
     ) -> list[Referral]:
-        party = or_(
-            and_(col(Referral.direction) == "outbound",
-                 col(Referral.sender_id).in_(institution_ids)),
-            and_(col(Referral.direction) == "inbound",
-                 col(Referral.recipient_id).in_(institution_ids)),
-        )
-        query = select(Referral).where(party)
+        query = select(Referral).where(_local_party_in(institution_ids))
         if direction:
             query = query.where(Referral.direction == direction)
         if status:
             query = query.where(Referral.status == status)
         if before:
-            cursor = self.referral(before)
+            cursor = self.session.exec(select(Referral).where(
+                Referral.id == before, _local_party_in(institution_ids))).first()
             if cursor is not None:
                 query = query.where(or_(
                     col(Referral.created_at) < cursor.created_at,
@@ -47,13 +50,15 @@ class GatewayRepository:
         order = (col(Referral.created_at).desc(), col(Referral.id).desc())
         return list(self.session.exec(query.order_by(*order).limit(limit)))
 
-    def events(self, referral_id: str) -> list[ReferralEvent]:
-        query = (select(ReferralEvent).where(ReferralEvent.referral_id == referral_id)
+    def events(self, referral: Referral) -> list[ReferralEvent]:
+        query = (select(ReferralEvent)
+                 .where(ReferralEvent.referral_id == referral.id,
+                        ReferralEvent.direction == referral.direction)
                  .order_by(col(ReferralEvent.clock), col(ReferralEvent.id)))
         return list(self.session.exec(query))
 
-    def event(self, event_id: str) -> ReferralEvent | None:
-        return self.session.get(ReferralEvent, event_id)
+    def event(self, event_id: str, referral: Referral) -> ReferralEvent | None:
+        return self.session.get(ReferralEvent, (event_id, referral.direction))
 
     def add(self, row: Referral | ReferralEvent | OutboxMessage) -> None:
         self.session.add(row)
@@ -68,8 +73,21 @@ class GatewayRepository:
             return False
         return True
 
-    def quarantine(self, limit: int) -> list[QuarantinedMessage]:
-        query = select(QuarantinedMessage).order_by(col(QuarantinedMessage.id).desc())
+    def quarantine(self, limit: int, country: str, institution_id: str,
+                   unaddressed_except: list[str] | None = None) -> list[QuarantinedMessage]:
+        """Entries whose subject names `institution_id` as recipient; with
+        `unaddressed_except`, also those naming none of `institution_id` and these."""
+        def addressed_to(institution: str) -> Any:
+            prefix = f"enlace.msg.{country}.{institution}."
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return col(QuarantinedMessage.subject).like(escaped + "%", escape="\\")
+
+        scope = addressed_to(institution_id)
+        if unaddressed_except is not None:
+            hosted = [addressed_to(i) for i in [institution_id, *unaddressed_except]]
+            scope = or_(scope, not_(or_(*hosted)))
+        query = (select(QuarantinedMessage).where(scope)
+                 .order_by(col(QuarantinedMessage.id).desc()))
         return list(self.session.exec(query.limit(limit)))
 
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:
@@ -89,13 +107,19 @@ class GatewayRepository:
         referral_ids = select(OutboxMessage.referral_id).where(
             col(OutboxMessage.seq).in_(seqs), col(OutboxMessage.referral_id).is_not(None)
         )
+        sent = and_(col(Referral.id).in_(referral_ids), col(Referral.direction) == "outbound")
         self.session.execute(
-            update(Referral)
-            .where(col(Referral.id).in_(referral_ids), col(Referral.sent_at).is_(None))
-            .values(sent_at=now)
+            update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now)
         )
         self.session.execute(
-            update(Referral)
-            .where(col(Referral.id).in_(referral_ids), col(Referral.status) == "queued")
-            .values(status="sent")
+            update(Referral).where(sent, col(Referral.status) == "queued").values(status="sent")
         )
+
+
+def _local_party_in(institution_ids: list[str]) -> Any:
+    """The sender's row for the sender, the recipient's row for the recipient."""
+    return or_(
+        and_(col(Referral.direction) == "outbound", col(Referral.sender_id).in_(institution_ids)),
+        and_(col(Referral.direction) == "inbound",
+             col(Referral.recipient_id).in_(institution_ids)),
+    )

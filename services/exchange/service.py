@@ -74,9 +74,10 @@ def add_event(repo: GatewayRepository, referral: Referral, row: ReferralEvent) -
     # side) must each see the other: hold the referral's row while deriving its state.
     repo.session.flush()
     repo.session.refresh(referral, with_for_update=True)
+    row.direction = referral.direction
     repo.add(row)
     events = [Event(r.id, Action(r.action), Side(r.side), r.clock)
-              for r in repo.events(referral.id)]
+              for r in repo.events(referral)]
     status = replay(events)
     if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
         status = Status.queued
@@ -189,8 +190,8 @@ class ReferralService:
     def _visible(self, principal: Principal, referral_id: str,
                  code: str = "referral_not_found") -> Referral:
         self._local_caseworker(principal)
-        referral = self.repo.referral(referral_id)
-        if referral is None or local_party(referral) != principal.institution_id:
+        referral = self.repo.referral_of(referral_id, principal.institution_id)
+        if referral is None:
             raise NotFound("No referral with this id is visible to you.", code=code)
         return referral
 
@@ -206,7 +207,7 @@ class ReferralService:
 
     def public(self, referral: Referral) -> ReferralPublic:
         summary = ReferralSummary.model_validate(referral)
-        history = [HistoryItem.model_validate(row) for row in self.repo.events(referral.id)]
+        history = [HistoryItem.model_validate(row) for row in self.repo.events(referral)]
         return ReferralPublic(**summary.model_dump(), record=referral.record,
                               receipt=_receipt_public(referral), history=history)
 
@@ -237,7 +238,7 @@ class ReferralService:
             raise Unprocessable(f"To {action.value} a referral, give a {needed}.",
                                 code=f"{needed}_required")
         clock = next_clock([Event(r.id, Action(r.action), Side(r.side), r.clock)
-                            for r in self.repo.events(referral.id)])
+                            for r in self.repo.events(referral)])
         at = utcnow()
         details = {k: v for k, v in (("reason", request.reason), ("outcome", request.outcome),
                                      ("note", request.note)) if v}
@@ -270,8 +271,13 @@ class ReferralService:
     # Administration -------------------------------------------------------------------
 
     def quarantine(self, principal: Principal, limit: int) -> list[QuarantinedMessage]:
+        """What was addressed to the caller's institution; for a country administrator
+        also what was addressed to no institution this gateway hosts (nobody else's)."""
         require_role(principal, Role.country_admin, Role.auditor)
         if not self.gateway.hosts(principal.institution_id):
             raise Forbidden("This institution is not hosted by this gateway.",
                             code="institution_not_hosted")
-        return self.repo.quarantine(limit)
+        others = [i for i in self.gateway.keys if i != principal.institution_id]
+        return self.repo.quarantine(
+            limit, self.gateway.country, principal.institution_id,
+            unaddressed_except=others if principal.role == Role.country_admin else None)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.registry.console.pages import registry_kit
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
+from services.registry.introspection import TokenIntrospector
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import load_or_create_private_key, service_key_path
@@ -32,7 +33,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, "enlace-registry")
+        nc = await connect(settings.nats_url, "enlace-registry", settings.nats_credentials,
+                           settings.nats_inbox_prefix)
         js = nc.jetstream()
         await ensure_streams(js)
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
@@ -61,6 +63,10 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.engine = engine
     app.state.directory = directory or DirectoryLookup(settings.directory_url,
                                                        settings.directory_token)
+    # Gateway tokens issued by the directory (without a directory token: only local ones).
+    app.state.introspector = TokenIntrospector(
+        settings.directory_url, settings.directory_token,
+        settings.token_introspection_cache_seconds) if settings.directory_token else None
     app.state.signing_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.include_router(router)

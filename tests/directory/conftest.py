@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import nkeys
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from services.directory.app import create_app
 from services.directory.seed import DEMO_USERS, provision_directory
 from shared.auth import new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.nats_auth import new_seed, public_key, write_secret
 from shared.settings import Settings
 from tests.conftest import empty_database, wait_until
 
@@ -49,6 +51,7 @@ class RunningDirectory:
     url: str
     settings: Settings
     tokens: dict[str, str]
+    nats_signing_seed: str
 
     @property
     def public_key(self) -> dict[str, Any]:
@@ -69,13 +72,21 @@ def directory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     data_dir = tmp_path_factory.mktemp(f"directory-{request.param}")
     with empty_database(request.param, data_dir, "directory") as url:
         tokens = {name: new_token() for name in [
-            "regional_admin", *DEMO_USERS, *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
+            "regional_admin", "registry", *DEMO_USERS,
+            *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
         provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
-                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS})
-        settings = Settings(database_url=url, data_dir=data_dir, _env_file=None)
+                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS},
+                            registry_token=tokens["registry"])
+        # The NATS account it issues gateway credentials for (as `enlace up` configures it).
+        account_seed, signing_seed = (new_seed(nkeys.PREFIX_BYTE_ACCOUNT) for _ in range(2))
+        signing_key_file = data_dir / "nats-account-signing.nk"
+        write_secret(signing_key_file, signing_seed)
+        settings = Settings(database_url=url, data_dir=data_dir, _env_file=None,
+                            nats_account_signing_key_file=signing_key_file,
+                            nats_account_public_key=public_key(account_seed))
         server = Server(create_app(settings))
         try:
-            yield RunningDirectory(server.url, settings, tokens)
+            yield RunningDirectory(server.url, settings, tokens, signing_seed)
         finally:
             server.stop()
 

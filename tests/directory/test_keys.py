@@ -3,17 +3,20 @@ revocation with reason and time; and the gateway client's key methods, through t
 
 from __future__ import annotations
 
+import base64
 import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.regional_client import RegionalServiceDown
-from tests.directory.conftest import RunningDirectory
+from tests.directory.conftest import RunningDirectory, institution_body, unique
 from tests.directory.test_entries import assert_problem
+from tests.directory.test_snapshot import fetch, verified
 
 
 def gateway(directory: RunningDirectory, institution: str) -> closing[DirectoryClient]:
@@ -38,13 +41,17 @@ def test_signing_and_encryption_keys_are_published_as_jwk(directory: RunningDire
         client.register_encryption_key("mx-pfpnna", enc)
         published = {k["kid"]: k for k in
                      directory.client().get("/v1/institutions/mx-pfpnna/jwks").json()["keys"]}
+        listed = {k["kid"]: k for k in
+                  directory.client().get("/v1/institutions/mx-pfpnna/keys").json()}
+        nbf = {kid: int(datetime.fromisoformat(k["valid_from"]).timestamp())
+               for kid, k in listed.items()}
         assert published[kid_of(sig)] == {**sig, "kid": kid_of(sig), "use": "sig",
-                                          "alg": "Ed25519"}
+                                          "alg": "Ed25519", "nbf": nbf[kid_of(sig)]}
         assert published[kid_of(enc)] == {**enc, "kid": kid_of(enc), "use": "enc",
-                                          "alg": "ECDH-ES"}
+                                          "alg": "ECDH-ES", "nbf": nbf[kid_of(enc)]}
         assert kid_of(sig) in [k["kid"] for k in client.signing_keys("mx-pfpnna")]
         assert kid_of(enc) not in [k["kid"] for k in client.signing_keys("mx-pfpnna")]
-        assert client.encryption_key("mx-pfpnna") == published[kid_of(enc)]
+        assert client.encryption_key("mx-pfpnna") == listed[kid_of(enc)]["jwk"]
 
 
 def test_the_current_encryption_key_is_the_newest_valid_one(directory: RunningDirectory):
@@ -118,15 +125,92 @@ def test_who_may_register_and_revoke(directory: RunningDirectory):
                                 json={"reason": "other"}), 404, "key_not_found")
 
 
+def b64(hex_bytes: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_bytes)).rstrip(b"=").decode()
+
+
+# Points of small order, and non-canonical encodings of them (p-1, p, p+1 as u or y).
+SMALL_ORDER = ["00" * 32, "01" + "00" * 31,
+               "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+               "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+               "ec" + "ff" * 30 + "7f", "ed" + "ff" * 30 + "7f", "ee" + "ff" * 30 + "7f"]
+
+
 @pytest.mark.parametrize(("body", "code"), [
     ({"kty": "OKP", "crv": "Ed25519", "x": "A" * 40}, "invalid_key"),  # 30 bytes
+    ({"kty": "OKP", "crv": "X25519", "x": "A" * 42 + "="}, "invalid_key"),  # padded
+    ({"kty": "OKP", "crv": "X25519", "x": "+" * 43}, "invalid_key"),  # not base64url
+    ({"kty": "OKP", "crv": "X25519", "x": "A" * 42 + "B"}, "invalid_key"),  # not canonical
     ({**public("X25519"), "use": "sig"}, "key_use_mismatch"),
-    ({"kty": "EC", "crv": "P-256", "x": "A" * 43}, "invalid_request"),
+    ({**public("Ed25519"), "use": "enc"}, "key_use_mismatch"),
+    ({**public("Ed25519"), "alg": "ES256"}, "key_alg_mismatch"),
+    ({**public("X25519"), "alg": "Ed25519"}, "key_alg_mismatch"),
+    ({"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}, "unsupported_key_type"),
+    ({"kty": "OKP", "crv": "Ed448", "x": "A" * 57}, "unsupported_curve"),
+    ({"kty": "OKP", "crv": "X448", "x": "A" * 56}, "unsupported_curve"),
+    (dict(OKPKey.generate_key("Ed25519").as_dict(private=True)), "private_key_member"),
+    (dict(OKPKey.generate_key("X25519").as_dict(private=True)), "private_key_member"),
     ({"kty": "OKP", "crv": "Ed25519"}, "invalid_request"),
+    *(({"kty": "OKP", "crv": "X25519", "x": b64(p)}, "low_order_key") for p in SMALL_ORDER),
+    *(({"kty": "OKP", "crv": "Ed25519", "x": b64(p)}, "low_order_key") for p in SMALL_ORDER),
 ])
 def test_a_bad_key_is_refused(directory: RunningDirectory, body, code):
     with directory.client("gateway:mx-pfpnna") as gw:
-        assert_problem(gw.post("/v1/institutions/mx-pfpnna/keys", json=body), 422, code)
+        before = gw.get("/v1/institutions/mx-pfpnna/keys").json()
+        refused = gw.post("/v1/institutions/mx-pfpnna/keys", json=body)
+        assert_problem(refused, 422, code)
+        assert "x" not in body or body["x"] not in refused.text  # never echoed
+        assert gw.get("/v1/institutions/mx-pfpnna/keys").json() == before
+
+
+def test_the_keys_of_a_deactivated_institution_stop_verifying(directory: RunningDirectory):
+    """Deactivating an institution takes its keys out of the public JWKS at once, and a
+    gateway holding an older snapshot stops using them at its next refresh (here: the next
+    question, refresh_seconds=0)."""
+    institution = unique("mx-albergue")
+    sig, enc = public("Ed25519"), public("X25519")
+    with directory.client() as admin:
+        assert admin.post("/v1/institutions", json=institution_body(
+            institution, gateway_country="MX")).status_code == 201
+        issued = admin.post(f"/v1/institutions/{institution}/credentials").json()
+    with closing(DirectoryClient(directory.url, {institution: issued["token"]},
+                                 public_key=directory.public_key, refresh_seconds=0)) as client:
+        client.register_signing_key(institution, sig)
+        client.register_encryption_key(institution, enc)
+        assert [k["kid"] for k in client.signing_keys(institution)] == [kid_of(sig)]
+        with directory.client() as admin:
+            assert len(admin.get(f"/v1/institutions/{institution}/jwks").json()["keys"]) == 2
+            assert admin.patch(f"/v1/institutions/{institution}",
+                               json={"active": False}).status_code == 200
+            assert admin.get(f"/v1/institutions/{institution}/jwks").json() == {"keys": []}
+            snapshot_keys = verified(directory, fetch(directory))["keys"]
+            assert kid_of(sig) in [k["kid"] for k in snapshot_keys]  # kept, for history
+        assert client.signing_keys(institution) == []
+        assert client.encryption_key(institution) is None
+        with directory.client() as admin:
+            assert admin.patch(f"/v1/institutions/{institution}",
+                               json={"active": True}).status_code == 200
+        assert [k["kid"] for k in client.signing_keys(institution)] == [kid_of(sig)]
+
+
+def test_the_public_jwks_says_when_each_key_is_valid(directory: RunningDirectory):
+    """`nbf` and `exp` (Unix seconds) on each key of the JWKS: a peer picks the newest key
+    valid now without a token."""
+    older, newer = public("X25519"), public("X25519")
+    until = datetime.now(UTC) + timedelta(days=30)
+    with directory.client("gateway:mx-sndif") as gw:
+        gw.post("/v1/institutions/mx-sndif/keys", json=older)
+        time.sleep(1.1)  # a later second, so that nbf orders them
+        gw.post("/v1/institutions/mx-sndif/keys", json={**newer, "valid_to": until.isoformat()})
+    with httpx.Client(base_url=directory.url) as anonymous:
+        keys = {k["kid"]: k for k in anonymous.get("/v1/institutions/mx-sndif/jwks")
+                .json()["keys"]}
+    assert "exp" not in keys[kid_of(older)]
+    assert keys[kid_of(newer)]["exp"] == int(until.timestamp())
+    now = time.time()
+    current = max((k for k in keys.values() if k["use"] == "enc" and k["nbf"] <= now
+                   and k.get("exp", now + 1) > now), key=lambda k: k["nbf"])
+    assert current["kid"] == kid_of(newer)
 
 
 def test_a_new_encryption_key_is_used_as_soon_as_it_is_registered(directory: RunningDirectory):

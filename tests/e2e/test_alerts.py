@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from shared.envelope import Envelope, sign_envelope
 from tests.conftest import RunningStack, wait_until
+from tests.e2e.test_quarantine import mexican_key, publish, quarantined
 
 ACK_TIMEOUT_SECONDS = 10
 
@@ -145,3 +147,22 @@ def test_only_the_issuer_updates_and_unknown_countries_are_refused(stack: Runnin
         bad = mx.post("/v1/alerts", json={**ALERT, "target_countries": ["ZZ"]})
     assert bad.status_code == 422
     assert bad.json()["code"] == "unknown_country"
+
+
+async def test_an_alert_with_its_description_in_clear_is_refused(stack: RunningStack):
+    # The form earlier gateways sent: `public` in clear beside a sealed `details_jwe`.
+    envelope = Envelope.new(
+        ttl_seconds=3600, type="alert", sender="mx-sndif", recipients=["hn-senaf"],
+        purpose="missing-child-search",
+        body={"alert_id": "7e1f3c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b", "version": 1,
+              "action": "issue", "status": "active", "category": ALERT["category"],
+              "urgency": "immediate", "target_countries": ["HN"], "public": ALERT["public"],
+              "details_jwe": "a.b.c.d.e", "located": None, "reason": None})
+    await publish(stack, sign_envelope(envelope, mexican_key(stack, "mx-sndif")).encode(),
+                  envelope.id, subject="enlace.msg.HN.hn-senaf.alert")
+    entry = wait_until(lambda: quarantined(stack, envelope.id))
+    assert entry["reason"] == "malformed"
+    assert honduras_view(stack, "7e1f3c2a-5b6d-4e8f-9a0b-1c2d3e4f5a6b") is None
+    with stack.registry("auditor") as registry:
+        assert wait_until(lambda: registry.get("/v1/audit/entries", params={
+            "message_id": envelope.id, "event_type": "refused"}).json()["items"])

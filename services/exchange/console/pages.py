@@ -120,7 +120,8 @@ def referral_list(
     repo = GatewayRepository(session)
 
     def since(item: ReferralSummary) -> Any:
-        events = repo.events(item.id)
+        referral = repo.referral(item.id, item.direction)
+        events = repo.events(referral) if referral is not None else []
         return events[-1].at if events else (item.delivered_at or item.sent_at or item.created_at)
 
     needs_ids = {n.id for n in needs}
