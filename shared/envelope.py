@@ -24,6 +24,9 @@ PROTOCOL_VERSION = "1"
 SIGNING_ALGORITHM = "Ed25519"
 ACCEPTED_ALGORITHMS = ["Ed25519", "EdDSA"]
 ENVELOPE_MEDIA_TYPE = "enlace-envelope+jws"
+# The longest validity (`exp` - `iat`) a receiver accepts: the stream keeps a message no
+# longer (shared.messaging.STREAM_MAX_AGE_SECONDS).
+MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 
 warnings.filterwarnings("ignore", message="EdDSA is deprecated")
 
@@ -31,10 +34,13 @@ warnings.filterwarnings("ignore", message="EdDSA is deprecated")
 class EnvelopeError(Exception):
     """Why an envelope cannot be trusted; `code` is stable and goes to quarantine."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, envelope: Envelope | None = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
+        # Set when the signature verified and the envelope is well-formed, so that the
+        # proven sender can be answered.
+        self.envelope = envelope
 
 
 class Envelope(BaseModel):
@@ -162,19 +168,33 @@ def verify_envelope(
     token: str, sender_keys: list[dict[str, Any]], now: datetime | None = None
 ) -> Envelope:
     """Verify signature, then shape, then that the sender signed as itself and in time."""
-    _, payload = verify(token, sender_keys)
+    header, payload = verify(token, sender_keys)
+    if not _is_envelope_type(header.get("typ")):
+        raise EnvelopeError("unsupported_typ", f"the header typ is not {ENVELOPE_MEDIA_TYPE}")
     try:
         envelope = Envelope.model_validate(payload)
     except ValidationError as exc:
         raise EnvelopeError("malformed", "the envelope fields are not valid") from exc
     if envelope.v != PROTOCOL_VERSION:
-        raise EnvelopeError("unsupported_version", f"protocol version {envelope.v!r} is unknown")
+        # Not the version's own text: it is the sender's, and could be anything.
+        raise EnvelopeError("unsupported_version", "the protocol version is unknown", envelope)
+    if not 0 < envelope.exp - envelope.iat <= MAX_LIFETIME_SECONDS:
+        raise EnvelopeError("invalid_lifetime", "exp must be after iat and at most "
+                            f"{MAX_LIFETIME_SECONDS // 86400} days after it", envelope)
     moment = int((now or datetime.now(UTC)).timestamp())
     if envelope.exp < moment:
         raise EnvelopeError("expired", "the envelope has expired")
     if envelope.iat > moment + 300:
-        raise EnvelopeError("issued_in_future", "the envelope is issued in the future")
+        raise EnvelopeError("issued_in_future", "the envelope is issued in the future", envelope)
     return envelope
+
+
+def _is_envelope_type(typ: Any) -> bool:
+    # RFC 7515 §4.1.9: compared case-insensitively, "application/" may be left out.
+    if not isinstance(typ, str):
+        return False
+    typ = typ.lower()
+    return typ.removeprefix("application/") == ENVELOPE_MEDIA_TYPE
 
 
 def digest(token: str) -> str:

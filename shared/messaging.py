@@ -97,28 +97,31 @@ async def ensure_streams(js: JetStreamContext) -> None:
 
 
 async def durable_pull_subscription(
-    js: JetStreamContext, stream: str, durable: str, filter_subject: str
+    js: JetStreamContext, stream: str, durable: str, filter_subject: str,
+    max_deliver: int = -1, max_ack_pending: int = 2000,
 ) -> JetStreamContext.PullSubscription:
+    """The durable consumer, created with this configuration if it does not exist yet."""
     config = ConsumerConfig(
         durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         filter_subject=filter_subject,
         ack_wait=30,
-        max_deliver=-1,
-        max_ack_pending=2000,
+        max_deliver=max_deliver,
+        max_ack_pending=max_ack_pending,
     )
     return await js.pull_subscribe(filter_subject, durable=durable, stream=stream, config=config)
 
 
 async def bind_durable_consumer(
     js: JetStreamContext, stream: str, durable: str, filter_subject: str,
-    retry_seconds: float = 2.0,
+    retry_seconds: float = 2.0, max_deliver: int = -1, max_ack_pending: int = 2000,
 ) -> JetStreamContext.PullSubscription:
     """Bind (or create) a service's own durable consumer, waiting for its stream: only the
     secretariat (`enlace up`, the registry) may create streams, not a gateway."""
     while True:
         try:
-            return await durable_pull_subscription(js, stream, durable, filter_subject)
+            return await durable_pull_subscription(js, stream, durable, filter_subject,
+                                                   max_deliver, max_ack_pending)
         except NotFoundError:
             log.warning("stream_missing", stream=stream, retry_seconds=retry_seconds)
             await asyncio.sleep(retry_seconds)
@@ -166,7 +169,8 @@ async def consume_forever(
 
     The handler acks (or terms) each message itself; if it raises, the message is
     nak'ed with a delay so JetStream redelivers it (transient errors: a database or
-    the directory briefly away). With `order_key`, messages with different keys are
+    the directory briefly away). Bounding the retries is the handler's part: it terms a
+    message it gives up on. With `order_key`, messages with different keys are
     handled concurrently and those with the same key one after another, in stream order.
     """
 
@@ -188,8 +192,10 @@ async def _handle_in_order(messages: list[Msg], handler: MessageHandler) -> None
         with correlation(headers.get(NATS_CORRELATION_HEADER)):
             try:
                 await handler(msg)
-            except Exception:
-                log.exception("message_handler_failed", subject=msg.subject)
+            except Exception as exc:
+                # The type only: an exception's text may quote the message (a child's data).
+                log.warning("message_handler_failed", stream_sequence=msg.metadata.sequence.stream,
+                            deliveries=msg.metadata.num_delivered, error=type(exc).__name__)
                 await msg.nak(delay=redelivery_delay(msg.metadata.num_delivered))
 
 

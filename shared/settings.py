@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     directory_public_key: dict[str, Any] | None = None
     registry_public_key: dict[str, Any] | None = None
 
+    # Gateway inbound: how many times a message whose handling fails is tried before it
+    # goes to quarantine (or, when even that fails, is terminated); how long an unreachable
+    # directory or registry is waited for (by the message's age in the stream) before the
+    # message goes to quarantine as `service_unavailable`; the consumer's limit of messages
+    # delivered and not yet settled; after how long a message held unsettled makes the
+    # gateway unready.
+    inbound_max_deliveries: int = Field(8, ge=1, le=100)
+    inbound_retry_seconds: int = Field(24 * 3600, ge=0)
+    inbound_max_ack_pending: int = Field(2000, ge=1)
+    inbound_stuck_seconds: float = Field(300.0, gt=0)
+    # Gateway quarantine: how much of each raw message is kept (its size and SHA-256 always
+    # are), and how many messages are kept per sender (the proven sender, or one bucket for
+    # all unproven ones); beyond that only a counter per sender.
+    quarantine_max_raw_bytes: int = Field(4096, ge=0)
+    quarantine_max_per_sender: int = Field(10_000, ge=0)
+
     # Directory: how long a signed snapshot stays valid (a gateway works from its cached
     # snapshot while the directory is down, until then). Gateway: how often it asks for
     # the changes since the snapshot it holds.

@@ -15,9 +15,14 @@ from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
 from services.exchange.gateway import Gateway, LocalDelivery
-from services.exchange.inbound import InboundService
+from services.exchange.inbound import InboundLimits, InboundService
 from services.exchange.keys import load_encryption_keys, load_signing_keys
-from services.exchange.messaging import InboundConsumer, OutboxPublisher, conversation_of
+from services.exchange.messaging import (
+    ConsumerHealth,
+    InboundConsumer,
+    OutboxPublisher,
+    conversation_of,
+)
 from services.exchange.registry_client import RegistryClient
 from services.exchange.webhooks import WebhookDispatcher
 from shared.db import database_is_reachable, make_engine
@@ -25,6 +30,7 @@ from shared.envelope import public_jwk
 from shared.http import create_service_app
 from shared.logging import get_logger
 from shared.messaging import (
+    MAX_BACKOFF_SECONDS,
     MESSAGES_STREAM,
     bind_durable_consumer,
     close,
@@ -93,6 +99,14 @@ async def escalate_forever(gateway: Gateway, ack_timeout_seconds: int,
         await asyncio.sleep(interval)
 
 
+def backstop_max_deliver(settings: Settings) -> int:
+    """The consumer's own limit, in case the gateway failed to settle a message: above
+    every delivery the gateway makes itself (its retries, then transient retries spaced
+    by the longest backoff until the message is too old)."""
+    return (settings.inbound_max_deliveries
+            + int(settings.inbound_retry_seconds // MAX_BACKOFF_SECONDS) + 10)
+
+
 def create_app(settings: Settings) -> FastAPI:
     gateway = build_gateway(settings)
 
@@ -101,26 +115,32 @@ def create_app(settings: Settings) -> FastAPI:
         nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
                            settings.nats_credentials, settings.nats_inbox_prefix)
         js = nc.jetstream()
-        publisher = OutboxPublisher(gateway.engine, js,
-                                    LocalDelivery(gateway, InboundService(gateway).process))
+        limits = InboundLimits.of(settings)
+        publisher = OutboxPublisher(
+            gateway.engine, js, LocalDelivery(gateway, InboundService(gateway, limits).process))
+        durable = f"gateway-{gateway.country}"
         subscription = await bind_durable_consumer(
-            js, MESSAGES_STREAM, f"gateway-{gateway.country}",
-            country_messages_filter(gateway.country),
+            js, MESSAGES_STREAM, durable, country_messages_filter(gateway.country),
+            max_deliver=backstop_max_deliver(settings),
+            max_ack_pending=settings.inbound_max_ack_pending,
         )
         stop = asyncio.Event()
         keys_registered = asyncio.Event()
+        consumer = InboundConsumer(gateway, publisher, limits)
+        consuming = asyncio.create_task(
+            consume_forever(subscription, consumer.handle, stop=stop, order_key=conversation_of))
         tasks = [
             asyncio.create_task(publisher.run(stop)),
-            asyncio.create_task(
-                consume_forever(subscription, InboundConsumer(gateway, publisher).handle,
-                                stop=stop, order_key=conversation_of)
-            ),
+            consuming,
             asyncio.create_task(register_keys(gateway, keys_registered)),
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
             asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
                                                  stop)),
         ]
         app.state.nats = nc
+        app.state.consuming = consuming
+        app.state.consumer_health = ConsumerHealth(js, MESSAGES_STREAM, durable, consumer,
+                                                   settings.inbound_stuck_seconds)
         app.state.publisher = publisher
         app.state.keys_registered = keys_registered
         try:
@@ -139,10 +159,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def readiness(app: FastAPI) -> dict[str, bool]:
         nc = getattr(app.state, "nats", None)
         registered = getattr(app.state, "keys_registered", None)
+        consuming = getattr(app.state, "consuming", None)
+        health = getattr(app.state, "consumer_health", None)
         return {
             "database": database_is_reachable(gateway.engine),
             "nats": bool(nc and nc.is_connected),
             "keys_registered": bool(registered and registered.is_set()),
+            "inbound_consumer": bool(consuming and not consuming.done() and health
+                                     and nc and nc.is_connected and await health.flowing()),
         }
 
     app = create_service_app(

@@ -16,6 +16,7 @@ from services.exchange.schemas import (
     AlertView,
     QuarantinePage,
     QuarantinePublic,
+    QuarantineQuotaPublic,
     ReferralAccepted,
     ReferralCreate,
     ReferralPage,
@@ -101,7 +102,11 @@ def list_quarantine(
 ) -> QuarantinePage:
     """Messages this gateway refused, each with its reason (administrators and auditors)."""
     rows = referrals.quarantine(principal, limit)
-    return QuarantinePage(items=[QuarantinePublic.model_validate(r) for r in rows])
+    return QuarantinePage(
+        items=[QuarantinePublic.model_validate(r) for r in rows],
+        over_quota=[QuarantineQuotaPublic.model_validate(r)
+                    for r in referrals.repo.quarantine_over_quota()],
+    )
 
 
 @router.post("/alerts", response_model=AlertView, status_code=202)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,19 +20,48 @@ from services.exchange.service import AUDIT_OF_ACTION, add_event, counterpart_of
 from shared.db import session_scope, utcnow
 from shared.envelope import Envelope, EnvelopeError, digest, unverified_parts, verify_envelope
 from shared.logging import get_logger
+from shared.settings import Settings
 from shared.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
 
 DELIVERY_CLOCK = 1  # the referral itself is step 0 of its life, its delivery step 1
+# The largest integer a peer may put where the database keeps one (a clock, a version).
+MAX_PEER_INT = 2**31 - 1
+# NUL and lone surrogates are valid in a JSON string but no database column holds them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-MAX_DELIVERIES = 8  # with backoff 1+2+...+64 s: about four minutes of retries
+@dataclass(frozen=True)
+class InboundLimits:
+    """Bounds on what one message may cost (the inbound_* and quarantine_* settings)."""
+
+    max_deliveries: int = 8  # with backoff 1+2+...+64 s: about two minutes of retries
+    retry_seconds: float = 24 * 3600
+    max_raw_bytes: int = 4096
+    max_per_sender: int = 10_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> InboundLimits:
+        return cls(settings.inbound_max_deliveries, settings.inbound_retry_seconds,
+                   settings.quarantine_max_raw_bytes, settings.quarantine_max_per_sender)
 
 
 def _text(raw: bytes) -> str:
-    # A JWS is ASCII; anything else is garbage to keep legibly (PostgreSQL text has no NUL).
+    # A JWS is ASCII; anything else is garbage, to parse no further.
     return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def _storable(text: str) -> str:
+    """The text with what no database can store escaped as \\uXXXX."""
+    return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _peer_int(value: Any, name: str) -> int:
+    """An integer from a peer's body, in the range the database holds; else `malformed`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PEER_INT:
+        raise Rejected("malformed", f"the body's {name} is not an integer in range")
+    return value
 
 
 def _moment(text: Any) -> datetime:
@@ -44,10 +76,11 @@ def _moment(text: Any) -> datetime:
 class Rejected(Exception):
     """An inbound message that goes to quarantine, with a stable reason code."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, envelope: Envelope | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.envelope = envelope  # the verified envelope, when its sender is to be told
 
 
 class NotYet(Exception):
@@ -59,40 +92,52 @@ class NotYet(Exception):
 
 
 class InboundService:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, limits: InboundLimits | None = None) -> None:
         self.gateway = gateway
+        self.limits = limits or InboundLimits()
 
-    def process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
+    def process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1,
+                age_seconds: float = 0.0) -> str:
         """Handle one delivered message; returns what became of it (for logs and metrics).
 
         An unreachable directory or registry raises, so the message is redelivered later,
-        however long that takes. Any other failure is retried a few times (a referral's
-        update may overtake the referral), then the message goes to quarantine: nothing is
-        retried forever, nothing is dropped.
+        until the message is `limits.retry_seconds` old; then it goes to quarantine. Any
+        other failure is retried up to `limits.max_deliveries` times (a referral's update
+        may overtake the referral), then the message goes to quarantine: nothing is retried
+        forever, nothing is dropped. Raises only when even the quarantine cannot be written
+        (the caller then gives up on the message after its last delivery).
         """
         try:
-            return self._process(raw, subject, stream_sequence)
+            return self._process(raw, subject, stream_sequence, delivery)
         except RegionalServiceDown:
-            raise
-        except NotYet as exc:
-            if delivery < MAX_DELIVERIES:
+            if age_seconds < self.limits.retry_seconds:
                 raise
-            return self._quarantine_alone(raw, subject, stream_sequence, exc.rejection)
-        except Exception as exc:
-            if delivery < MAX_DELIVERIES:
-                raise
-            log.exception("message_processing_failed", subject=subject)
             return self._quarantine_alone(raw, subject, stream_sequence, Rejected(
-                "processing_failed", f"{type(exc).__name__} after {delivery} deliveries"))
+                "service_unavailable", "the directory or registry stayed unreachable "
+                "for longer than this gateway waits"), delivery)
+        except NotYet as exc:
+            if delivery < self.limits.max_deliveries:
+                raise
+            return self._quarantine_alone(raw, subject, stream_sequence, exc.rejection,
+                                          delivery)
+        except Exception as exc:
+            if delivery < self.limits.max_deliveries:
+                raise
+            # The type only: an exception's text may quote the message (a child's data).
+            log.error("message_processing_failed", stream_sequence=stream_sequence,
+                      error=type(exc).__name__, deliveries=delivery)
+            return self._quarantine_alone(raw, subject, stream_sequence, Rejected(
+                "processing_failed", f"{type(exc).__name__} after {delivery} deliveries"),
+                delivery)
 
     def _quarantine_alone(self, raw: bytes, subject: str, stream_sequence: int,
-                          rejection: Rejected) -> str:
+                          rejection: Rejected, delivery: int) -> str:
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
-            return self._quarantine(repo, Outbox(repo, self.gateway), _text(raw), subject,
-                                    stream_sequence, rejection)
+            return self._quarantine(repo, Outbox(repo, self.gateway), raw, subject,
+                                    stream_sequence, rejection, delivery=delivery)
 
-    def _process(self, raw: bytes, subject: str, stream_sequence: int) -> str:
+    def _process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
         token = _text(raw)
         with session_scope(self.gateway.engine) as session:
             repo = GatewayRepository(session)
@@ -114,8 +159,9 @@ class InboundService:
                 return handler(repo, outbox, envelope, token)
             except Rejected as rejection:
                 session.rollback()
-                return self._quarantine(repo, outbox, token, subject, stream_sequence, rejection,
-                                        verified=envelope)
+                return self._quarantine(repo, outbox, raw, subject, stream_sequence, rejection,
+                                        verified=envelope or rejection.envelope,
+                                        delivery=delivery)
 
     def _notify_sender(self, outbox: Outbox, refused: Envelope, rejection: Rejected) -> None:
         """A signed notice to a proven sender that its message was not accepted, and why."""
@@ -154,11 +200,17 @@ class InboundService:
                                             "revoked") from again
                     raise
         except EnvelopeError as exc:
-            raise Rejected(exc.code, exc.detail) from exc
-        if not self.gateway.hosts(envelope.recipients[0]) or \
-                subject.split(".")[3:4] != [envelope.recipients[0]]:
+            # A proven sender is told why (§4.4), if the message was for us to answer.
+            answerable = exc.envelope if exc.envelope and self._for_us(exc.envelope, subject) \
+                else None
+            raise Rejected(exc.code, exc.detail, answerable) from exc
+        if not self._for_us(envelope, subject):
             raise Rejected("not_for_this_gateway", "the recipient is not hosted by this gateway")
         return envelope
+
+    def _for_us(self, envelope: Envelope, subject: str) -> bool:
+        return self.gateway.hosts(envelope.recipients[0]) and \
+            subject.split(".")[3:4] == [envelope.recipients[0]]
 
     def _take_referral(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
@@ -261,7 +313,7 @@ class InboundService:
         add_event(repo, referral, ReferralEvent(
             id=envelope.id, referral_id=referral.id, action=Action.deliver.value,
             side=Side.recipient.value, actor_id=envelope.sender,
-            clock=int(envelope.body.get("clock", DELIVERY_CLOCK)),
+            clock=_peer_int(envelope.body.get("clock", DELIVERY_CLOCK), "clock"),
             at=_moment(envelope.body.get("received_at")),
         ))
         outbox.audit(
@@ -288,7 +340,7 @@ class InboundService:
             return "duplicate"
         try:
             action = Action(str(body.get("action")))
-            clock = int(body["clock"])
+            clock = _peer_int(body["clock"], "clock")
             at = _moment(body["at"])
         except (ValueError, KeyError, TypeError) as exc:
             raise Rejected("malformed", "the update's action or clock is not valid") from exc
@@ -316,6 +368,7 @@ class InboundService:
     def _take_alert(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
     ) -> str:
+        _peer_int(envelope.body.get("version", 0), "version")
         # `alert_jwe` replaced the clear `public`, `located` and `reason` of earlier gateways:
         # a message without it is of that older form, refused rather than read in part.
         if not isinstance(envelope.body.get("alert_jwe"), str):
@@ -367,23 +420,36 @@ class InboundService:
         return "rejection"
 
     def _quarantine(
-        self, repo: GatewayRepository, outbox: Outbox, token: str, subject: str,
+        self, repo: GatewayRepository, outbox: Outbox, raw: bytes, subject: str,
         stream_sequence: int, rejection: Rejected, verified: Envelope | None = None,
+        delivery: int = 1,
     ) -> str:
+        if delivery > 1 and repo.is_quarantined(stream_sequence):
+            return "quarantined"  # a redelivery after the quarantine committed
+        # Each proven sender has its quota; all unproven messages share one (whatever they
+        # claim: a forger must not use up a real institution's quota).
+        sender = verified.sender if verified is not None else None
+        if not repo.take_quarantine_slot(sender or "", self.limits.max_per_sender,
+                                         rejection.reason):
+            log.warning("quarantine_quota_exceeded", sender=sender, reason=rejection.reason,
+                        stream_sequence=stream_sequence)
+            return "over-quota"
         try:
-            _, claimed = unverified_parts(token)
+            _, claimed = unverified_parts(_text(raw))
         except EnvelopeError:
             claimed = {}
 
         def claimed_str(name: str, limit: int = 200) -> str | None:
             value = claimed.get(name)
-            return str(value)[:limit] if isinstance(value, str | int) else None
+            return _storable(value)[:limit] if isinstance(value, str) else None
 
         stored = repo.add_quarantined(QuarantinedMessage(
-            stream_sequence=stream_sequence, subject=subject[:200],
+            stream_sequence=stream_sequence, subject=_storable(subject)[:200],
             message_id=claimed_str("id"), claimed_sender=claimed_str("sender"),
             message_type=claimed_str("type"), reason=rejection.reason,
-            detail=rejection.detail[:500], raw=token,
+            detail=_storable(rejection.detail)[:500], verified_sender=sender,
+            raw=raw[:self.limits.max_raw_bytes], raw_size=len(raw),
+            raw_sha256=hashlib.sha256(raw).hexdigest(),
         ))
         if stored:
             local = subject.split(".")[3] if subject.count(".") >= 4 else ""

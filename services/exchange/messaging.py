@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from datetime import UTC, datetime
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from services.exchange.gateway import Gateway, LocalDelivery
-from services.exchange.inbound import InboundService
+from services.exchange.inbound import InboundLimits, InboundService
 from services.exchange.models import OutboxMessage
+from services.exchange.regional_client import RegionalServiceDown
 from services.exchange.repository import GatewayRepository
 from shared.db import session_scope
 from shared.envelope import EnvelopeError, unverified_parts
@@ -107,15 +110,77 @@ def conversation_of(msg: Msg) -> str:
 
 
 class InboundConsumer:
-    def __init__(self, gateway: Gateway, publisher: OutboxPublisher) -> None:
-        self.inbound = InboundService(gateway)
+    def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
+                 limits: InboundLimits | None = None) -> None:
+        self.inbound = InboundService(gateway, limits)
         self.publisher = publisher
+        # Stream sequence -> when this process first took the message up, until it is
+        # acked or terminated (a nak'ed message stays): what /readyz calls stuck.
+        self.unsettled: dict[int, float] = {}
 
     async def handle(self, msg: Msg) -> None:
-        outcome = await asyncio.to_thread(
-            self.inbound.process, msg.data, msg.subject, msg.metadata.sequence.stream,
-            msg.metadata.num_delivered or 1,
-        )
+        sequence = msg.metadata.sequence.stream
+        delivery = msg.metadata.num_delivered or 1
+        self.unsettled.setdefault(sequence, time.monotonic())
+        published = msg.metadata.timestamp
+        age = (datetime.now(UTC) - published).total_seconds() if published else 0.0
+        try:
+            outcome = await asyncio.to_thread(
+                self.inbound.process, msg.data, msg.subject, sequence, delivery, age)
+        except RegionalServiceDown:
+            raise  # retried until the message is too old (then `process` quarantines it)
+        except Exception as exc:
+            if delivery < self.inbound.limits.max_deliveries:
+                raise
+            # Not even the quarantine could be written: give up rather than retry for ever.
+            # The message stays in the stream (its max age) under this sequence.
+            log.error("message_terminated", stream_sequence=sequence, deliveries=delivery,
+                      error=type(exc).__name__)
+            await msg.term()
+            self.unsettled.pop(sequence, None)
+            return
         await msg.ack()
+        self.unsettled.pop(sequence, None)
         self.publisher.notify()
         log.info("message_handled", subject=msg.subject, outcome=outcome)
+
+    def oldest_unsettled_seconds(self) -> float:
+        return time.monotonic() - min(self.unsettled.values()) if self.unsettled else 0.0
+
+
+class ConsumerHealth:
+    """Whether the inbound consumer is flowing, for /readyz; asks the server at most once
+    every `cache_seconds`."""
+
+    cache_seconds = 2.0
+
+    def __init__(self, js: JetStreamContext, stream: str, durable: str,
+                 consumer: InboundConsumer, stuck_seconds: float) -> None:
+        self.js = js
+        self.stream = stream
+        self.durable = durable
+        self.consumer = consumer
+        self.stuck_seconds = stuck_seconds
+        self._checked_at = float("-inf")
+        self._flowing = False
+
+    async def flowing(self) -> bool:
+        if time.monotonic() - self._checked_at < self.cache_seconds:
+            return self._flowing
+        self._checked_at = time.monotonic()
+        try:
+            info = await self.js.consumer_info(self.stream, self.durable, timeout=2)
+        except Exception as exc:
+            log.warning("consumer_info_failed", error=type(exc).__name__)
+            self._flowing = False
+            return False
+        pending = info.num_ack_pending or 0
+        if pending == 0:
+            self.consumer.unsettled.clear()  # e.g. the server gave up on some (max_deliver)
+        at_limit = pending >= (info.config.max_ack_pending or -1) > 0
+        stuck = self.consumer.oldest_unsettled_seconds() > self.stuck_seconds
+        if at_limit or stuck:
+            log.warning("inbound_consumer_stuck", ack_pending=pending, at_limit=at_limit,
+                        oldest_unsettled_seconds=round(self.consumer.oldest_unsettled_seconds()))
+        self._flowing = not (at_limit or stuck)
+        return self._flowing

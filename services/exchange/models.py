@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
@@ -157,10 +157,30 @@ class QuarantinedMessage(SQLModel, table=True):
     message_type: str | None = Field(default=None, max_length=40)
     reason: str = Field(max_length=40)
     detail: str = Field(max_length=500)
-    raw: str
+    # The sender once its signature verified; None while unproven (one quota for all those).
+    verified_sender: str | None = Field(default=None, index=True, max_length=64)
+    # The first ENLACE_QUARANTINE_MAX_RAW_BYTES bytes exactly as received, and the whole's
+    # size and SHA-256: bytes, because what arrives need not be text any database can hold.
+    raw: bytes = Field(sa_type=LargeBinary)
+    raw_size: int
+    raw_sha256: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class QuarantineQuota(SQLModel, table=True):
+    """Per sender: how many messages the quarantine keeps, and how many it only counted
+    because the quota was used up (ENLACE_QUARANTINE_MAX_PER_SENDER)."""
+
+    __tablename__ = "quarantine_quota"
+
+    sender: str = Field(primary_key=True, max_length=64)  # "" for all unproven senders
+    kept: int = 0
+    over: int = 0
+    last_over_reason: str | None = Field(default=None, max_length=40)
+    last_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
-    OutboxMessage, QuarantinedMessage, ApiToken, Person, WebSession)
+    OutboxMessage, QuarantinedMessage, QuarantineQuota, ApiToken,
+    Person, WebSession)

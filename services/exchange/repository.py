@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, not_, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from services.exchange.models import OutboxMessage, QuarantinedMessage, Referral, ReferralEvent
+from services.exchange.models import (
+    OutboxMessage,
+    QuarantinedMessage,
+    QuarantineQuota,
+    Referral,
+    ReferralEvent,
+)
 from shared.db import utcnow
 
 
@@ -65,13 +72,41 @@ class GatewayRepository:
         self.session.flush()
 
     def add_quarantined(self, row: QuarantinedMessage) -> bool:
-        """False when this stream message was quarantined already (a redelivery)."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            return False
+        """Always True; a failed write raises (a concurrent copy of the message included:
+        it is then retried and found by `is_quarantined`)."""
+        self.session.add(row)
+        self.session.flush()
         return True
+
+    def is_quarantined(self, stream_sequence: int) -> bool:
+        query = select(QuarantinedMessage.id).where(
+            QuarantinedMessage.stream_sequence == stream_sequence)
+        return self.session.exec(query).first() is not None
+
+    def take_quarantine_slot(self, sender: str, quota: int, reason: str) -> bool:
+        """One more message of `sender` ("" for the unproven) kept, if its quota allows;
+        else it is only counted. Atomic: the row update waits for a concurrent one."""
+        row = col(QuarantineQuota.sender) == sender
+        take = (update(QuarantineQuota).where(row, col(QuarantineQuota.kept) < quota)
+                .values(kept=QuarantineQuota.kept + 1))
+        if self.session.execute(take).rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        if self.session.get(QuarantineQuota, sender) is None:  # the sender's first
+            table = QuarantineQuota.__table__  # type: ignore[attr-defined]
+            dialect = self.session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            self.session.execute(insert(table).values(sender=sender, kept=0, over=0)
+                                 .on_conflict_do_nothing(index_elements=["sender"]))
+            if self.session.execute(take).rowcount == 1:  # type: ignore[attr-defined]
+                return True
+        self.session.execute(update(QuarantineQuota).where(row).values(
+            over=QuarantineQuota.over + 1, last_over_reason=reason, last_over_at=utcnow()))
+        return False
+
+    def quarantine_over_quota(self) -> list[QuarantineQuota]:
+        query = (select(QuarantineQuota).where(col(QuarantineQuota.over) > 0)
+                 .order_by(col(QuarantineQuota.sender)))
+        return list(self.session.exec(query))
 
     def quarantine(self, limit: int, country: str, institution_id: str,
                    unaddressed_except: list[str] | None = None) -> list[QuarantinedMessage]:

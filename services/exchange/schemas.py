@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.vocabulary import DataCategory, Purpose
 
@@ -252,11 +252,31 @@ class QuarantinePublic(BaseModel):
     message_type: str | None
     reason: str
     detail: str
+    raw_size: int
+    raw_sha256: str
     received_at: datetime
+
+
+class QuarantineQuotaPublic(BaseModel):
+    """A sender's quarantine quota: messages kept, and those beyond it only counted."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    sender: str | None  # None: all senders not proven by a signature
+    kept: int
+    over: int
+    last_over_reason: str | None
+    last_over_at: datetime | None
+
+    @field_validator("sender", mode="before")
+    @classmethod
+    def _unproven(cls, value: str) -> str | None:
+        return value or None
 
 
 class QuarantinePage(BaseModel):
     items: list[QuarantinePublic]
+    over_quota: list[QuarantineQuotaPublic] = []
 
 
 class WebhookCreate(Strict):

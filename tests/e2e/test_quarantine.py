@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from nats.js.api import ConsumerInfo
+from sqlalchemy import create_engine, text
 
+from services.demo_data import SAMPLE_REFERRAL
 from services.exchange.keys import signing_key_path
 from shared.envelope import (
+    MAX_LIFETIME_SECONDS,
     Envelope,
     generate_signing_key,
+    key_id,
     load_or_create_private_key,
+    sign,
     sign_envelope,
 )
+from shared.messaging import MESSAGES_STREAM
 from tests.conftest import RunningStack, wait_until
 
 SUBJECT = "enlace.msg.HN.hn-senaf.referral"
+QUOTA = 30
+RAW_BYTES = 1024
+MAX_DELIVERIES = 3
+
+
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    # A small quota and few retries, so that going beyond them takes seconds.
+    return {"ENLACE_QUARANTINE_MAX_PER_SENDER": str(QUOTA),
+            "ENLACE_QUARANTINE_MAX_RAW_BYTES": str(RAW_BYTES),
+            "ENLACE_INBOUND_MAX_DELIVERIES": str(MAX_DELIVERIES)}
 
 
 def forged_referral(sender: str = "mx-sndif", **overrides) -> Envelope:
@@ -31,12 +54,14 @@ def forged_referral(sender: str = "mx-sndif", **overrides) -> Envelope:
     return Envelope.new(ttl_seconds=3600, **{**fields, **overrides})
 
 
-async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = SUBJECT) -> None:
-    nc = await stack.nats()
+async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = SUBJECT) -> int:
+    """Publish as the Mexican gateway would; returns the stream sequence."""
+    nc = await stack.nats("gateway-MX")
     try:
-        await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
+        ack = await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
     finally:
         await nc.close()
+    return int(ack.seq)
 
 
 def mexican_key(stack: RunningStack, institution_id: str):  # type: ignore[no-untyped-def]
@@ -135,3 +160,231 @@ async def test_message_with_a_purpose_outside_the_vocabulary_is_quarantined(stac
     await publish(stack, sign_envelope(envelope, key).encode(), envelope.id)
     assert wait_until(lambda: quarantined(stack, envelope.id))["reason"] == "invalid_routing_fields"
     assert_not_a_referral(stack, envelope.id)
+
+
+# Poison: whatever arrives ends in quarantine, or is given up on, within a bounded effort ---
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(payload: str) -> bytes:
+    """A JWS-shaped token around this payload text (a JSON text, escapes as written)."""
+    header = b64(b'{"alg":"Ed25519","kid":"k"}')
+    return f"{header}.{b64(payload.encode())}.{b64(bytes(64))}".encode()
+
+
+def hn_database(stack: RunningStack):  # type: ignore[no-untyped-def]
+    return create_engine(stack.info["gateways"]["HN"]["database_url"])
+
+
+def quarantine_listing(stack: RunningStack) -> dict:
+    with stack.gateway("HN", "hn-senaf", role="country_admin") as hn:
+        return hn.get("/v1/quarantine", params={"limit": 1000}).json()
+
+
+@pytest.mark.parametrize("claimed", ["\\ud800", "\\u0000", "\\udfff\\u0000x"])
+async def test_text_no_database_can_hold_is_quarantined_escaped(stack: RunningStack, claimed):
+    # A lone surrogate or a NUL is a valid JSON string, but neither UTF-8 nor PostgreSQL
+    # text can hold it: before, writing the quarantine row failed and the message came back
+    # for ever.
+    msg_id = str(uuid.uuid4())
+    token = unsigned(f'{{"id":"{msg_id}","sender":"{claimed}"}}')
+    await publish(stack, token, msg_id)
+    entry = wait_until(lambda: quarantined(stack, msg_id))
+    assert entry["reason"] == "unknown_sender"
+    assert entry["claimed_sender"] == claimed  # escaped as \\uXXXX, as the JSON wrote it
+    assert entry["raw_size"] == len(token)
+    assert entry["raw_sha256"] == hashlib.sha256(token).hexdigest()
+    with hn_database(stack).connect() as db:
+        raw = db.execute(text("SELECT raw FROM quarantine WHERE message_id = :id"),
+                         {"id": msg_id}).scalar_one()
+    assert bytes(raw) == token
+
+
+async def test_raw_bytes_are_kept_up_to_the_limit_with_size_and_digest(stack: RunningStack):
+    data = b"\x00\xff\xfe" + bytes(range(256)) * 20  # invalid UTF-8, NULs, 5 KB
+    await publish(stack, data, str(uuid.uuid4()))
+    digest = hashlib.sha256(data).hexdigest()
+    entry = wait_until(lambda: next((i for i in quarantine_listing(stack)["items"]
+                                     if i["raw_sha256"] == digest), None))
+    assert (entry["reason"], entry["raw_size"]) == ("malformed", len(data))
+    with hn_database(stack).connect() as db:
+        raw = db.execute(text("SELECT raw FROM quarantine WHERE raw_sha256 = :d"),
+                         {"d": digest}).scalar_one()
+    assert bytes(raw) == data[:RAW_BYTES]
+
+
+def kept_and_counted(stack: RunningStack, sender: str) -> tuple[int, int]:
+    with hn_database(stack).connect() as db:
+        kept = db.execute(text("SELECT count(*) FROM quarantine WHERE verified_sender = :s"),
+                          {"s": sender}).scalar_one()
+    over = next((o["over"] for o in quarantine_listing(stack)["over_quota"]
+                 if o["sender"] == sender), 0)
+    return int(kept), int(over)
+
+
+async def test_each_sender_has_a_quota_beyond_which_messages_are_only_counted(
+        stack: RunningStack):
+    # PFPNNA's real key, but no agreement with SENAF: each is quarantined as no_agreement.
+    key = mexican_key(stack, "mx-pfpnna")
+    kept_before, over_before = kept_and_counted(stack, "mx-pfpnna")
+    sent = QUOTA + 5
+    for _ in range(sent):
+        envelope = forged_referral(sender="mx-pfpnna")
+        await publish(stack, sign_envelope(envelope, key).encode(), envelope.id)
+    total = kept_before + over_before + sent
+    wait_until(lambda: sum(kept_and_counted(stack, "mx-pfpnna")) == total, timeout=90)
+    assert kept_and_counted(stack, "mx-pfpnna") == (QUOTA, total - QUOTA)
+    summary = next(o for o in quarantine_listing(stack)["over_quota"]
+                   if o["sender"] == "mx-pfpnna")
+    assert (summary["kept"], summary["last_over_reason"]) == (QUOTA, "no_agreement")
+
+    # The quota is the proven sender's: a forger claiming PFPNNA is still kept.
+    forged = forged_referral(sender="mx-pfpnna")
+    await publish(stack, sign_envelope(forged, generate_signing_key()).encode(), forged.id)
+    assert wait_until(lambda: quarantined(stack, forged.id))["reason"] == "unknown_key"
+
+
+async def consumer_info(stack: RunningStack) -> ConsumerInfo:
+    nc = await stack.nats()
+    try:
+        return await nc.jetstream().consumer_info(MESSAGES_STREAM, "gateway-HN")
+    finally:
+        await nc.close()
+
+
+def gateway_log(stack: RunningStack) -> str:
+    logs = Path(stack.info["logs"])
+    return "\n".join(path.read_text(errors="replace") for path in logs.glob("*.log")
+                     if "hn" in path.name.lower() and "gateway" in path.name.lower())
+
+
+FAIL_QUARANTINE_WRITES = {
+    "sqlite": ["CREATE TRIGGER refuse_quarantine BEFORE INSERT ON quarantine "
+               "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_quarantine() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                   "CREATE TRIGGER refuse_quarantine BEFORE INSERT ON quarantine "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_quarantine()"],
+}
+ALLOW_QUARANTINE_WRITES = {
+    "sqlite": ["DROP TRIGGER refuse_quarantine"],
+    "postgresql": ["DROP TRIGGER refuse_quarantine ON quarantine",
+                   "DROP FUNCTION refuse_quarantine()"],
+}
+
+
+def run_sql(stack: RunningStack, statements: dict[str, list[str]]) -> None:
+    engine = hn_database(stack)
+    with engine.begin() as db:
+        for statement in statements[engine.dialect.name]:
+            db.execute(text(statement))
+    engine.dispose()
+
+
+async def test_a_message_whose_handling_always_fails_is_terminated_after_its_retries(
+        stack: RunningStack):
+    # Even the quarantine cannot be written (the database refuses it): after its
+    # deliveries the message is given up on, not nak'ed for ever.
+    run_sql(stack, FAIL_QUARANTINE_WRITES)
+    try:
+        started = time.monotonic()
+        marker = f"Ana-{uuid.uuid4().hex[:8]}"  # stands for a child's name in the message
+        sequence = await publish(stack, f"not a jws {marker}".encode(), str(uuid.uuid4()))
+
+        async def settled() -> bool:
+            info = await consumer_info(stack)
+            return bool(info.ack_floor and info.ack_floor.stream_seq >= sequence)
+
+        deadline = time.monotonic() + 60
+        while not await settled():
+            assert time.monotonic() < deadline, "the failing message was never given up on"
+            await asyncio.sleep(0.2)
+        assert time.monotonic() - started >= 1 + 2  # it was retried with backoff first
+    finally:
+        run_sql(stack, ALLOW_QUARANTINE_WRITES)
+    terminated = wait_until(lambda: [line for line in gateway_log(stack).splitlines()
+                                     if "message_terminated" in line
+                                     and f"stream_sequence={sequence}" in line])
+    assert f"deliveries={MAX_DELIVERIES}" in terminated[0]
+    assert marker not in gateway_log(stack)
+    with hn_database(stack).connect() as db:
+        assert db.execute(text("SELECT count(*) FROM quarantine WHERE stream_sequence = :s"),
+                          {"s": sequence}).scalar_one() == 0
+
+    # The gateway goes on: the next message is quarantined as usual.
+    envelope = forged_referral()
+    await publish(stack, sign_envelope(envelope, generate_signing_key()).encode(), envelope.id)
+    assert wait_until(lambda: quarantined(stack, envelope.id))["reason"] == "unknown_key"
+
+
+def delivered_referral(stack: RunningStack) -> str:
+    with stack.gateway("MX", "mx-sndif") as mx:
+        referral_id = mx.post("/v1/referrals", json=SAMPLE_REFERRAL).json()["id"]
+        wait_until(lambda: mx.get(f"/v1/referrals/{referral_id}").json()["status"]
+                   == "delivered")
+    return str(referral_id)
+
+
+@pytest.mark.parametrize("clock", ["3", 2.5, True, None, 2**31, 2**63, -1])
+async def test_an_update_whose_clock_is_no_integer_in_range_is_quarantined_at_once(
+        stack: RunningStack, clock):
+    referral_id = delivered_referral(stack)
+    envelope = Envelope.new(
+        ttl_seconds=3600, type="referral-update", sender="mx-sndif", recipients=["hn-senaf"],
+        agreement="agr-mx-sndif-hn-senaf-2026", purpose="reception-and-care",
+        in_reply_to=referral_id,
+        body={"referral_id": referral_id, "action": "note", "clock": clock,
+              "at": datetime.now(UTC).isoformat(), "details_jwe": "x"})
+    token = sign_envelope(envelope, mexican_key(stack, "mx-sndif")).encode()
+    await publish(stack, token, envelope.id, "enlace.msg.HN.hn-senaf.referral-update")
+    entry = wait_until(lambda: quarantined(stack, envelope.id))
+    # At once: not `processing_failed` after its retries.
+    assert (entry["reason"], entry["detail"]) == (
+        "malformed", "the body's clock is not an integer in range")
+
+
+def audit_event_types(stack: RunningStack, message_id: str) -> list[str]:
+    with stack.registry("auditor") as registry:
+        items = registry.get("/v1/audit/entries", params={"message_id": message_id}).json()
+    return sorted(item["event_type"] for item in items["items"])
+
+
+def signed_with_typ(key, envelope: Envelope, typ: str) -> bytes:  # type: ignore[no-untyped-def]
+    from joserfc import jws
+
+    header = {"alg": "Ed25519", "kid": key_id(key), "typ": typ}
+    return jws.serialize_compact(header, json.dumps(envelope.model_dump(mode="json")).encode(),
+                                 key, algorithms=["Ed25519"]).encode()
+
+
+async def test_a_proven_sender_is_told_why_exactly_when_the_protocol_says(stack: RunningStack):
+    key = mexican_key(stack, "mx-sndif")
+    now = int(time.time())
+    changes: dict[str, dict[str, Any]] = {
+        "issued_in_future": {"iat": now + 3600, "exp": now + 7200},
+        "unsupported_version": {"v": "2"},
+        "invalid_lifetime": {"exp": now + MAX_LIFETIME_SECONDS + 3600},
+    }
+    answered = {reason: forged_referral().model_copy(update=change)
+                for reason, change in changes.items()}
+    unanswered = {"expired": forged_referral().model_copy(update={"iat": now - 7200,
+                                                                  "exp": now - 3600}),
+                  "unsupported_typ": forged_referral(), "malformed": forged_referral()}
+    for reason, envelope in {**answered, **unanswered}.items():
+        if reason == "unsupported_typ":
+            token = signed_with_typ(key, envelope, "JWT")
+        elif reason == "malformed":
+            token = sign({**envelope.model_dump(mode="json"), "extra": 1}, key).encode()
+        else:
+            token = sign_envelope(envelope, key).encode()
+        await publish(stack, token, envelope.id)
+    for reason, envelope in {**answered, **unanswered}.items():
+        assert wait_until(lambda e=envelope: quarantined(stack, e.id))["reason"] == reason
+    for envelope in answered.values():  # Mexico's gateway got the notice, and audited it
+        wait_until(lambda e=envelope: audit_event_types(stack, e.id) == ["quarantined",
+                                                                          "refused"])
+    for envelope in unanswered.values():
+        assert audit_event_types(stack, envelope.id) == ["quarantined"]

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from shared.envelope import (
+    MAX_LIFETIME_SECONDS,
     Envelope,
     EnvelopeError,
     generate_signing_key,
@@ -138,7 +139,7 @@ def test_published_key_that_does_not_match_its_kid_is_refused(mx_key, hn_key):
 
 def test_expired_envelope_is_refused(mx_key):
     envelope = referral()
-    envelope.exp = envelope.iat - 1
+    envelope.iat, envelope.exp = envelope.iat - 7200, envelope.iat - 1
     with pytest.raises(EnvelopeError) as caught:
         verify_envelope(sign_envelope(envelope, mx_key), [public_jwk(mx_key)])
     assert caught.value.code == "expired"
@@ -171,7 +172,65 @@ def test_legacy_eddsa_algorithm_name_is_accepted(mx_key):
 
     envelope = referral()
     token = jws.serialize_compact(
-        {"alg": "EdDSA", "kid": key_id(mx_key)},
+        {"alg": "EdDSA", "kid": key_id(mx_key), "typ": "enlace-envelope+jws"},
         json.dumps(envelope.model_dump(mode="json")).encode(), mx_key, algorithms=["EdDSA"],
     )
     assert verify_envelope(token, [public_jwk(mx_key)]).id == envelope.id
+
+
+def signed_with_header(key, envelope: Envelope, header: dict) -> str:
+    from joserfc import jws
+
+    return str(jws.serialize_compact(
+        {"alg": "Ed25519", "kid": key_id(key), **header},
+        json.dumps(envelope.model_dump(mode="json")).encode(), key, algorithms=["Ed25519"]))
+
+
+@pytest.mark.parametrize("header", [{}, {"typ": "JWT"}, {"typ": "enlace-directory-snapshot+jws"}])
+def test_a_header_typ_other_than_the_envelopes_is_refused(mx_key, header):
+    with pytest.raises(EnvelopeError) as caught:
+        verify_envelope(signed_with_header(mx_key, referral(), header), [public_jwk(mx_key)])
+    assert caught.value.code == "unsupported_typ"
+    assert caught.value.envelope is None  # nothing to answer: no rejection notice
+
+
+@pytest.mark.parametrize("typ", ["enlace-envelope+jws", "application/enlace-envelope+jws",
+                                 "Enlace-Envelope+JWS"])
+def test_the_envelope_typ_is_compared_as_rfc_7515_says(mx_key, typ):
+    envelope = referral()
+    token = signed_with_header(mx_key, envelope, {"typ": typ})
+    assert verify_envelope(token, [public_jwk(mx_key)]).id == envelope.id
+
+
+@pytest.mark.parametrize("lifetime", [0, -60, MAX_LIFETIME_SECONDS + 1, 10 ** 12])
+def test_a_lifetime_that_is_not_positive_and_at_most_the_maximum_is_refused(mx_key, lifetime):
+    envelope = referral()
+    envelope.exp = envelope.iat + lifetime
+    with pytest.raises(EnvelopeError) as caught:
+        verify_envelope(sign_envelope(envelope, mx_key), [public_jwk(mx_key)])
+    assert caught.value.code == "invalid_lifetime"
+    assert caught.value.envelope == envelope  # proven sender: it can be told
+
+
+def test_the_longest_lifetime_allowed_is_the_streams_max_age(mx_key):
+    from shared.messaging import STREAM_MAX_AGE_SECONDS
+
+    assert MAX_LIFETIME_SECONDS == STREAM_MAX_AGE_SECONDS
+    envelope = referral()
+    envelope.exp = envelope.iat + MAX_LIFETIME_SECONDS
+    assert verify_envelope(sign_envelope(envelope, mx_key), [public_jwk(mx_key)]) == envelope
+
+
+def test_errors_after_the_signature_carry_the_envelope_to_answer(mx_key):
+    future = referral()
+    future.iat, future.exp = future.iat + 3600, future.iat + 7200
+    with pytest.raises(EnvelopeError) as caught:
+        verify_envelope(sign_envelope(future, mx_key), [public_jwk(mx_key)])
+    assert (caught.value.code, caught.value.envelope) == ("issued_in_future", future)
+
+    other_version = referral()
+    other_version.v = "Maria"
+    with pytest.raises(EnvelopeError) as caught:
+        verify_envelope(sign_envelope(other_version, mx_key), [public_jwk(mx_key)])
+    assert caught.value.code == "unsupported_version"
+    assert "Maria" not in caught.value.detail  # the sender's text is not repeated

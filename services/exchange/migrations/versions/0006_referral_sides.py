@@ -1,7 +1,7 @@
 """referral sides: a referral between two hosted institutions has a row per side
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 09:30:00.000000
 
 The key of `referrals` becomes (id, direction), and each step in `referral_events` names
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
