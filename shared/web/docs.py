@@ -32,6 +32,43 @@ INIT_SCRIPT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#sw
 """
 
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object",
+    "description": "RFC 9457 problem details; `code` is stable, `detail` is for people.",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "code": {"type": "string"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "description": "422: where and what kind, never the value",
+                   "items": {"type": "object", "properties": {
+                       "location": {"type": "array", "items": {}},
+                       "kind": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+PROBLEMS = {
+    "401": "No valid bearer token (`missing_token`, `invalid_token`)",
+    "403": "Your role or institution may not do this",
+    "404": "Nothing with this id is visible to you",
+    "409": "The resource's current state does not allow this",
+    "422": "The request is not valid (`invalid_request` with `errors`, or a rule's code)",
+}
+
+
+def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> None:
+    """The problems an operation can answer with, as application/problem+json."""
+    codes = ["401", "403", "422"]
+    if "{" in path:
+        codes.append("404")
+    if method in ("post", "put", "patch", "delete"):
+        codes.append("409")
+    responses = operation.setdefault("responses", {})
+    for code in sorted(codes):
+        responses[code] = {"description": PROBLEMS[code], "content": {
+            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve Swagger UI from the swagger-ui-bundle package, and describe bearer tokens."""
     app.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
@@ -51,10 +88,12 @@ def install_docs(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "An API token of your institution and role."}}
+            schema["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
             for path, operations in schema.get("paths", {}).items():
                 if path.startswith("/v1"):
-                    for operation in operations.values():
+                    for method, operation in operations.items():
                         operation.setdefault("security", [{"bearer": []}])
+                        _problem_responses(path, method, operation)
             app.openapi_schema = schema
         return app.openapi_schema
 

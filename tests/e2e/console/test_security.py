@@ -156,6 +156,11 @@ def test_docs_work_offline_and_show_the_bearer_scheme(stack: RunningStack) -> No
         assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
         assert schema["paths"]["/v1/referrals"]["post"]["security"] == [{"bearer": []}]
         assert not any(path.startswith("/console") for path in schema["paths"])
+        problem = schema["paths"]["/v1/referrals/{referral_id}"]["get"]["responses"]["404"]
+        assert problem["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"}
+        assert "HTTPValidationError" not in str(
+            schema["paths"]["/v1/referrals"]["post"]["responses"])
 
 
 def test_the_secretariat_signs_in_at_the_registry_and_it_is_in_the_log(
