@@ -44,7 +44,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         running.stop()
 
 
-@pytest.fixture(scope="session")
+# Package, not session: Playwright's sync API keeps an event loop running in the thread
+# while it is open, which the asyncio tests of other folders cannot share.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
