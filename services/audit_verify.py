@@ -4,6 +4,7 @@ Trusts only the registry's public key. It checks the signature of the latest che
 that a checkpoint saved earlier is consistent with it (RFC 9162 consistency proof: no
 history rewritten), and, with an auditor's token, that the entries reproduce its root.
 When they do not, it walks down the tree from the signed root to say which entry differs.
+With the directory, it checks each entry's signature: who asserted what.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
 from services.registry import merkle
 from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
+from shared.audit_events import AuditRejected, KeyRecord, verify_signature
 from shared.envelope import EnvelopeError, verify
 
 PAGE = 1000
@@ -51,13 +54,60 @@ def read_checkpoint(jws: str, public_key: dict[str, Any]) -> Checkpoint:
                       str(payload["issued_at"]), jws)
 
 
-class RegistryLog:
-    """The registry's audit API, read over HTTP."""
+class KeySource(Protocol):
+    def of(self, institution_id: str) -> list[KeyRecord]: ...
+
+    def country_of(self, institution_id: str) -> str | None: ...
+
+
+class DirectoryKeys:
+    """Institutions' signing keys from the directory: with a token, every key the institution
+    has had, with validity and revocation; without, the public JWKS (keys valid now)."""
 
     def __init__(self, url: str, token: str | None = None,
                  client: httpx.Client | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = client or httpx.Client(base_url=url, timeout=30, headers=headers)
+        self.with_history = bool(token)
+        self._cache: dict[str, list[KeyRecord]] = {}
+
+    def of(self, institution_id: str) -> list[KeyRecord]:
+        if institution_id not in self._cache:
+            self._cache[institution_id] = self._fetch(institution_id)
+        return self._cache[institution_id]
+
+    def _fetch(self, institution_id: str) -> list[KeyRecord]:
+        path = quote(institution_id, safe="")
+        if self.with_history:
+            response = self.http.get(f"/v1/institutions/{path}/keys")
+            if response.status_code == 200:
+                return [KeyRecord.model_validate(k) for k in response.json()
+                        if k.get("use") == "sig"]
+        response = self.http.get(f"/v1/institutions/{path}/jwks")
+        if response.status_code == 404:
+            return []
+        if response.status_code != 200:
+            raise VerificationFailed(f"the directory answered {response.status_code} for the "
+                                     f"keys of {institution_id}")
+        return [KeyRecord(jwk=k, valid_from=datetime.min.replace(tzinfo=UTC))
+                for k in response.json()["keys"] if k.get("use") == "sig"]
+
+    def country_of(self, institution_id: str) -> str | None:
+        """The institution's country (None without a token: the directory says it to users)."""
+        if not self.with_history:
+            return None
+        response = self.http.get(f"/v1/institutions/{quote(institution_id, safe='')}")
+        return str(response.json()["country"]) if response.status_code == 200 else ""
+
+
+class RegistryLog:
+    """The registry's audit API, read over HTTP."""
+
+    def __init__(self, url: str, token: str | None = None,
+                 client: httpx.Client | None = None) -> None:
+        self.http = client or httpx.Client(base_url=url, timeout=30)
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.http.get(path, params=params)
@@ -101,8 +151,9 @@ def _describe(item: dict[str, Any]) -> str:
     return f"leaf index {item['leaf_index']} (seq {item['seq']}, event {item['event_id']})"
 
 
-def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> int:
-    """Recompute every leaf from its entry and the root from the leaves."""
+def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    """Recompute every leaf from its entry and the root from the leaves; return the entries
+    in leaf order."""
     size = checkpoint.tree_size
     items = [i for i in log.entries() if i["leaf_index"] < size]
     by_index = {i["leaf_index"]: i for i in items}
@@ -121,7 +172,45 @@ def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> int:
         index = locate(log, checkpoint, lambda start, end: _range_root(leaves[start:end]))
         raise VerificationFailed(f"{_describe(ordered[index])} differs from the entry the "
                                  f"signed checkpoint commits to (changed with its hash?)")
-    return size
+    return ordered
+
+
+SIGNED_FIELDS = ("event_id", "event_type", "institution_id", "counterpart_id", "message_id",
+                 "message_type", "case_reference", "agreement_id", "detail")
+
+
+def check_signatures(items: list[dict[str, Any]], registry_key: dict[str, Any],
+                     keys: KeySource) -> tuple[int, int]:
+    """Each entry's JWS verifies with its asserter's key (the registry's for its own entries,
+    else the institution's, valid at occurred_at and not revoked when recorded) and says
+    what the entry says. Returns (signed, unsigned from before events were signed)."""
+    signed = unsigned = 0
+    for item in items:
+        if item.get("jws") is None:
+            unsigned += 1
+            continue
+        stored = _as_stored(item)
+        if item["source"] == "registry":
+            records = [KeyRecord(jwk=registry_key, valid_from=datetime.min.replace(tzinfo=UTC))]
+        else:
+            records = keys.of(item["institution_id"])
+            country = keys.country_of(item["institution_id"])
+            if country is not None and item["source"] != f"gateway:{country}":
+                raise VerificationFailed(f"{_describe(item)} came from {item['source']}, but "
+                                         f"{item['institution_id']} is not of that country")
+        try:
+            payload = verify_signature(item["jws"], records, stored["occurred_at"],
+                                       now=stored["recorded_at"])
+        except AuditRejected as exc:
+            raise VerificationFailed(f"{_describe(item)}: its signature does not verify with "
+                                     f"the keys of {item['institution_id']} ({exc.code})") from exc
+        occurred = datetime.fromisoformat(str(payload.get("occurred_at")).replace("Z", "+00:00"))
+        if occurred != stored["occurred_at"] or any(
+                payload.get(name) != item[name] for name in SIGNED_FIELDS):
+            raise VerificationFailed(f"{_describe(item)} says something other than the event "
+                                     f"its signature covers")
+        signed += 1
+    return signed, unsigned
 
 
 def _as_stored(item: dict[str, Any]) -> dict[str, Any]:
@@ -158,9 +247,10 @@ def locate(log: RegistryLog, checkpoint: Checkpoint, local: Callable[[int, int],
 
 
 def verify_log(url: str, public_key: dict[str, Any], checkpoint_file: Path | None,
-               token: str | None, say: Callable[[str], None] = print) -> None:
+               token: str | None, say: Callable[[str], None] = print,
+               keys: KeySource | None = None, client: httpx.Client | None = None) -> None:
     """Raises VerificationFailed (or httpx.HTTPError when the registry is unreachable)."""
-    log = RegistryLog(url, token)
+    log = RegistryLog(url, token, client)
     latest = read_checkpoint(log.get("/v1/audit/checkpoint")["jws"], public_key)
     say(f"checkpoint: {latest.tree_size} entries, root {latest.root_hash.hex()}, "
         f"issued {latest.issued_at}: signature OK")
@@ -170,8 +260,14 @@ def verify_log(url: str, public_key: dict[str, Any], checkpoint_file: Path | Non
         say(f"consistent with the checkpoint saved earlier ({saved.tree_size} entries, "
             f"{saved.issued_at}): no history rewritten")
     if token:
-        check_entries(log, latest)
+        items = check_entries(log, latest)
         say(f"entries: all {latest.tree_size} reproduce the signed root")
+        if keys is None:
+            say("signatures: not checked (give --directory-url)")
+        else:
+            signed, unsigned = check_signatures(items, public_key, keys)
+            say(f"signatures: all {signed} signed entries verify with their asserter's key"
+                + (f" ({unsigned} made before events were signed)" if unsigned else ""))
     else:
         say("entries: not checked (give an auditor's token with --token)")
     if checkpoint_file is not None:
@@ -184,6 +280,8 @@ def run_verify(args: Any) -> int:
     """The command line: 0 verified, 1 verification failed, 2 could not check."""
     url, key, token = args.registry_url, args.public_key, args.token
     token = token or os.environ.get("ENLACE_AUDIT_TOKEN")
+    directory_url = args.directory_url
+    directory_token = args.directory_token or os.environ.get("ENLACE_DIRECTORY_TOKEN")
     if not (url and key):
         try:
             stack = load_stack(args.data_dir)
@@ -194,9 +292,13 @@ def run_verify(args: Any) -> int:
         url = url or stack["registry"]["url"]
         key = key or json.dumps(stack["registry"]["public_key"])
         token = token or stack["registry"]["tokens"]["auditor"]
+        if not directory_url:
+            directory_url = stack["directory"]["url"]
+            directory_token = directory_token or stack["directory"]["tokens"]["regional_admin"]
     public_key = json.loads(key if key.lstrip().startswith("{") else Path(key).read_text())
     try:
-        verify_log(url, public_key, args.checkpoint, token)
+        keys = DirectoryKeys(directory_url, directory_token) if directory_url else None
+        verify_log(url, public_key, args.checkpoint, token, keys=keys)
     except VerificationFailed as exc:
         print(f"FAILED: {exc}")
         return 1

@@ -235,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", help="the registry's public JWK, or a file holding it")
     verify.add_argument("--token", help="an auditor's token (or ENLACE_AUDIT_TOKEN), to check "
                                         "the entries themselves")
+    verify.add_argument("--directory-url", help="the directory, for the institutions' keys "
+                                                "that the entries' signatures are checked with")
+    verify.add_argument("--directory-token", help="a directory token (or "
+                                                  "ENLACE_DIRECTORY_TOKEN): keys' history")
     verify.add_argument("--checkpoint", type=Path, default=None,
                         help="file of the checkpoint saved by the previous run; updated")
     verify.set_defaults(func=_audit_verify)

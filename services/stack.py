@@ -346,7 +346,8 @@ class Stack:
         registry_at_directory = self.secret("directory:registry")
         provision_directory(directory_db, gateway_tokens, admin, directory_tokens,
                             registry_at_directory)
-        provision_registry(registry_db, gateway_tokens, admin, auditor)
+        provision_registry(registry_db, gateway_tokens, admin, auditor,
+                           load_or_create_private_key(service_key_path(self.data_dir / "registry")))
         registry_people = self.regional_people(registry_db)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from shared.errors import install_problem_handlers, problem_body, problem_response
+from shared.limits import JsonDepthLimit
 from shared.logging import CORRELATION_HEADER, correlation, get_logger
 from shared.web.docs import install_docs
 
@@ -28,6 +30,7 @@ def create_service_app(
                   docs_url=None, redoc_url=None)
     install_docs(app)
     install_problem_handlers(app)
+    app.add_middleware(JsonDepthLimit)
 
     @app.middleware("http")
     async def _correlation(
@@ -57,6 +60,12 @@ def create_service_app(
         return problem_response(body)
 
     return app
+
+
+def url_path(*segments: str | int) -> str:
+    """An absolute URL path from its segments, each percent-encoded whole: a value taken from
+    a request (an id) cannot add a segment, a query or a control character to the URL."""
+    return "".join("/" + quote(str(s), safe="").replace(".", "%2E") for s in segments)
 
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:

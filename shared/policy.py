@@ -253,12 +253,28 @@ def _basis_problems(
 
 def _allow(agreement: AgreementTerms, request: DecisionRequest, allowed: list[str],
            used: list[BasisTerms]) -> Decision:
+    withheld = [c for c in _requested(request) if c not in allowed]
     return Decision(
         decision="allow", agreement_id=agreement.id, agreement_version=agreement.version,
         legal_bases=[BasisUsed(id=b.id, basis=b.basis) for b in used],
-        allowed_categories=allowed,
-        withheld_categories=[c for c in _requested(request) if c not in allowed],
+        allowed_categories=allowed, withheld_categories=withheld,
+        reasons=_withheld_reasons(agreement, withheld),
     )
+
+
+def _withheld_reasons(agreement: AgreementTerms, withheld: list[str]) -> list[DenyReason]:
+    """Why each withheld category is: outside the agreement, or covered by no usable basis."""
+    ref = f"agreement {agreement.id} (version {agreement.version})"
+    outside = [c for c in withheld if c not in agreement.data_categories]
+    uncovered = [c for c in withheld if c in agreement.data_categories]
+    reasons = []
+    if outside:
+        reasons.append(_reason("category_not_allowed",
+                               f"{ref} does not allow: {', '.join(outside)}"))
+    if uncovered:
+        reasons.append(_reason("categories_not_covered", "no usable consent or other legal "
+                               f"basis for the case covers: {', '.join(uncovered)}"))
+    return reasons
 
 
 def _deny(reasons: list[DenyReason]) -> Decision:

@@ -49,6 +49,7 @@ from services.directory.service import (
 )
 from services.directory.snapshot import sign_snapshot
 from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
+from shared.limits import NonNegativeInt32
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
@@ -280,8 +281,8 @@ def import_entries(
 @router.get("/snapshot", responses={200: {"content": {"application/jose": {}}}})
 def get_snapshot(
     request: Request, service: Service, _: CurrentPrincipal,
-    since: Annotated[int | None, Query(ge=0, description="Only what changed after this "
-                                                          "version")] = None,
+    since: Annotated[NonNegativeInt32 | None, Query(description="Only what changed after this "
+                                                             "version")] = None,
 ) -> Response:
     """The whole directory (or the changes since a version) as a JWS compact serialization
     signed by the directory, with version, issued-at and expiry."""

@@ -118,7 +118,7 @@ def validation_issues(exc: ValidationError) -> list[Issue]:
 def raise_first(issues: list[Issue]) -> None:
     if not issues:
         return
-    issue = max(issues, key=lambda i: i.status)  # who may ask (403) before what is asked
+    issue = max(issues, key=lambda i: i.status == 403)  # who may ask before what is asked
     problem = Forbidden if issue.status == 403 else Unprocessable
     raise problem(issue.message, code=issue.code, field=issue.field)
 

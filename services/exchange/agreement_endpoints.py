@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_role
 from shared.db import utcnow
 from shared.envelope import sign
 from shared.errors import Forbidden
+from shared.http import url_path
+from shared.limits import PositiveInt32
 
 router = APIRouter(prefix="/v1", tags=["agreements and consents"])
 
@@ -22,7 +24,7 @@ SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 class SignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: PositiveInt32
 
 
 def _hosted(request: Request, principal: Principal, *roles: Role) -> Any:
@@ -48,7 +50,7 @@ def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
     country is the party (country administrators). Returns the agreement as it now stands."""
     gateway = _hosted(request, principal, Role.country_admin)
     me = principal.institution_id
-    path = f"/v1/agreements/{agreement_id}/versions/{body.version}"
+    path = url_path("v1", "agreements", agreement_id, "versions", body.version)
     content = gateway.registry.call(me, "GET", f"{path}/content")["content"]
     party = me if me in content["parties"] else principal.country
     token = sign({"type": "agreement-signature", "agreement": content, "party": party,
@@ -84,4 +86,4 @@ def withdraw_consent(consent_id: str, request: Request, principal: CurrentPrinci
     no longer counts it."""
     gateway = _hosted(request, principal, Role.caseworker, Role.country_admin)
     return gateway.registry.call(principal.institution_id, "POST",
-                                 f"/v1/consents/{consent_id}/withdrawal", json=body)
+                                 url_path("v1", "consents", consent_id, "withdrawal"), json=body)

@@ -21,6 +21,7 @@ from services.exchange.schemas import (
     AlertTargetPublic,
     AlertView,
 )
+from shared.audit_events import claimed_uuid, claimed_version
 from shared.auth import Principal, Role, require_role
 from shared.db import session_scope, utcnow
 from shared.envelope import Envelope
@@ -282,13 +283,13 @@ def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
                   "received_at": utcnow().isoformat(), "status": "delivered"},
         ))
         outbox.audit(AuditEventType.alert_received, recipient, counterpart_id=envelope.sender,
-                     message_id=alert.id, message_type=envelope.type)
+                     message_id=claimed_uuid(alert.id), message_type=envelope.type)
     else:
         for name, value in fields.items():
             setattr(alert, name, value)
         outbox.audit(AUDIT_OF_CHANGE.get(str(body.get("action")), AuditEventType.alert_updated),
-                     recipient, counterpart_id=envelope.sender, message_id=alert.id,
-                     message_type=envelope.type, detail={"version": version})
+                     recipient, counterpart_id=envelope.sender, message_id=claimed_uuid(alert.id),
+                     message_type=envelope.type, detail={"version": claimed_version(version)})
     session.add(alert)
     log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
                 urgency=alert.urgency)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from services.exchange.models import OutboxMessage
 from services.exchange.registry_client import RegistryClient
 from services.exchange.repository import GatewayRepository
 from services.exchange.webhooks import queue_webhooks
+from shared.audit_events import AuditEvent, sign_event
 from shared.db import utcnow
 from shared.envelope import Envelope, sign_envelope
 from shared.errors import Unprocessable
@@ -86,20 +86,17 @@ class Outbox:
         return token
 
     def audit(self, event_type: AuditEventType, institution_id: str, **fields: Any) -> None:
-        event_id = str(uuid.uuid4())
-        event = {
-            "event_id": event_id,
-            "event_type": event_type.value,
-            "occurred_at": utcnow().isoformat(),
-            "institution_id": institution_id,
-            **fields,
-        }
+        """Sign the event with the key of the institution it is about, which must be hosted
+        here: the registry takes no event a gateway cannot sign (docs/protocol.md §10)."""
+        event = AuditEvent(event_id=str(uuid.uuid4()), event_type=event_type,
+                           occurred_at=utcnow(), institution_id=institution_id, **fields)
         self.repo.add(OutboxMessage(
-            msg_id=event_id, subject=audit_subject(self.gateway.country),
-            headers=headers_for(event_id, current_correlation_id()), payload=json.dumps(event),
+            msg_id=event.event_id, subject=audit_subject(self.gateway.country),
+            headers=headers_for(event.event_id, current_correlation_id()),
+            payload=sign_event(event, self.gateway.keys[institution_id]),
         ))
-        if self.gateway.hosts(institution_id):
-            queue_webhooks(self.repo.session, institution_id, event)
+        queue_webhooks(self.repo.session, institution_id,
+                       event.model_dump(mode="json", exclude={"v"}, exclude_none=True))
 
 
 class LocalDelivery:

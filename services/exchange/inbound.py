@@ -17,6 +17,7 @@ from services.exchange.regional_client import RegionalServiceDown
 from services.exchange.registry_client import PolicyQuestionRefused
 from services.exchange.repository import GatewayRepository
 from services.exchange.service import AUDIT_OF_ACTION, add_event, counterpart_of, local_party
+from shared.audit_events import claimed_id, claimed_message_type, claimed_uuid, reason_code
 from shared.db import session_scope, utcnow
 from shared.envelope import Envelope, EnvelopeError, digest, unverified_parts, verify_envelope
 from shared.logging import get_logger
@@ -255,7 +256,8 @@ class InboundService:
         ))
         outbox.audit(
             AuditEventType.received, recipient, counterpart_id=envelope.sender,
-            message_id=envelope.id, message_type=envelope.type, case_reference=case_reference,
+            message_id=claimed_uuid(envelope.id), message_type=envelope.type,
+            case_reference=case_reference,
             agreement_id=envelope.agreement, detail={"categories": envelope.categories},
         )
         log.info("referral_received", referral_id=envelope.id, sender=envelope.sender)
@@ -289,9 +291,9 @@ class InboundService:
         if decision["agreement_id"] != envelope.agreement:
             raise Rejected("agreement_mismatch", "the named agreement does not cover this flow")
         if decision["withheld_categories"]:
-            withheld = ", ".join(decision["withheld_categories"])
-            raise Rejected("category_not_allowed",
-                           f"the agreement does not allow the categories: {withheld}")
+            reasons = decision.get("reasons") or [{"code": "category_not_allowed", "detail": (
+                "withheld: " + ", ".join(decision["withheld_categories"]))}]
+            raise Rejected(reasons[0]["code"], "; ".join(r["detail"] for r in reasons))
 
     def _take_receipt(
         self, repo: GatewayRepository, outbox: Outbox, envelope: Envelope, token: str
@@ -319,8 +321,8 @@ class InboundService:
         outbox.audit(
             AuditEventType.receipt, referral.sender_id, counterpart_id=envelope.sender,
             message_id=referral.id, message_type=MessageType.referral.value,
-            case_reference=referral.case_reference, agreement_id=referral.agreement_id,
-            detail={"receipt_id": envelope.id},
+            case_reference=referral.case_reference, agreement_id=referral.agreement_id or None,
+            detail={"receipt_id": claimed_uuid(envelope.id)},
         )
         log.info("referral_delivered", referral_id=referral.id)
         return "receipt"
@@ -359,9 +361,9 @@ class InboundService:
         ))
         outbox.audit(
             AUDIT_OF_ACTION[action], local_party(referral), counterpart_id=envelope.sender,
-            message_id=envelope.id, message_type=envelope.type,
-            case_reference=referral.case_reference, agreement_id=referral.agreement_id,
-            detail={"referral_id": referral.id, "by": envelope.sender},
+            message_id=claimed_uuid(envelope.id), message_type=envelope.type,
+            case_reference=referral.case_reference, agreement_id=referral.agreement_id or None,
+            detail={"referral_id": claimed_uuid(referral.id), "by": envelope.sender},
         )
         return "update"
 
@@ -411,9 +413,10 @@ class InboundService:
             ))
         outbox.audit(
             AuditEventType.refused, envelope.recipients[0], counterpart_id=envelope.sender,
-            message_id=message_id, message_type=str(body.get("message_type", ""))[:40] or None,
+            message_id=claimed_uuid(message_id),
+            message_type=claimed_message_type(body.get("message_type")),
             case_reference=referral.case_reference if referral else None,
-            detail={"reason": str(body.get("reason", ""))[:100]},
+            detail={"reason": reason_code(body.get("reason"))},
         )
         log.warning("message_refused_by_peer", message_id=message_id,
                     reason=str(body.get("reason", ""))[:100])
@@ -453,11 +456,14 @@ class InboundService:
         ))
         if stored:
             local = subject.split(".")[3] if subject.count(".") >= 4 else ""
-            outbox.audit(
-                AuditEventType.quarantined, local if self.gateway.hosts(local) else "unknown",
-                counterpart_id=claimed_str("sender", 64), message_id=claimed_str("id", 64),
-                message_type=claimed_str("type", 40), detail={"reason": rejection.reason},
-            )
+            if self.gateway.hosts(local):  # else no hosted institution can sign the event
+                outbox.audit(
+                    AuditEventType.quarantined, local,
+                    counterpart_id=claimed_id(claimed.get("sender")),
+                    message_id=claimed_uuid(claimed.get("id")),
+                    message_type=claimed_message_type(claimed.get("type")),
+                    detail={"reason": reason_code(rejection.reason)},
+                )
             if verified is not None:
                 self._notify_sender(outbox, verified, rejection)
             log.warning("message_quarantined", reason=rejection.reason,

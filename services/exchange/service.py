@@ -32,6 +32,7 @@ from services.exchange.schemas import (
     categories_of,
     without_categories,
 )
+from shared.audit_events import claimed_uuid, reason_code
 from shared.auth import Principal, Role, require_role
 from shared.db import session_scope, utcnow
 from shared.envelope import digest, unverified_parts
@@ -182,7 +183,7 @@ class ReferralService:
             Outbox(GatewayRepository(session), self.gateway).audit(
                 AuditEventType.denied, sender, counterpart_id=recipient,
                 message_type=MessageType.referral.value, case_reference=case_reference,
-                detail={"reasons": [r["code"] for r in decision["reasons"]]},
+                detail={"reasons": [reason_code(r["code"]) for r in decision["reasons"]]},
             )
 
     # Reading --------------------------------------------------------------------------
@@ -199,9 +200,9 @@ class ReferralService:
         referral = self._visible(principal, referral_id)
         self.outbox.audit(
             AuditEventType.record_read, principal.institution_id,
-            counterpart_id=counterpart_of(referral), message_id=referral.id,
+            counterpart_id=counterpart_of(referral), message_id=claimed_uuid(referral.id),
             message_type=MessageType.referral.value, case_reference=referral.case_reference,
-            agreement_id=referral.agreement_id, detail={"role": principal.role.value},
+            agreement_id=referral.agreement_id or None, detail={"role": principal.role.value},
         )
         return self.public(referral)
 
@@ -262,8 +263,8 @@ class ReferralService:
             AUDIT_OF_ACTION[action], principal.institution_id,
             counterpart_id=counterpart_of(referral), message_id=envelope.id,
             message_type=envelope.type, case_reference=referral.case_reference,
-            agreement_id=referral.agreement_id,
-            detail={"referral_id": referral.id, "by": principal.institution_id},
+            agreement_id=referral.agreement_id or None,
+            detail={"referral_id": claimed_uuid(referral.id), "by": principal.institution_id},
         )
         log.info("referral_action", referral_id=referral.id, action=action.value)
         return referral

@@ -40,7 +40,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
                                                        AUDIT_SUBJECTS)
         stop = asyncio.Event()
-        consumer = asyncio.create_task(AuditIngest(engine).run(subscription, stop))
+        consumer = asyncio.create_task(
+            AuditIngest(engine, app.state.directory).run(subscription, stop))
         app.state.nats = nc
         try:
             yield
@@ -70,5 +71,5 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.signing_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.include_router(router)
-    registry_kit().mount(app)
+    registry_kit(app.state.signing_key).mount(app)
     return app

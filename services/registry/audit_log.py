@@ -17,6 +17,7 @@ from joserfc.jwk import OKPKey
 from services.registry import merkle
 from services.registry.models import AuditCheckpoint
 from services.registry.repository import RegistryRepository
+from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
 from shared.db import utcnow
 from shared.envelope import sign
 from shared.errors import Unprocessable
@@ -37,11 +38,15 @@ def iso_utc(moment: datetime) -> str:
 
 
 def canonical_entry(entry: Any) -> bytes:
-    """The exact bytes a leaf hashes (docs/registry.md, "Canonical entry")."""
+    """The exact bytes a leaf hashes (docs/registry.md, "Canonical entry"): version "2"
+    commits to the signed event (`jws`) too; entries made before events were signed keep
+    version "1", without it, so their leaves do not change."""
     if not isinstance(entry, dict):
-        entry = {name: getattr(entry, name) for name in ENTRY_FIELDS}
+        entry = {name: getattr(entry, name) for name in (*ENTRY_FIELDS, "jws")}
     document = {name: entry[name] for name in ENTRY_FIELDS}
     document["v"] = "1"
+    if entry.get("jws") is not None:
+        document["v"], document["jws"] = "2", entry["jws"]
     for name in ("occurred_at", "recorded_at"):
         if isinstance(document[name], datetime):
             document[name] = iso_utc(document[name])
@@ -49,13 +54,16 @@ def canonical_entry(entry: Any) -> bytes:
 
 
 class AuditLog:
-    def __init__(self, repo: RegistryRepository) -> None:
+    def __init__(self, repo: RegistryRepository, key: OKPKey | None = None) -> None:
         self.repo = repo
+        self.key = key  # the registry's service key, for the entries it makes itself
 
     # Appending ------------------------------------------------------------------------
 
     def append(self, events: list[dict[str, Any]], source: str) -> int:
-        """Append events not seen before (by event_id), in order; return how many."""
+        """Append events not seen before (by event_id), in order; return how many.
+
+        Each event has the members of ENTRY_FIELDS but the registry's own, and its `jws`."""
         size = self.repo.lock_tree()
         known = self.repo.known_event_ids([e["event_id"] for e in events])
         fresh: dict[str, dict[str, Any]] = {}
@@ -79,13 +87,19 @@ class AuditLog:
         return len(rows)
 
     def record(self, event_type: str, institution_id: str, **fields: Any) -> None:
-        """An entry made by the registry itself (agreement and consent changes)."""
-        self.append([{
+        """An entry made by the registry itself (agreement and consent changes), signed with
+        the registry's key in the same form as a gateway's event (docs/protocol.md §10)."""
+        if self.key is None:
+            raise RuntimeError("the registry's own audit entries need its signing key")
+        event: dict[str, Any] = {
             "event_id": str(uuid.uuid4()), "event_type": str(event_type),
-            "occurred_at": utcnow(), "institution_id": institution_id,
+            "occurred_at": iso_utc(utcnow()), "institution_id": institution_id,
             "counterpart_id": None, "message_id": None, "message_type": None,
             "case_reference": None, "agreement_id": None, "detail": {}, **fields,
-        }], source="registry")
+        }
+        token = sign({"v": "1", **event}, self.key, media_type=AUDIT_EVENT_MEDIA_TYPE)
+        occurred_at = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
+        self.append([{**event, "occurred_at": occurred_at, "jws": token}], source="registry")
 
     def _frontier(self, size: int) -> merkle.Frontier:
         keys = merkle.full_subtrees(0, size)

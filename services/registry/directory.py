@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.audit_events import KeyRecord
 from shared.errors import Unavailable
 
 
@@ -17,6 +18,8 @@ class DirectoryUnavailable(Unavailable):
 
 class Directory(Protocol):
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]: ...
+
+    def signing_key_records(self, institution_id: str) -> list[KeyRecord]: ...
 
     def country_of(self, institution_id: str) -> str: ...
 
@@ -47,6 +50,14 @@ class DirectoryLookup:
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         response = self._get(f"/v1/institutions/{institution_id}/jwks")
         return list(response.json()["keys"]) if response is not None else []
+
+    def signing_key_records(self, institution_id: str) -> list[KeyRecord]:
+        """Every signing key the institution has had, with validity and revocation (read
+        fresh: a revocation counts at once)."""
+        response = self._get(f"/v1/institutions/{institution_id}/keys", authenticated=True)
+        if response is None:
+            return []
+        return [KeyRecord.model_validate(k) for k in response.json() if k.get("use") == "sig"]
 
     def country_of(self, institution_id: str) -> str:
         """The institution's country, or "" when the directory does not know it."""

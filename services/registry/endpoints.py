@@ -14,6 +14,8 @@ from services.registry.schemas import (
     AgreementTermsIn,
     AuditEntryPublic,
     AuditPage,
+    AuditQuarantinePage,
+    AuditQuarantinePublic,
     CheckpointPublic,
     ConsentCreate,
     ConsentPage,
@@ -30,12 +32,14 @@ from services.registry.schemas import (
 )
 from services.registry.service import RegistryService
 from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
+from shared.limits import NonNegativeInt32, NonNegativeInt64, PositiveInt32, PositiveInt64
 
 router = APIRouter(prefix="/v1")
 
 
 def registry_service(request: Request, session: SessionDep) -> RegistryService:
-    return RegistryService(session, request.app.state.directory)
+    return RegistryService(session, request.app.state.directory,
+                           request.app.state.signing_key)
 
 
 Registry = Annotated[RegistryService, Depends(registry_service)]
@@ -83,40 +87,40 @@ def amend_agreement(agreement_id: str, body: AgreementTermsIn, registry: Registr
 
 @router.get("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
             tags=["agreements"])
-def get_version(agreement_id: str, version: int, registry: Registry, _: CurrentPrincipal
-                ) -> AgreementPublic:
+def get_version(agreement_id: str, version: PositiveInt32, registry: Registry,
+                _: CurrentPrincipal) -> AgreementPublic:
     """One version of an agreement."""
     return registry.public(registry.version(agreement_id, version))
 
 
 @router.put("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
             tags=["agreements"])
-def update_draft(agreement_id: str, version: int, body: AgreementTermsIn, registry: Registry,
-                 principal: CurrentPrincipal) -> AgreementPublic:
+def update_draft(agreement_id: str, version: PositiveInt32, body: AgreementTermsIn,
+                 registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """Change the terms of a draft (regional administrators)."""
     return registry.public(registry.update_draft(principal, agreement_id, version, body))
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/status",
              response_model=AgreementPublic, tags=["agreements"])
-def change_status(agreement_id: str, version: int, body: StatusChange, registry: Registry,
-                  principal: CurrentPrincipal) -> AgreementPublic:
+def change_status(agreement_id: str, version: PositiveInt32, body: StatusChange,
+                  registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """Submit for signatures, suspend, resume or terminate (regional administrators)."""
     return registry.public(registry.change_status(principal, agreement_id, version, body))
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}/content",
             response_model=AgreementContent, tags=["agreements"])
-def get_content(agreement_id: str, version: int, registry: Registry, _: CurrentPrincipal
-                ) -> AgreementContent:
+def get_content(agreement_id: str, version: PositiveInt32, registry: Registry,
+                _: CurrentPrincipal) -> AgreementContent:
     """The canonical content of a version: what each party signs."""
     return registry.content(agreement_id, version)
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/signatures",
              response_model=AgreementPublic, status_code=201, tags=["agreements"])
-def add_signature(agreement_id: str, version: int, body: SignatureIn, registry: Registry,
-                  principal: CurrentPrincipal) -> AgreementPublic:
+def add_signature(agreement_id: str, version: PositiveInt32, body: SignatureIn,
+                  registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """A party's signature, from its gateway; the last one makes the version active."""
     return registry.public(registry.add_signature(principal, agreement_id, version, body.jws))
 
@@ -186,7 +190,7 @@ def list_audit_entries(
     case_reference: str | None = None,
     since: datetime | None = Query(None, description="occurred at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="occurred before (ISO 8601)"),
-    after_seq: int = Query(0, ge=0),
+    after_seq: Annotated[NonNegativeInt32, Query()] = 0,
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:
     """Audit entries in log order (auditors and regional administrators). With
@@ -200,6 +204,22 @@ def list_audit_entries(
     return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows])
 
 
+@router.get("/audit/quarantine", response_model=AuditQuarantinePage, tags=["audit"])
+def list_audit_quarantine(
+    registry: Registry,
+    principal: CurrentPrincipal,
+    reason: str | None = Query(None, max_length=40),
+    institution_id: str | None = Query(None, max_length=64),
+    after_id: int = Query(0, ge=0, le=2**62),
+    limit: int = Query(100, ge=1, le=1000),
+) -> AuditQuarantinePage:
+    """Audit events the registry refused, with the reason (auditors and regional
+    administrators). Only the hash and size of each message are kept, and the claimed ids
+    that fit their patterns; never its content."""
+    rows = registry.audit_quarantine(principal, reason, institution_id, after_id, limit)
+    return AuditQuarantinePage(items=[AuditQuarantinePublic.model_validate(r) for r in rows])
+
+
 @router.get("/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
 def latest_checkpoint(request: Request, registry: Registry) -> CheckpointPublic:
     """The signed tree size and root hash of the log now (public: hashes only)."""
@@ -209,8 +229,8 @@ def latest_checkpoint(request: Request, registry: Registry) -> CheckpointPublic:
 
 
 @router.get("/audit/proofs/inclusion", response_model=InclusionProof, tags=["audit"])
-def inclusion_proof(registry: Registry, leaf_index: int = Query(ge=0),
-                    tree_size: int = Query(ge=1)) -> InclusionProof:
+def inclusion_proof(registry: Registry, leaf_index: Annotated[NonNegativeInt64, Query()],
+                    tree_size: Annotated[PositiveInt64, Query()]) -> InclusionProof:
     """RFC 9162 inclusion proof of one entry in the tree of `tree_size` leaves (public)."""
     leaf, path = registry.audit.inclusion_proof(leaf_index, tree_size)
     return InclusionProof(leaf_index=leaf_index, tree_size=tree_size, leaf_hash=leaf.hex(),
@@ -218,15 +238,16 @@ def inclusion_proof(registry: Registry, leaf_index: int = Query(ge=0),
 
 
 @router.get("/audit/proofs/consistency", response_model=ConsistencyProof, tags=["audit"])
-def consistency_proof(registry: Registry, first: int = Query(ge=1),
-                      second: int = Query(ge=1)) -> ConsistencyProof:
+def consistency_proof(registry: Registry, first: Annotated[PositiveInt64, Query()],
+                      second: Annotated[PositiveInt64, Query()]) -> ConsistencyProof:
     """RFC 9162 consistency proof: the tree of `second` leaves extends that of `first`."""
     path = registry.audit.consistency_proof(first, second)
     return ConsistencyProof(first=first, second=second, consistency_path=[h.hex() for h in path])
 
 
 @router.get("/audit/tree", response_model=SubtreePublic, tags=["audit"])
-def subtree(registry: Registry, start: int = Query(ge=0), end: int = Query(ge=1)
+def subtree(registry: Registry, start: Annotated[NonNegativeInt64, Query()],
+            end: Annotated[PositiveInt64, Query()]
             ) -> SubtreePublic:
     """The hash of a node of the tree, leaves [start, end), and of its two children."""
     whole, left, right = registry.audit.subtree(start, end)

@@ -100,6 +100,28 @@ class AuditEntry(SQLModel, table=True):
     case_reference: str | None = Field(default=None, index=True, max_length=100)
     agreement_id: str | None = Field(default=None, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
+    # The asserting party's JWS over the event (the institution's key, or the registry's
+    # for its own entries); null only on entries made before events were signed.
+    jws: str | None = Field(default=None, sa_type=Text)
+
+
+class AuditQuarantine(SQLModel, table=True):
+    """An audit event refused by the registry: why, and what can be told of it without
+    keeping what it said. Only values that fit their strict patterns are kept; the raw
+    message is kept as its SHA-256 and size, never in clear (it may hold anything)."""
+
+    __tablename__ = "audit_quarantine"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    subject_country: str | None = Field(default=None, max_length=2)
+    reason: str = Field(index=True, max_length=40)
+    sha256: str = Field(unique=True, max_length=64)
+    size: int
+    event_id: str | None = Field(default=None, max_length=36)
+    event_type: str | None = Field(default=None, max_length=40)
+    institution_id: str | None = Field(default=None, max_length=64)
+    kid: str | None = Field(default=None, max_length=64)
 
 
 class AuditNode(SQLModel, table=True):
@@ -134,5 +156,5 @@ class AuditCheckpoint(SQLModel, table=True):
     jws: str = Field(sa_type=Text)
 
 
-MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditNode, AuditTree,
-          AuditCheckpoint, ApiToken, Person, WebSession)
+MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditQuarantine, AuditNode,
+          AuditTree, AuditCheckpoint, ApiToken, Person, WebSession)

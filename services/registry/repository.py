@@ -16,6 +16,7 @@ from services.registry.models import (
     AuditCheckpoint,
     AuditEntry,
     AuditNode,
+    AuditQuarantine,
     AuditTree,
     Consent,
 )
@@ -178,3 +179,21 @@ class RegistryRepository:
         if until:
             query = query.where(AuditEntry.occurred_at < until)
         return list(self.session.exec(query.order_by(col(AuditEntry.seq)).limit(limit)))
+
+    def quarantine_audit_events(self, rows: list[AuditQuarantine]) -> int:
+        """Store refused events not quarantined before (by the hash of their bytes)."""
+        hashes = {r.sha256 for r in rows}
+        known = set(self.session.exec(select(AuditQuarantine.sha256).where(
+            col(AuditQuarantine.sha256).in_(hashes)))) if hashes else set()
+        fresh = {r.sha256: r for r in rows if r.sha256 not in known}
+        self.session.add_all(fresh.values())
+        return len(fresh)
+
+    def audit_quarantine(self, *, reason: str | None = None, institution_id: str | None = None,
+                         after_id: int = 0, limit: int = 100) -> list[AuditQuarantine]:
+        query = select(AuditQuarantine).where(col(AuditQuarantine.id) > after_id)
+        if reason:
+            query = query.where(AuditQuarantine.reason == reason)
+        if institution_id:
+            query = query.where(AuditQuarantine.institution_id == institution_id)
+        return list(self.session.exec(query.order_by(col(AuditQuarantine.id)).limit(limit)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -30,7 +29,6 @@ from shared.vocabulary import DataCategory, MessageType, Purpose
 __all__ = ["AgreementStatus", "Decision", "DecisionRequest", "DenyReason", "LegalBasis"]
 
 PartyStr = Field(min_length=2, max_length=64, pattern=r"^([A-Z]{2}|[A-Za-z0-9][A-Za-z0-9_-]*)$")
-MAX_DETAIL_BYTES = 4000
 
 
 class Strict(BaseModel):
@@ -248,36 +246,16 @@ class SnapshotPublic(BaseModel):
 
 
 class AuditEventFields(BaseModel):
-    event_id: str = Field(min_length=1, max_length=64)
-    event_type: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z-]*$")
+    event_id: str
+    event_type: str
     occurred_at: AwareDatetime
-    institution_id: str = IdStr
-    counterpart_id: str | None = Field(default=None, max_length=64)
-    message_id: str | None = Field(default=None, max_length=64)
-    message_type: str | None = Field(default=None, max_length=40)
-    case_reference: str | None = Field(default=None, max_length=100)
-    agreement_id: str | None = Field(default=None, max_length=64)
+    institution_id: str
+    counterpart_id: str | None = None
+    message_id: str | None = None
+    message_type: str | None = None
+    case_reference: str | None = None
+    agreement_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
-
-
-class AuditEventIn(AuditEventFields):
-    """What a gateway publishes on enlace.audit.<country>; identifiers only."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="after")
-    def _storable(self) -> AuditEventIn:
-        # Every value must survive both databases unchanged, or the log could not be
-        # recomputed: no NUL characters (PostgreSQL text), no NaN or infinities (JSON).
-        try:
-            detail = json.dumps(self.detail, allow_nan=False, ensure_ascii=False)
-        except ValueError as exc:
-            raise ValueError("detail must be finite JSON") from exc
-        if len(detail.encode()) > MAX_DETAIL_BYTES:
-            raise ValueError("detail is too large")
-        if "\\u0000" in detail or "\x00" in self.model_dump_json():
-            raise ValueError("values must not contain NUL characters")
-        return self
 
 
 class AuditEntryPublic(AuditEventFields):
@@ -288,6 +266,8 @@ class AuditEntryPublic(AuditEventFields):
     leaf_hash: str = Field(description="SHA-256(0x00 || canonical entry), lowercase hex")
     source: str
     recorded_at: datetime
+    jws: str | None = Field(description="the signed event (JWS compact) as its asserter "
+                            "signed it; null only on entries made before events were signed")
 
     @field_validator("leaf_hash", mode="before")
     @classmethod
@@ -297,6 +277,25 @@ class AuditEntryPublic(AuditEventFields):
 
 class AuditPage(BaseModel):
     items: list[AuditEntryPublic]
+
+
+class AuditQuarantinePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    received_at: datetime
+    reason: str = Field(description="stable code, docs/protocol.md §10.3")
+    subject_country: str | None
+    sha256: str = Field(description="SHA-256 of the message as received, lowercase hex")
+    size: int = Field(description="bytes received")
+    event_id: str | None = Field(description="the claimed event id, if a UUID")
+    event_type: str | None = Field(description="the claimed event type, if in the vocabulary")
+    institution_id: str | None = Field(description="the claimed institution, if an id")
+    kid: str | None = Field(description="the claimed key id, if a thumbprint")
+
+
+class AuditQuarantinePage(BaseModel):
+    items: list[AuditQuarantinePublic]
 
 
 class CheckpointPublic(BaseModel):

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from joserfc.jwk import OKPKey
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.directory.seed import SECRETARIAT, country_of
@@ -49,12 +50,14 @@ DEMO_CONSENT_HOLDER = "mx-sndif"
 
 
 def provision_registry(
-    url: str, gateway_tokens: dict[str, str], admin_token: str, auditor_token: str
+    url: str, gateway_tokens: dict[str, str], admin_token: str, auditor_token: str,
+    signing_key: OKPKey,
 ) -> None:
+    """`signing_key` is the registry's service key: it signs the seed's audit entries."""
     migrate("services.registry", url)
     engine = make_engine(url)
     with session_scope(engine) as session:
-        registry = RegistryService(session)
+        registry = RegistryService(session, signing_key=signing_key)
         admin = Principal(SECRETARIAT, "", Role.regional_admin)
         if not registry.repo.agreement_versions(DEMO_AGREEMENT["id"]):
             agreement = registry.create_agreement(admin, AgreementCreate(**DEMO_AGREEMENT))

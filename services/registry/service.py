@@ -12,19 +12,19 @@ from sqlmodel import Session
 
 from services.registry.audit_log import AuditLog, iso_utc
 from services.registry.directory import Directory, DirectoryUnavailable
-from services.registry.models import Agreement, AgreementSignature, Consent
+from services.registry.models import Agreement, AgreementSignature, AuditQuarantine, Consent
 from services.registry.repository import RegistryRepository
 from services.registry.schemas import (
     AgreementContent,
     AgreementCreate,
     AgreementPublic,
     AgreementTermsIn,
-    AuditEventIn,
     ConsentCreate,
     SignaturePublic,
     StatusChange,
     Withdrawal,
 )
+from shared.audit_events import AuditEvent
 from shared.auth import Principal, Role, require_role
 from shared.db import utcnow
 from shared.envelope import EnvelopeError, sign, unverified_parts, verify
@@ -44,7 +44,6 @@ from shared.vocabulary import AuditEventType as Event
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 SNAPSHOT_MEDIA_TYPE = "enlace-policy-snapshot+jws"
 SIGNER_ROLE = Role.country_admin
-REGISTRY_EVENT_PREFIXES = ("agreement-", "consent-")
 PENDING = (AgreementStatus.draft, AgreementStatus.awaiting_signatures)
 EVER_ACTIVE = (AgreementStatus.active, AgreementStatus.suspended, AgreementStatus.expired,
                AgreementStatus.terminated)
@@ -101,9 +100,10 @@ def basis_terms(consent: Consent) -> BasisTerms:
 
 
 class RegistryService:
-    def __init__(self, session: Session, directory: Directory | None = None) -> None:
+    def __init__(self, session: Session, directory: Directory | None = None,
+                 signing_key: OKPKey | None = None) -> None:
         self.repo = RegistryRepository(session)
-        self.audit = AuditLog(self.repo)
+        self.audit = AuditLog(self.repo, signing_key)
         self.directory = directory
 
     # Agreements -----------------------------------------------------------------------
@@ -385,5 +385,13 @@ class RegistryService:
 
     # Audit ----------------------------------------------------------------------------
 
-    def record_audit_events(self, events: list[AuditEventIn], source: str) -> int:
-        return self.audit.append([e.model_dump() for e in events], source)
+    def record_audit_events(self, events: list[tuple[AuditEvent, str]], source: str) -> int:
+        """Verified gateway events with their JWS (services/registry/messaging.py)."""
+        return self.audit.append([{**e.fields(), "jws": token} for e, token in events], source)
+
+    def audit_quarantine(self, principal: Principal, reason: str | None,
+                         institution_id: str | None, after_id: int, limit: int
+                         ) -> list[AuditQuarantine]:
+        require_role(principal, Role.auditor, Role.regional_admin)
+        return self.repo.audit_quarantine(reason=reason, institution_id=institution_id,
+                                          after_id=after_id, limit=limit)

@@ -129,7 +129,8 @@ async def test_quarantine_shows_each_institution_only_what_was_addressed_to_it(
             agreement="agr-x", purpose="reception-and-care", categories=[],
             body={"case_reference": f"Q-{uuid.uuid4().hex[:8]}"})
         await publish(stack, sign_envelope(envelope, generate_signing_key()).encode(),
-                      envelope.id, subject=f"enlace.msg.MX.{recipient}.referral")
+                      envelope.id, subject=f"enlace.msg.MX.{recipient}.referral",
+                      identity="gateway-HN")
         forged[recipient] = envelope.id
     wait_until(lambda: set(forged.values()) <= quarantine_ids(stack, "mx-sndif",
                                                               "country_admin"))

@@ -54,9 +54,11 @@ def forged_referral(sender: str = "mx-sndif", **overrides) -> Envelope:
     return Envelope.new(ttl_seconds=3600, **{**fields, **overrides})
 
 
-async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = SUBJECT) -> int:
-    """Publish as the Mexican gateway would; returns the stream sequence."""
-    nc = await stack.nats("gateway-MX")
+async def publish(stack: RunningStack, data: bytes, msg_id: str, subject: str = SUBJECT,
+                  identity: str = "gateway-MX") -> int:
+    """Publish as a country's gateway would (Mexico's by default); returns the stream
+    sequence."""
+    nc = await stack.nats(identity)
     try:
         ack = await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
     finally:

@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import OKPKey
 
 from services.registry.app import create_app
+from services.registry.directory import DirectoryUnavailable
+from shared.audit_events import KeyRecord
 from shared.auth import Role, issue_token
 from shared.db import migrate, session_scope
 from shared.envelope import generate_signing_key, public_jwk, service_key_path, sign
@@ -26,16 +28,32 @@ NOW = datetime.now(UTC)
 
 
 class FakeDirectory:
-    """Signing keys and countries of the test institutions."""
+    """Signing keys (valid since yesterday; `revoked` sets a revocation) and countries of
+    the test institutions. `down` makes it answer as an unreachable directory would,
+    `garbled` as one whose answers cannot be read."""
 
     def __init__(self) -> None:
         self.keys = {i: generate_signing_key() for i in INSTITUTIONS}
+        self.revoked: dict[str, datetime] = {}
+        self.down = False
+        self.garbled = False
 
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         key = self.keys.get(institution_id)
         return [public_jwk(key)] if key else []
 
+    def signing_key_records(self, institution_id: str) -> list[KeyRecord]:
+        if self.down:
+            raise DirectoryUnavailable("The directory cannot be reached.")
+        if self.garbled:
+            raise ValueError("the directory's answer is not a list of keys")
+        return [KeyRecord(jwk=jwk, valid_from=NOW - timedelta(days=1),
+                          revoked_at=self.revoked.get(institution_id))
+                for jwk in self.signing_keys(institution_id)]
+
     def country_of(self, institution_id: str) -> str:
+        if self.down:
+            raise DirectoryUnavailable("The directory cannot be reached.")
         return INSTITUTIONS.get(institution_id, "")
 
 

@@ -101,6 +101,8 @@ def canonical_entry(item: dict[str, Any]) -> bytes:
               "institution_id", "counterpart_id", "message_id", "message_type",
               "case_reference", "agreement_id", "detail")
     document: dict[str, Any] = {"v": "1", **{name: item[name] for name in fields}}
+    if item.get("jws") is not None:  # version 2 commits to the signed event too
+        document.update(v="2", jws=item["jws"])
     for name in ("occurred_at", "recorded_at"):
         moment = datetime.fromisoformat(document[name].replace("Z", "+00:00")).astimezone(UTC)
         document[name] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -136,3 +136,17 @@ def test_countries_as_parties_and_as_recipients():
     same = decide([agreement(parties=["MX", "HN"])], [basis()],
                   request(recipient="mx-pfpnna"), NOW, {"mx-sndif": "MX", "mx-pfpnna": "MX"})
     assert codes(same) == ["no_agreement"]
+
+
+def test_each_withheld_category_is_explained_by_its_real_reason():
+    decision = decide([agreement(data_categories=["identity", "protection", "health"])],
+                      [basis(data_categories=["identity", "health"])],
+                      request(data_categories=["identity", "protection", "health", "family"]),
+                      NOW)
+    assert decision.decision == "allow"
+    explained = {r.code: r.detail for r in decision.reasons}
+    assert set(explained) == {"category_not_allowed", "categories_not_covered"}
+    assert "family" in explained["category_not_allowed"]
+    assert "protection" not in explained["category_not_allowed"]
+    assert "protection" in explained["categories_not_covered"]
+    assert "agreement" not in explained["categories_not_covered"]

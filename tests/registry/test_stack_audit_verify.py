@@ -18,7 +18,7 @@ from tests.registry import rfc9162
 
 ENTRY_COLUMNS = ("seq", "leaf_index", "leaf_hash", "source", "event_id", "event_type",
                  "occurred_at", "recorded_at", "institution_id", "counterpart_id", "message_id",
-                 "message_type", "case_reference", "agreement_id", "detail")
+                 "message_type", "case_reference", "agreement_id", "detail", "jws")
 
 
 def verify(stack: RunningStack, checkpoint: Path, *extra: str) -> tuple[int, str]:
@@ -156,3 +156,21 @@ def test_rewritten_history_is_caught(stack: RunningStack, saved: Path):
     code, output = verify(stack, saved)
     assert code == 1, output
     assert "history rewritten" in output
+
+
+def test_an_altered_signature_is_caught_and_named(stack: RunningStack, tmp_path: Path):
+    traffic(stack)
+    row = entry(stack, 3)
+    header, payload, signature = row["jws"].split(".")
+    other = ("A" if signature[0] != "A" else "B") + signature[1:]
+    sql(stack, "UPDATE audit_entries SET jws = :j WHERE leaf_index = 3",
+        j=f"{header}.{payload}.{other}")
+    try:
+        code, output = verify(stack, tmp_path / "checkpoint.json")
+    finally:
+        sql(stack, "UPDATE audit_entries SET jws = :j WHERE leaf_index = 3", j=row["jws"])
+    assert code == 1, output
+    assert "FAILED" in output and "leaf index 3 " in output and row["event_id"] in output
+    code, output = verify(stack, tmp_path / "checkpoint.json")
+    assert code == 0, output
+    assert "signatures: all" in output
