@@ -26,10 +26,10 @@ import httpx
 import nats
 
 from services import demo_data
-from services.directory.seed import DEMO_USERS, provision_directory
+from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
-from shared.auth import new_token
+from shared.auth import Role, new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
 from shared.messaging import ensure_streams
 from shared.nats_auth import (
@@ -42,6 +42,7 @@ from shared.nats_auth import (
     load_or_create_trust,
     write_server_include,
 )
+from shared.web.people import new_password, provision_people
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 90.0
@@ -204,6 +205,32 @@ class Stack:
             self.secrets[key] = new_token()
         return self.secrets[key]
 
+    def regional_people(self, database_url: str) -> dict[str, dict[str, str]]:
+        """The secretariat's regional administrator and auditor, who sign in at the registry."""
+        people = {}
+        for role in (Role.regional_admin, Role.auditor):
+            username = f"{SECRETARIAT}.{role.value}"
+            people[role.value] = {"username": username, "password": self.secrets.setdefault(
+                f"person:{username}", new_password())}
+        provision_people(database_url, {p["username"]: (SECRETARIAT, "", Role(role), p["password"])
+                                        for role, p in people.items()})
+        return people
+
+    def demo_people(self, database_url: str, country: str,
+                    institutions: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+        """One person per role of each hosted institution, who signs in to the console."""
+        people: dict[str, dict[str, dict[str, str]]] = {}
+        for inst in institutions:
+            for role in GATEWAY_ROLES:
+                username = f"{inst}.{role.value}"
+                password = self.secrets.setdefault(f"person:{username}", new_password())
+                people.setdefault(inst, {})[role.value] = {"username": username,
+                                                           "password": password}
+        provision_people(database_url, {
+            p["username"]: (inst, country, Role(role), p["password"])
+            for inst, by_role in people.items() for role, p in by_role.items()})
+        return people
+
     # Processes -------------------------------------------------------------------------
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
@@ -321,6 +348,7 @@ class Stack:
                             registry_at_directory)
         provision_registry(registry_db, gateway_tokens, admin, auditor,
                            load_or_create_private_key(service_key_path(self.data_dir / "registry")))
+        registry_people = self.regional_people(registry_db)
 
         urls = {"directory": f"http://{HOST}:{ports['directory']}",
                 "registry": f"http://{HOST}:{ports['registry']}"}
@@ -349,6 +377,7 @@ class Stack:
             tokens = {inst: {role.value: self.secret(f"{inst}:{role.value}")
                              for role in GATEWAY_ROLES} for inst in institutions}
             provision_gateway(db, country, tokens)
+            people = self.demo_people(db, country, institutions)
             urls[name] = f"http://{HOST}:{ports[name]}"
             self.serve(name, "exchange", ports[name], {
                 **common, "data_dir": str(folder), "database_url": db,
@@ -358,7 +387,8 @@ class Stack:
             })
             gateways[country] = {
                 "url": urls[name], "database_url": db, "data_dir": str(folder),
-                "institutions": {inst: {"tokens": tokens[inst]} for inst in institutions},
+                "institutions": {inst: {"tokens": tokens[inst], "people": people[inst]}
+                                 for inst in institutions},
             }
         _save_secrets(self.data_dir, self.secrets)
         self.wait_ready(urls)
@@ -373,7 +403,8 @@ class Stack:
                           "tokens": {"regional_admin": admin, **directory_tokens}},
             "registry": {"url": urls["registry"], "database_url": registry_db,
                          "public_key": json.loads(public_keys["registry_public_key"]),
-                         "tokens": {"regional_admin": admin, "auditor": auditor}},
+                         "tokens": {"regional_admin": admin, "auditor": auditor},
+                         "people": registry_people},
             "gateways": gateways,
             "pids": {name: p.pid for name, p in self.processes.items()},
             "logs": str(self.data_dir / "logs"),
@@ -387,8 +418,19 @@ def next_steps(stack: dict[str, Any]) -> str:
     mx_token = mx["institutions"]["mx-sndif"]["tokens"]["caseworker"]
     hn_token = hn["institutions"]["hn-senaf"]["tokens"]["caseworker"]
     data_dir = stack["data_dir"]
+    mx_person = mx["institutions"]["mx-sndif"]["people"]["caseworker"]
+    hn_person = hn["institutions"]["hn-senaf"]["people"]["caseworker"]
     return f"""
 Enlace is running (data and logs in {data_dir}).
+
+Open the console in a browser:
+  sign in at {mx['url']}/console as {mx_person['username']} / {mx_person['password']}
+      (SNDIF caseworker, Mexico: send a referral with "New referral")
+  sign in at {hn['url']}/console as {hn_person['username']} / {hn_person['password']}
+      (SENAF caseworker, Honduras: the referral arrives in the inbox)
+  the secretariat (regional administrator, auditor) signs in at {stack['registry']['url']}/console
+  every demo person (one per role) and their password is in {data_dir}/stack.json
+
   NATS            {stack['nats_url']}
   directory       {stack['directory']['url']}/docs
   registry        {stack['registry']['url']}/docs

@@ -149,6 +149,17 @@ class AlertEscalatedDetail(Closed):
     no_recipient: bool
 
 
+class PersonDetail(Closed):
+    """A person of the console (the username never: it names a member of staff)."""
+
+    person_id: Uuid
+    role: Role
+
+
+class SignInFailedDetail(PersonDetail):
+    reason: Literal["bad_credentials", "locked"]
+
+
 DETAIL_SCHEMAS: dict[AuditEventType, type[Closed]] = {
     AuditEventType.sent: SentDetail,
     AuditEventType.denied: DeniedDetail,
@@ -167,6 +178,9 @@ DETAIL_SCHEMAS: dict[AuditEventType, type[Closed]] = {
     AuditEventType.alert_located: AlertVersionDetail,
     AuditEventType.alert_cancelled: AlertVersionDetail,
     AuditEventType.alert_escalated: AlertEscalatedDetail,
+    AuditEventType.sign_in: PersonDetail,
+    AuditEventType.sign_in_failed: SignInFailedDetail,
+    AuditEventType.password_changed: PersonDetail,
 }
 GATEWAY_EVENT_TYPES = frozenset(DETAIL_SCHEMAS)
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from shared.errors import install_problem_handlers, problem_body, problem_response
 from shared.limits import JsonDepthLimit
 from shared.logging import CORRELATION_HEADER, correlation, get_logger
+from shared.web.docs import install_docs
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
 
@@ -25,7 +26,9 @@ def create_service_app(
     readiness: ReadinessCheck,
     description: str = "",
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(JsonDepthLimit)
 

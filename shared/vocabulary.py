@@ -56,6 +56,10 @@ class AuditEventType(StrEnum):
     alert_cancelled = "alert-cancelled"
     alert_escalated = "alert-escalated"
     refused = "refused"
+    # A person of the console (detail: person_id and role, never the username).
+    sign_in = "sign-in"
+    sign_in_failed = "sign-in-failed"
+    password_changed = "password-changed"  # noqa: S105 (an event name)
     # Made by the registry itself, never accepted from a gateway.
     agreement_created = "agreement-created"
     agreement_updated = "agreement-updated"

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
+from services.exchange.console.pages import gateway_kit
+from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
 from services.exchange.gateway import Gateway, LocalDelivery
@@ -175,4 +177,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(router)
     app.include_router(agreement_router)
+    gateway_kit(gateway).mount(app)
+    app.include_router(console_router)
     return app

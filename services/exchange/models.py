@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
 from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.web.people import Person, WebSession
 
 
 class Referral(SQLModel, table=True):
@@ -181,4 +182,5 @@ class QuarantineQuota(SQLModel, table=True):
 
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
-    OutboxMessage, QuarantinedMessage, QuarantineQuota, ApiToken)
+    OutboxMessage, QuarantinedMessage, QuarantineQuota, ApiToken,
+    Person, WebSession)

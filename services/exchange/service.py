@@ -115,6 +115,10 @@ class ReferralService:
             raise Forbidden("This institution is not hosted by this gateway.",
                             code="institution_not_hosted")
 
+    def require_local_caseworker(self, principal: Principal) -> None:
+        """What every referral operation checks first (the console, before showing a form)."""
+        self._local_caseworker(principal)
+
     # Sending --------------------------------------------------------------------------
 
     def send(self, principal: Principal, data: ReferralCreate) -> Referral:

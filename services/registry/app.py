@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from services.registry.console.pages import registry_kit
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.introspection import TokenIntrospector
@@ -70,4 +71,5 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.signing_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.include_router(router)
+    registry_kit(app.state.signing_key).mount(app)
     return app

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.auth import ApiToken
 from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.web.people import Person, WebSession
 
 
 class Agreement(SQLModel, table=True):
@@ -156,4 +157,4 @@ class AuditCheckpoint(SQLModel, table=True):
 
 
 MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditQuarantine, AuditNode,
-          AuditTree, AuditCheckpoint, ApiToken)
+          AuditTree, AuditCheckpoint, ApiToken, Person, WebSession)

@@ -1,0 +1,162 @@
+"""Languages (gettext catalogs under shared/web/locale), time zones and vocabulary labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
+
+from babel import Locale
+from babel.dates import format_datetime, format_timedelta
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("es", "en")
+DEFAULT_LANGUAGE = "es"
+LANGUAGE_COOKIE = "enlace_lang"
+
+# The default time zone of a person, by the country of their institution.
+COUNTRY_TIME_ZONES = {
+    "BZ": "America/Belize", "CA": "America/Toronto", "CR": "America/Costa_Rica",
+    "DO": "America/Santo_Domingo", "GT": "America/Guatemala", "HN": "America/Tegucigalpa",
+    "MX": "America/Mexico_City", "NI": "America/Managua", "PA": "America/Panama",
+    "SV": "America/El_Salvador", "US": "America/New_York",
+}
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalog; it is translated where it is shown."""
+    return message
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+def choose_language(cookie: str | None, accept_language: str | None) -> str:
+    """The cookie's choice, else the first language of Accept-Language we have."""
+    if cookie in LANGUAGES:
+        return str(cookie)
+    weighted: list[tuple[float, str]] = []
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        weighted.append((quality, tag.strip().lower().split("-")[0]))
+    for _quality, language in sorted(weighted, key=lambda w: -w[0]):
+        if language in LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def time_zone_for(setting: str, country: str) -> ZoneInfo:
+    name = setting or COUNTRY_TIME_ZONES.get(country, "UTC")
+    return ZoneInfo(name if name in available_zones() else "UTC")
+
+
+@cache
+def available_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone_choices() -> list[str]:
+    return ["UTC", *sorted(set(COUNTRY_TIME_ZONES.values()))]
+
+
+def format_moment(moment: datetime | None, language: str, zone: ZoneInfo) -> str:
+    if moment is None:
+        return ""
+    return format_datetime(moment, "medium", tzinfo=zone, locale=Locale.parse(language))
+
+
+def format_age(moment: datetime | None, language: str) -> str:
+    """How long ago, e.g. "3 hours" / "3 horas"."""
+    if moment is None:
+        return ""
+    return format_timedelta(datetime.now(UTC) - moment, threshold=1.5, locale=language)
+
+
+# The protocol's vocabularies as people read them (values stay the protocol's).
+VOCABULARY: dict[str, dict[str, str]] = {
+    "status": {
+        "queued": N_("queued"), "sent": N_("sent"), "delivered": N_("delivered"),
+        "accepted": N_("accepted"), "rejected": N_("rejected"),
+        "in_progress": N_("in progress"), "closed": N_("closed"),
+        "withdrawn": N_("withdrawn"), "undeliverable": N_("undeliverable"),
+    },
+    "action": {
+        "deliver": N_("delivered"), "accept": N_("accepted"), "reject": N_("rejected"),
+        "start": N_("started"), "close": N_("closed"), "withdraw": N_("withdrawn"),
+        "note": N_("note"), "refuse": N_("refused by the receiving gateway"),
+    },
+    "category": {
+        "identity": N_("identity"), "contact": N_("contact"), "location": N_("location"),
+        "family": N_("family"), "health": N_("health"), "protection": N_("protection"),
+        "legal-status": N_("legal status"), "child-views": N_("child's views"),
+        "documents": N_("documents"),
+    },
+    "purpose": {
+        "reception-and-care": N_("reception and care"), "family-tracing": N_("family tracing"),
+        "best-interests-determination": N_("best interests determination"),
+        "missing-child-search": N_("missing child search"), "follow-up": N_("follow-up"),
+    },
+    "alert_category": {
+        "missing-in-need-of-protection": N_("missing, in need of protection"),
+        "missing": N_("missing"),
+        "risk-of-parental-abduction": N_("risk of parental abduction"),
+        "risk-of-trafficking": N_("risk of trafficking"),
+    },
+    "sex": {"female": N_("female"), "male": N_("male"), "other": N_("other"),
+            "unknown": N_("unknown")},
+    "accompaniment": {"unaccompanied": N_("unaccompanied"), "separated": N_("separated"),
+                      "accompanied": N_("accompanied")},
+    "urgency": {"routine": N_("routine"), "urgent": N_("urgent"), "immediate": N_("immediate")},
+    "service": {
+        "reception": N_("reception"), "psychosocial-care": N_("psychosocial care"),
+        "legal-representation": N_("legal representation"),
+        "family-tracing": N_("family tracing"),
+        "reintegration-follow-up": N_("reintegration follow-up"),
+        "repatriation-coordination": N_("repatriation coordination"),
+    },
+    "role": {
+        "caseworker": N_("caseworker"), "consular_officer": N_("consular officer"),
+        "country_admin": N_("country administrator"),
+        "regional_admin": N_("regional administrator"), "auditor": N_("auditor"),
+    },
+    "basis": {"consent": N_("consent"),
+              "best-interests-determination": N_("best interests determination"),
+              "vital-interest": N_("vital interest"), "legal-obligation": N_("legal obligation")},
+    "given_by": {"child": N_("the child"), "parent": N_("a parent"), "guardian": N_("a guardian"),
+                 "legal-representative": N_("the legal representative"),
+                 "authority": N_("an authority")},
+    "coded_views": {"agrees": N_("agrees"), "partly-agrees": N_("partly agrees"),
+                    "disagrees": N_("disagrees"), "no-view-expressed": N_("no view expressed")},
+    "not_heard_reason": {"too-young": N_("too young"), "unable": N_("unable"),
+                         "declined": N_("declined"), "not-reachable": N_("not reachable"),
+                         "urgent": N_("no time: urgent")},
+    "withdrawal_reason": {"changed-mind": N_("changed their mind"),
+                          "case-closed": N_("case closed"), "basis-ended": N_("basis ended"),
+                          "recorded-in-error": N_("recorded in error"), "other": N_("other")},
+    "section": {
+        "child": N_("Child"), "accompaniment": N_("Accompaniment"),
+        "detection": N_("Where and when the child was found"), "family": N_("Family"),
+        "protection": N_("Protection needs"), "health": N_("Health"),
+        "child_views": N_("The child's views"), "best_interests": N_("Best interests"),
+        "reception": N_("Reception"), "requested_services": N_("Requested services"),
+        "documents": N_("Documents"),
+    },
+}
+
+
+def label(language: str, vocabulary: str, value: str) -> str:
+    """A vocabulary value in the person's language; unknown values are shown as they are."""
+    message = VOCABULARY.get(vocabulary, {}).get(value)
+    if message is None:
+        return value
+    return str(translations(language).gettext(message))

@@ -1,0 +1,147 @@
+"""One harness for the console's browser tests: Debian's Chromium driven by Playwright
+against the real stack (one stack per module, SQLite; one browser per session).
+
+`console(person, language, viewport)` gives a page signed in as a demo person; when a test
+fails, a screenshot of every page it opened is saved under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningStack
+
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 360, "height": 740}}
+LANGUAGES = ("es", "en")
+LOCALES = {"es": "es-MX", "en": "en-US"}
+# Every flow runs in each language at each width.
+MODES = [(language, viewport) for language in LANGUAGES for viewport in VIEWPORTS]
+
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it",
+                allow_module_level=True)
+
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """One stack for every console test, on SQLite only: the pages sit on the same service
+    layer the other e2e tests run on both backends."""
+    running = RunningStack(tmp_path_factory.mktemp("stack-console"), [])
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+# Package, not session: Playwright's sync API keeps an event loop running in the thread
+# while it is open, which the asyncio tests of other folders cannot share.
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+def person(stack: RunningStack, country: str, institution: str,
+           role: str = "caseworker") -> dict[str, str]:
+    return dict(stack.info["gateways"][country]["institutions"][institution]["people"][role])
+
+
+def console_url(stack: RunningStack, country: str) -> str:
+    return f"{stack.info['gateways'][country]['url']}/console"
+
+
+class Console:
+    """Opens pages (signed in or not) and checks what every page must satisfy."""
+
+    def __init__(self, stack: RunningStack, browser: Browser) -> None:
+        self.stack = stack
+        self.browser = browser
+        self.pages: list[Page] = []
+        self.csp_violations: list[str] = []
+
+    def open(self, country: str, language: str, viewport: str) -> Page:
+        context = self.browser.new_context(locale=LOCALES[language],
+                                           viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.on("console", self._watch)
+        self.pages.append(page)
+        page.goto(f"{console_url(self.stack, country)}/sign-in")
+        return page
+
+    def signed_in(self, country: str, institution: str, language: str, viewport: str,
+                  role: str = "caseworker") -> Page:
+        page = self.open(country, language, viewport)
+        who = person(self.stack, country, institution, role)
+        page.locator("#username").fill(who["username"])
+        page.locator("#password").fill(who["password"])
+        page.locator("main button[type=submit]").click()
+        page.wait_for_url(re.compile(r".*/console/(referrals|account).*"))
+        return page
+
+    def _watch(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Refused to" in message.text:
+            self.csp_violations.append(message.text)
+
+    def save_screenshots(self, name: str) -> None:
+        folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n, page in enumerate(self.pages):
+            if not page.is_closed():
+                page.screenshot(path=str(folder / f"page-{n}.png"), full_page=True)
+
+    def close(self) -> None:
+        for page in self.pages:
+            page.context.close()
+
+
+@pytest.fixture
+def console(stack: RunningStack, browser: Browser,
+            request: pytest.FixtureRequest) -> Iterator[Console]:
+    harness = Console(stack, browser)
+    yield harness
+    if request.node.stash.get(FAILED, False):
+        harness.save_screenshots(request.node.nodeid)
+    harness.close()
+    assert not harness.csp_violations, harness.csp_violations
+
+
+_axe = Axe()
+
+
+def check_page(page: Page) -> None:
+    """No serious or critical axe-core violation, and nothing wider than the screen."""
+    results = _axe.run(page)
+    bad = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"accessibility violations on {page.url}: {bad}"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
+
+
+Checker = Callable[[Page], None]
