@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from shared.auth import Role
 from shared.envelope import EnvelopeError, sign, unverified_parts, verify
-from shared.vocabulary import AuditEventType, DataCategory, MessageType
+from shared.vocabulary import AlertCategory, AuditEventType, DataCategory, MessageType
 
 AUDIT_EVENT_MEDIA_TYPE = "enlace-audit-event+jws"
 EVENT_VERSION: Literal["1"] = "1"
@@ -85,13 +85,6 @@ class ReasonCode(StrEnum):
     processing_failed = "processing_failed"
     service_unavailable = "service_unavailable"
     other = "other"
-
-
-class AlertCategory(StrEnum):
-    missing_in_need_of_protection = "missing-in-need-of-protection"
-    missing = "missing"
-    risk_of_parental_abduction = "risk-of-parental-abduction"
-    risk_of_trafficking = "risk-of-trafficking"
 
 
 # Detail, one closed schema per event type ------------------------------------------------

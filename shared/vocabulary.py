@@ -35,6 +35,13 @@ class DataCategory(StrEnum):
     documents = "documents"
 
 
+class AlertCategory(StrEnum):
+    missing_in_need_of_protection = "missing-in-need-of-protection"
+    missing = "missing"
+    risk_of_parental_abduction = "risk-of-parental-abduction"
+    risk_of_trafficking = "risk-of-trafficking"
+
+
 class AuditEventType(StrEnum):
     sent = "sent"
     received = "received"

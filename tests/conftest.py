@@ -180,6 +180,25 @@ def wait_until(check, timeout: float = 30, interval: float = 0.1):  # type: igno
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
+@contextmanager
+def running_stack(data_dir: Path, postgres_admin: str | None = None,
+                  env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    """`enlace up` in `data_dir`: on SQLite, or on fresh PostgreSQL databases made through
+    `postgres_admin` and dropped afterwards."""
+    databases = PostgresDatabases(postgres_admin) if postgres_admin else None
+    extra: list[str] = []
+    if databases is not None:
+        databases.create(STACK_DATABASES)
+        extra = ["--database-url-template", databases.template]
+    running = RunningStack(data_dir, extra, env)
+    try:
+        yield running
+    finally:
+        running.stop()
+        if databases is not None:
+            databases.drop(STACK_DATABASES)
+
+
 @pytest.fixture(scope="module")
 def stack_env() -> dict[str, str]:
     """Extra environment for the module's stack; a test module overrides it when it must."""
@@ -189,19 +208,11 @@ def stack_env() -> dict[str, str]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           stack_env: dict[str, str]) -> Iterator[RunningStack]:
-    extra: list[str] = []
-    databases: PostgresDatabases | None = None
+    admin_url = None
     if request.param == "postgresql":
         admin_url = postgres_admin_url()
         if admin_url is None:
             pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-        databases = PostgresDatabases(admin_url)
-        databases.create(STACK_DATABASES)
-        extra = ["--database-url-template", databases.template]
-    running = RunningStack(tmp_path_factory.mktemp(f"stack-{request.param}"), extra, stack_env)
-    try:
+    with running_stack(tmp_path_factory.mktemp(f"stack-{request.param}"), admin_url,
+                       stack_env) as running:
         yield running
-    finally:
-        running.stop()
-        if databases is not None:
-            databases.drop(STACK_DATABASES)

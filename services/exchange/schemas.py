@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.vocabulary import DataCategory, Purpose
+from shared.vocabulary import AlertCategory, DataCategory, Purpose
 
 CountryCode = Field(pattern=r"^[A-Z]{2}$")
 ShortText = Field(min_length=1, max_length=200)
@@ -296,13 +296,6 @@ class WebhookCreated(WebhookPublic):
 
 
 # Missing-child alerts ----------------------------------------------------------------------
-
-
-class AlertCategory(StrEnum):
-    missing_in_need_of_protection = "missing-in-need-of-protection"
-    missing = "missing"
-    risk_of_parental_abduction = "risk-of-parental-abduction"
-    risk_of_trafficking = "risk-of-trafficking"
 
 
 class AlertChild(Strict):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACK_DATABASES, PostgresDatabases, RunningStack, postgres_admin_url
+from tests.conftest import RunningStack, postgres_admin_url, running_stack
 
 EXAMPLES = 5
 
@@ -42,19 +42,9 @@ RUNS = [
 def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """On PostgreSQL where reachable (it refuses more than SQLite: an integer beyond its
     column, a NUL in text), else on SQLite."""
-    admin_url = postgres_admin_url()
-    databases = PostgresDatabases(admin_url) if admin_url else None
-    extra: list[str] = []
-    if databases is not None:
-        databases.create(STACK_DATABASES)
-        extra = ["--database-url-template", databases.template]
-    running = RunningStack(tmp_path_factory.mktemp("stack-schemathesis"), extra)
-    try:
+    with running_stack(tmp_path_factory.mktemp("stack-schemathesis"),
+                       postgres_admin_url()) as running:
         yield running
-    finally:
-        running.stop()
-        if databases is not None:
-            databases.drop(STACK_DATABASES)
 
 
 def url_of(stack: RunningStack, service: str) -> str:

@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.exchange.schemas import AlertCategory as GatewayAlertCategory
 from shared.audit_events import (
     DETAIL_SCHEMAS,
     GATEWAY_EVENT_TYPES,
-    AlertCategory,
     AuditEvent,
     ReasonCode,
     claimed_id,
@@ -25,10 +23,6 @@ from shared.audit_events import (
     reason_code,
 )
 from shared.vocabulary import AuditEventType
-
-
-def test_the_alert_categories_are_the_gateways():
-    assert {c.value for c in AlertCategory} == {c.value for c in GatewayAlertCategory}
 
 
 def test_a_gateway_asserts_every_type_but_the_registrys():
