@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import create_engine, text
@@ -49,6 +48,20 @@ def count_rows(database_url: str, ids: list[str], where: str = "") -> dict[str, 
     return counts
 
 
+def published(database_url: str, ids: list[str]) -> int:
+    """How many of these referrals' messages JetStream has acknowledged to the sender."""
+    engine = create_engine(database_url)
+    params = {f"i{n}": value for n, value in enumerate(ids)}
+    placeholders = ", ".join(f":i{n}" for n in range(len(ids)))
+    with engine.connect() as conn:
+        # Only placeholders are interpolated.
+        query = ("SELECT COUNT(*) FROM outbox WHERE published_at IS NOT NULL "  # noqa: S608
+                 f"AND msg_id IN ({placeholders})")
+        count = int(conn.execute(text(query), params).scalar_one())
+    engine.dispose()
+    return count
+
+
 def honduran_gateway(stack: RunningStack, action: str) -> None:
     """`enlace service stop|start gateway-HN`, as an operator would."""
     result = subprocess.run(
@@ -89,8 +102,9 @@ def test_receiver_killed_with_1000_in_flight_stores_each_exactly_once(stack: Run
 def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: RunningStack):
     honduran_gateway(stack, "stop")
     ids = send_many(stack, 50)
-    time.sleep(60)
     mx_db = stack.info["gateways"]["MX"]["database_url"]
+    # Every one is in the stream, waiting for Honduras; none can have been delivered.
+    wait_until(lambda: published(mx_db, ids) == len(ids), timeout=60, interval=0.5)
     assert count_rows(mx_db, ids, "AND status = 'delivered'") == {}
     honduran_gateway(stack, "start")
     all_delivered(stack, ids, timeout=120)
