@@ -67,7 +67,8 @@ async def test_2000_poison_messages_then_a_referral_that_is_delivered_within_sec
                    == "delivered", timeout=120)
     took = time.monotonic() - started
     print(f"referral delivered {took:.1f} s after 2,000 poison messages")
-    assert poison_kept(stack) == before + 2000  # all of them, each with its reason
+    # All of them end in quarantine, each with its reason (the referral may pass the last few).
+    wait_until(lambda: poison_kept(stack) == before + 2000, timeout=120)
     # About 10 s on an idle machine; the bound leaves room for a loaded CI runner.
     assert took < 90, f"the referral took {took:.0f} s behind the poison"
     with stack.gateway("HN", "hn-senaf") as hn:
