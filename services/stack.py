@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -126,7 +127,21 @@ def nats_server_binary() -> str:
     return found
 
 
+# Free ports are drawn below Linux's ephemeral range (32768-60999): a port the kernel hands
+# out for bind(0) is also what it hands out as the source port of outgoing connections, so
+# between our probe and the service's own bind another program could take it.
+FREE_PORTS = range(20000, 32768)
+
+
 def choose_port(name: str, requested: int) -> int:
+    if requested == 0:
+        for candidate in random.sample(FREE_PORTS, 200):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind((HOST, candidate))
+                except OSError:
+                    continue
+                return candidate
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((HOST, requested))
