@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,25 +133,48 @@ def nats_server_binary() -> str:
 # out for bind(0) is also what it hands out as the source port of outgoing connections, so
 # between our probe and the service's own bind another program could take it.
 FREE_PORTS = range(20000, 32768)
+PORT_LOCKS = Path(tempfile.gettempdir()) / "enlace-ports"
+_reserved: dict[int, IO[bytes]] = {}
+
+
+def reserve_port(port: int) -> bool:
+    """Hold a lock on `port` for this process's lifetime, so that another `enlace up` on the
+    machine does not choose it between our probe and the service's own bind. The kernel drops
+    the lock when the process ends, however it ends."""
+    if port in _reserved:
+        return False
+    PORT_LOCKS.mkdir(mode=0o777, exist_ok=True)
+    lock = (PORT_LOCKS / str(port)).open("ab")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return False
+    _reserved[port] = lock
+    return True
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def choose_port(name: str, requested: int) -> int:
     if requested == 0:
         for candidate in random.sample(FREE_PORTS, 200):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.bind((HOST, candidate))
-                except OSError:
-                    continue
+            if _bindable(candidate) and reserve_port(candidate):
                 return candidate
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((HOST, requested))
-        except OSError as exc:
-            raise StackError(f"Port {requested} for the {name} is already taken on {HOST}. "
-                             f"Stop what uses it or choose another port with a flag "
-                             f"(see 'enlace up --help').") from exc
-        return int(probe.getsockname()[1])
+        raise StackError(f"No free port found for the {name} between "
+                         f"{FREE_PORTS.start} and {FREE_PORTS.stop - 1}.")
+    if not (_bindable(requested) and reserve_port(requested)):
+        raise StackError(f"Port {requested} for the {name} is already taken on {HOST}. "
+                         f"Stop what uses it or choose another port with a flag "
+                         f"(see 'enlace up --help').")
+    return requested
 
 
 def _die_with_parent() -> None:
