@@ -15,7 +15,7 @@ sys.stdin.read()
 """
 
 
-def test_a_port_another_stack_has_chosen_is_not_chosen_again_before_it_is_bound():
+def test_a_port_another_stack_has_chosen_is_not_chosen_again_before_it_is_bound() -> None:
     holder = subprocess.Popen([sys.executable, "-c", HOLD_A_PORT],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -28,7 +28,7 @@ def test_a_port_another_stack_has_chosen_is_not_chosen_again_before_it_is_bound(
     assert choose_port("directory", port) == port
 
 
-def test_one_process_never_chooses_the_same_port_twice():
+def test_one_process_never_chooses_the_same_port_twice() -> None:
     ports = [choose_port(f"gateway {n}", 0) for n in range(30)]
     assert len(set(ports)) == len(ports)
     assert not reserve_port(ports[0])
