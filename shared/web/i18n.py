@@ -112,6 +112,8 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "risk-of-parental-abduction": N_("risk of parental abduction"),
         "risk-of-trafficking": N_("risk of trafficking"),
     },
+    "alert_status": {"active": N_("active"), "located": N_("located"),
+                     "cancelled": N_("cancelled")},
     "sex": {"female": N_("female"), "male": N_("male"), "other": N_("other"),
             "unknown": N_("unknown")},
     "accompaniment": {"unaccompanied": N_("unaccompanied"), "separated": N_("separated"),

@@ -62,6 +62,8 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/referrals?box=outbound", N_("Outbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals/new", N_("New referral"), CASEWORKERS),
             NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
+            NavItem(f"{PREFIX}/alerts", N_("Alerts"), CASEWORKERS),
+            NavItem(f"{PREFIX}/alerts/new", N_("New alert"), CASEWORKERS),
         ],
         audit=audit,
         after_write=_wake_publisher,

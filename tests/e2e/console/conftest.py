@@ -24,6 +24,8 @@ LANGUAGES = ("es", "en")
 LOCALES = {"es": "es-MX", "en": "en-US"}
 # Every flow runs in each language at each width.
 MODES = [(language, viewport) for language in LANGUAGES for viewport in VIEWPORTS]
+# Short, so that the focal point pages show a silent country escalated within a test.
+ALERT_ACK_TIMEOUT_SECONDS = 10
 
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it",
@@ -37,7 +39,8 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """One stack for every console test, on SQLite only: the pages sit on the same service
     layer the other e2e tests run on both backends."""
-    running = RunningStack(tmp_path_factory.mktemp("stack-console"), [])
+    running = RunningStack(tmp_path_factory.mktemp("stack-console"), [], env={
+        "ENLACE_ALERT_ACK_TIMEOUT_SECONDS": str(ALERT_ACK_TIMEOUT_SECONDS)})
     try:
         yield running
     finally:
