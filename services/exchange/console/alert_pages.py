@@ -255,13 +255,14 @@ def _field_errors(visitor: Visitor, invalid: ValidationError) -> dict[str, str]:
 
 def _alert_page(request: Request, visitor: Visitor, session: Session, alert_id: str,
                 errors: dict[str, str] | None = None, problem: str | None = None,
-                values: dict[str, Any] | None = None, status: int = 200) -> Response:
+                values: dict[str, Any] | None = None, status: int = 200,
+                reported: bool = False) -> Response:
     try:
         alert = _alerts(request, session).get(visitor.principal, alert_id)
     except Problem as refused:
         return _error_page(request, visitor, refused)
     return render(request, visitor, "alert.html", status=status, alert=alert,
-                  errors=errors or {}, problem=problem, values=values or {},
+                  errors=errors or {}, problem=problem, values=values or {}, reported=reported,
                   **_live(request, visitor, alert))
 
 
@@ -275,9 +276,9 @@ def _live(request: Request, visitor: Visitor, alert: AlertView) -> dict[str, Any
 
 @router.get("/alerts/{alert_id}")
 def alert_page(request: Request, visitor: SignedIn, session: SessionDep, alert_id: str,
-               partial: bool = False) -> Response:
+               partial: bool = False, reported: bool = False) -> Response:
     if not partial:
-        return _alert_page(request, visitor, session, alert_id)
+        return _alert_page(request, visitor, session, alert_id, reported=reported)
     try:
         alert = _alerts(request, session).get(visitor.principal, alert_id)
     except Problem as problem:
@@ -295,7 +296,7 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
     body = {"action": action, **{k: values[k] for k in _FIELDS_OF.get(action, ()) if values[k]}}
     try:
         change = AlertChange.model_validate(body)
-        _alerts(request, session).change(visitor.principal, alert_id, change)
+        alert = _alerts(request, session).change(visitor.principal, alert_id, change)
     except ValidationError as invalid:
         return _alert_page(request, visitor, session, alert_id, status=422, values=values,
                            errors=_field_errors(visitor, invalid))
@@ -307,6 +308,9 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
                            values=values, errors={field: message} if field else {},
                            problem=None if field else message)
     background.add_task(kit_of(request).notify, request)
+    if change.action == "located" and alert.direction == "inbound":
+        # A recipient's report goes to the issuer, who closes the alert for every country.
+        return see_other(f"{PREFIX}/alerts/{alert_id}?reported=1")
     return see_other(f"{PREFIX}/alerts/{alert_id}")
 
 

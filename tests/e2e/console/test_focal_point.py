@@ -34,8 +34,8 @@ ALERT: dict[str, Any] = {
 }
 LIVE = 30_000  # ms: a message crosses two gateways, then the next poll shows it
 TEXT = {
-    "es": {"category": "desaparecido, en necesidad de protección", "yes": "sí",
-           "not_yet": "todavía no", "escalated": "Escalado", "located": "NNA localizado",
+    "es": {"category": "no localizado, con necesidad de protección", "yes": "sí",
+           "not_yet": "todavía no", "escalated": "Escalado", "located": "localizado",
            "cancelled": "cancelada", "required": "Complete este campo.",
            "reason_required": "Indique el motivo de la cancelación.",
            "too_large": "El número es demasiado grande.",
@@ -132,10 +132,14 @@ def test_an_alert_issued_with_the_form_is_acknowledged_and_the_issuer_sees_it_li
     done.get_by_role("link", name=CHILD).click()
     hn.locator("#where").fill("CAMR Belén, San Pedro Sula")
     hn.locator("form:has(#where) button[type=submit]").click()
-    expect(hn.locator("#located-heading")).to_be_visible()
+    expect(hn.locator("#reported")).to_be_visible()
     expect(mx.locator("#alert-status")).to_have_text(text["located"], timeout=LIVE)
-    expect(mx.locator("#located-heading")).to_have_count(0)  # the page was not reloaded
     assert mx.evaluate("window.notReloaded") is True
+    assert wait_until(lambda: (honduras_view(console.stack, alert_id) or {}).get("status")
+                      == "located")
+    hn.reload()
+    expect(hn.locator("#located-heading")).to_be_visible()
+    expect(hn.locator("#where")).to_have_count(0)
 
 
 def test_the_issuer_cancels_an_alert_with_a_reason(console: Console) -> None:
