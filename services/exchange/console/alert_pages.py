@@ -45,6 +45,8 @@ PROBLEM_MESSAGES = {
     "not_the_issuer": N_("Only the issuing institution can cancel an alert."),
     "not_a_recipient": N_("Only a receiving institution acknowledges an alert."),
 }
+# The fields each of the console's two changes sends (an update goes through the API only).
+CHANGE_FIELDS = {"located": ("where", "measures"), "cancel": ("reason",)}
 # A problem about one field of the located or cancel form is shown next to that field.
 PROBLEM_FIELDS = {"where_required": "where", "reason_required": "reason"}
 
@@ -293,13 +295,14 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
     values = {k: str(form.get(k) or "").strip() for k in ("action", "where", "measures",
                                                           "reason")}
     action = values["action"]
-    body = {"action": action, **{k: values[k] for k in _FIELDS_OF.get(action, ()) if values[k]}}
+    body = {"action": action, **{k: values[k] for k in CHANGE_FIELDS.get(action, ()) if values[k]}}
     try:
         change = AlertChange.model_validate(body)
         alert = _alerts(request, session).change(visitor.principal, alert_id, change)
     except ValidationError as invalid:
         return _alert_page(request, visitor, session, alert_id, status=422, values=values,
-                           errors=_field_errors(visitor, invalid))
+                           errors=_field_errors(visitor, invalid),
+                           problem=visitor.gettext("Some fields need your attention."))
     except Problem as problem:
         session.rollback()
         field = PROBLEM_FIELDS.get(problem.code)
@@ -312,10 +315,6 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
         # A recipient's report goes to the issuer, who closes the alert for every country.
         return see_other(f"{PREFIX}/alerts/{alert_id}?reported=1")
     return see_other(f"{PREFIX}/alerts/{alert_id}")
-
-
-# The fields each of the console's two changes sends (an update goes through the API only).
-_FIELDS_OF = {"located": ("where", "measures"), "cancel": ("reason",)}
 
 
 __all__ = ["alert_from_form", "router"]
