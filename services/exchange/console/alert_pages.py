@@ -187,7 +187,7 @@ def alert_issue(request: Request, visitor: SignedIn, form: CheckedForm, session:
     try:
         body = AlertCreate.model_validate(alert_from_form(form, visitor))
     except ValidationError as invalid:
-        return _new_form(request, visitor, values, _field_errors(visitor, invalid), status=422,
+        return _new_form(request, visitor, values, field_errors(visitor, invalid), status=422,
                          problem=visitor.gettext("Some fields need your attention."))
     try:
         alert = _alerts(request, session).issue(visitor.principal, body)
@@ -243,7 +243,7 @@ def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _field_errors(visitor: Visitor, invalid: ValidationError) -> dict[str, str]:
+def field_errors(visitor: Visitor, invalid: ValidationError) -> dict[str, str]:
     errors = views.field_errors(invalid)
     for item in invalid.errors():
         if item["type"] in ERROR_MESSAGES:
@@ -301,7 +301,7 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
         alert = _alerts(request, session).change(visitor.principal, alert_id, change)
     except ValidationError as invalid:
         return _alert_page(request, visitor, session, alert_id, status=422, values=values,
-                           errors=_field_errors(visitor, invalid),
+                           errors=field_errors(visitor, invalid),
                            problem=visitor.gettext("Some fields need your attention."))
     except Problem as problem:
         session.rollback()
@@ -317,4 +317,4 @@ def alert_act(request: Request, visitor: SignedIn, form: CheckedForm, session: S
     return see_other(f"{PREFIX}/alerts/{alert_id}")
 
 
-__all__ = ["alert_from_form", "router"]
+__all__ = ["alert_from_form", "field_errors", "router"]
