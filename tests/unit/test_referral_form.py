@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from services.exchange.console.views import field_errors, referral_from_form
+from services.exchange.console.views import field_errors, record_sections, referral_from_form
 from services.exchange.schemas import ReferralCreate
 
 REQUIRED = [
@@ -51,3 +51,11 @@ def test_an_error_in_a_row_is_shown_at_that_rows_field() -> None:
                            "record.documents.1.type", "record.documents.1.sha256",
                            "record.child"}
     assert errors["record.documents.1.sha256"].startswith("Write the file's SHA-256")
+
+
+def test_the_best_interests_status_is_shown_in_words() -> None:
+    sections = record_sections({"best_interests": {"status": "bid-done"}}, ["legal-status"])
+    shown = next(s for s in sections if s.name == "best_interests")
+    assert shown.rows is not None
+    assert [(r.kind, r.value) for r in shown.rows] == [
+        ("message", "best interests determination done")]

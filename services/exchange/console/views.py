@@ -116,7 +116,7 @@ def available_actions(status: str, direction: str) -> list[Action]:
 @dataclass
 class Row:
     label: str  # a catalog message id, or a field name when there is none
-    kind: str  # text | bool | vocabulary | moment | list | rows
+    kind: str  # text | bool | vocabulary | message (a catalog id) | moment | list | rows
     value: Any
 
 
@@ -152,6 +152,8 @@ def _row(label: str, key: str, value: Any) -> Row:
         return Row(label, "rows", [_rows(item) for item in value])
     if isinstance(value, list):
         return Row(label, "list", [str(v) for v in value])
+    if isinstance(value, str) and key == "status" and value in BEST_INTERESTS_STATUS:
+        return Row(label, "message", BEST_INTERESTS_STATUS[value])
     if isinstance(value, str) and key in VALUE_VOCABULARIES:
         return Row(label, "vocabulary", (VALUE_VOCABULARIES[key], value))
     if isinstance(value, str) and key in ("at", "planned_arrival"):
