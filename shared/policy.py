@@ -44,7 +44,10 @@ class LegalBasis(StrEnum):
 
 
 class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "sender": "mx-sndif", "recipient": "hn-senaf", "message_type": "referral",
+        "purpose": "reception-and-care", "data_categories": ["identity", "protection"],
+        "case_reference": "MX-DIF-2026-000123"}]})
 
     sender: str = IdStr
     recipient: str = IdStr

@@ -78,6 +78,10 @@ class ContactChannel(Strict):
 
 
 class AreaData(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "MX-CHP-TAPACHULA", "country": "MX", "name": "Tapachula", "kind": "municipality",
+        "parent_id": "MX-CHP"}]})
+
     id: AreaId = Field(description="ISO 3166-2 code (MX-CHP), or below it a code of our own "
                                    "(MX-CHP-TAPACHULA)")
     country: CountryCode
@@ -89,6 +93,16 @@ class AreaData(Strict):
 
 
 class InstitutionData(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "hn-consulado-tapachula", "country": "HN",
+        "name": "Consulado de Honduras en Tapachula", "name_language": "es",
+        "translations": {"en": "Consulate of Honduras in Tapachula"},
+        "type": "consulate", "competences": ["reception", "repatriation"],
+        "areas": ["MX-CHP"], "languages": ["es"],
+        "channels": [{"kind": "phone", "value": "+52 962 555 0100", "note": "guardia 24 h"},
+                     {"kind": "email", "value": "proteccion.tapachula@example.org"}],
+        "hours": "Mon-Fri 08:00-16:00 CST", "gateway_country": "HN"}]})
+
     id: Slug
     country: CountryCode
     name: Name = Field(description="In the institution's own language")
@@ -111,6 +125,14 @@ class InstitutionData(Strict):
 
 
 class FocalPointData(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "hn-senaf-alert-desk", "institution_id": "hn-senaf", "kind": "desk",
+        "name": "Mesa nacional de alertas", "topics": ["missing-child-alerts"],
+        "languages": ["es", "en"],
+        "channels": [{"kind": "phone", "value": "+504 2200 0100"},
+                     {"kind": "email", "value": "alertas@example.org"}],
+        "availability": "24/7", "available_24_7": True}]})
+
     id: Slug
     institution_id: Slug
     kind: FocalPointKind
@@ -141,6 +163,9 @@ class Patch(BaseModel):
 
 
 class AreaUpdate(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Tapachula de Córdova y Ordóñez"}]})
+
     name: Name | None = None
     kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z -]{1,39}$")] | None = None
     parent_id: AreaId | None = None
@@ -148,6 +173,10 @@ class AreaUpdate(Patch):
 
 
 class InstitutionUpdate(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "hours": "Mon-Sun 07:00-22:00 CST",
+        "channels": [{"kind": "phone", "value": "+52 962 555 0100", "note": "guardia 24 h"}]}]})
+
     name: Name | None = None
     name_language: Language | Literal[""] | None = None
     translations: dict[Language, Name] | None = None
@@ -165,6 +194,10 @@ class InstitutionUpdate(Patch):
 
 
 class FocalPointUpdate(Patch):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "title": "Coordinación de recepción", "available_24_7": False,
+        "availability": "Mon-Fri 08:00-17:00 CST"}]})
+
     kind: FocalPointKind | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=200)] | None = None
@@ -184,6 +217,9 @@ class FocalPointUpdate(Patch):
 
 
 class CountryData(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "code": "GT", "name": "Guatemala", "name_es": "Guatemala", "crm_member": True}]})
+
     code: CountryCode = Field(description="ISO 3166-1 alpha-2")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     name_es: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -201,19 +237,22 @@ class CountryPublic(BaseModel):
 
 
 class AreaPublic(AreaData):
-    model_config = ConfigDict(from_attributes=True)
+    # The written data's example is no example of what is read back.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=None)
 
     updated_at: datetime
 
 
 class InstitutionPublic(InstitutionData):
-    model_config = ConfigDict(from_attributes=True)
+    # The written data's example is no example of what is read back.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=None)
 
     updated_at: datetime
 
 
 class FocalPointPublic(FocalPointData):
-    model_config = ConfigDict(from_attributes=True)
+    # The written data's example is no example of what is read back.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra=None)
 
     country: str
     updated_at: datetime
@@ -302,7 +341,9 @@ class PublicKeyIn(BaseModel):
     thumbprint, computed by the directory. Checked in services/directory/keys.py, each
     refusal with its own code."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "kty": "OKP", "crv": "Ed25519", "x": "KZoFAVEsqQ82Exo61MQIxMLaAUTBtYGnwxTNpCH0VDE",
+        "use": "sig", "valid_to": "2027-12-31T23:59:59Z"}]})
 
     kty: str = Field(max_length=10)
     crv: str = Field(max_length=20)
@@ -312,7 +353,8 @@ class PublicKeyIn(BaseModel):
 
 
 class Revocation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"reason": "superseded"}]})
 
     reason: RevocationReason
 
@@ -360,6 +402,9 @@ class CredentialsRevoked(BaseModel):
 
 
 class IntrospectionRequest(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"token": "the-bearer-token-a-gateway-presented"}]})
+
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

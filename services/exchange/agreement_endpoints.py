@@ -20,9 +20,20 @@ router = APIRouter(prefix="/v1", tags=["agreements and consents"])
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 
+# The registry validates these bodies (its ConsentCreate and Withdrawal); a unit test checks
+# that the examples pass them.
+CONSENT_EXAMPLE: dict[str, Any] = {
+    "case_reference": "MX-DIF-2026-000123", "basis": "consent",
+    "given_by": "legal-representative", "child_heard": True, "child_views": "agrees",
+    "recipients": ["hn-senaf"], "purposes": ["reception-and-care"],
+    "data_categories": ["identity", "family", "health", "protection", "child-views"],
+}
+WITHDRAWAL_EXAMPLE: dict[str, Any] = {"withdrawn_by": "legal-representative",
+                                      "reason": "changed-mind"}
+
 
 class SignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 1}]})
 
     version: PositiveInt32
 
@@ -62,7 +73,9 @@ def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
 
 @router.post("/consents", status_code=201)
 def record_consent(request: Request, principal: CurrentPrincipal,
-                   body: dict[str, Any] = Body(...)) -> Any:
+                   body: dict[str, Any] = Body(openapi_examples={"consent": {
+                       "summary": "Consent of the legal representative",
+                       "value": CONSENT_EXAMPLE}})) -> Any:
     """Record a consent or another legal basis for one of your cases (see the registry's
     `POST /v1/consents` for the fields)."""
     gateway = _hosted(request, principal, Role.caseworker, Role.country_admin)
@@ -81,7 +94,9 @@ def list_consents(request: Request, principal: CurrentPrincipal,
 
 @router.post("/consents/{consent_id}/withdrawal")
 def withdraw_consent(consent_id: str, request: Request, principal: CurrentPrincipal,
-                     body: dict[str, Any] = Body(...)) -> Any:
+                     body: dict[str, Any] = Body(openapi_examples={"withdrawal": {
+                         "summary": "Withdrawn by the legal representative",
+                         "value": WITHDRAWAL_EXAMPLE}})) -> Any:
     """Withdraw a consent: recorded by the registry, never deleted; the next decision
     no longer counts it."""
     gateway = _hosted(request, principal, Role.caseworker, Role.country_admin)

@@ -168,7 +168,50 @@ def without_categories(record: dict[str, Any], withheld: list[str]) -> dict[str,
     return {k: v for k, v in record.items() if v and SECTION_CATEGORY[k].value not in withheld}
 
 
+# The example in /docs: every section filled in, the names obviously fictitious.
+REFERRAL_EXAMPLE: dict[str, Any] = {
+    "recipient_id": "hn-senaf",
+    "case_reference": "MX-DIF-2026-000123",
+    "purpose": "reception-and-care",
+    "record": {
+        "child": {
+            "given_names": "Ana Lucía", "family_names": "Ejemplo Ficticio",
+            "sex": "female", "date_of_birth": "2012-05-14", "place_of_birth": "San Pedro Sula",
+            "nationalities": ["HN"], "habitual_residence": "San Pedro Sula, Cortés",
+            "languages": ["es"],
+            "identity_documents": [{"type": "birth certificate", "number": "0000-EJEMPLO-0001",
+                                    "issuer": "RNP Honduras"}],
+        },
+        "accompaniment": {"status": "unaccompanied", "since": "2026-10-30"},
+        "detection": {"at": "2026-11-18T09:30:00-06:00", "country": "MX",
+                      "admin_area": "Chiapas", "locality": "Tapachula",
+                      "by_institution": "mx-inm"},
+        "family": {
+            "relatives": [{"relationship": "grandmother", "name": "Rosa Ejemplo Ficticio",
+                           "whereabouts": "San Pedro Sula", "phone": "+504 5550 0100",
+                           "traced": True}],
+            "caregiver_before_migration": "grandmother",
+            "wants_reunification_with": "grandmother",
+        },
+        "protection": {"urgency": "urgent", "asylum_intent": False,
+                       "trafficking_indicators": False, "violence": False,
+                       "notes": "Returned by land; needs reception at arrival."},
+        "health": {"conditions": "Asthma, uses an inhaler.", "pregnancy": False},
+        "child_views": {"heard": True, "views": "Wants to live with her grandmother."},
+        "best_interests": {"status": "bia-done", "by_institution": "mx-sndif",
+                           "on": "2026-11-20"},
+        "reception": {"planned_arrival": "2026-12-01T14:00:00-06:00", "transport": "bus",
+                      "reception_place": "Centro de recepción (ejemplo), San Pedro Sula"},
+        "requested_services": ["reception", "family-tracing", "psychosocial-care"],
+        "documents": [{"type": "medical report", "sha256": "9f2c" + "0" * 60,
+                       "description": "Medical check at the shelter"}],
+    },
+}
+
+
 class ReferralCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [REFERRAL_EXAMPLE]})
+
     recipient_id: str = Field(min_length=1, max_length=64)
     case_reference: str = Field(
         min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$",
@@ -232,6 +275,12 @@ class ReferralPublic(ReferralSummary):
 class ActionRequest(Strict):
     """accept | reject (reason) | start | close (outcome) | withdraw (reason) | note (note)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "accept"},
+        {"action": "reject", "reason": "The child's family lives outside our area."},
+        {"action": "close", "outcome": "Reunited with her grandmother on 3 December."},
+        {"action": "note", "note": "Called the grandmother; visit on Monday."}]})
+
     action: Literal["accept", "reject", "start", "close", "withdraw", "note"]
     reason: str | None = Field(default=None, max_length=2000)
     outcome: str | None = Field(default=None, max_length=2000)
@@ -280,6 +329,9 @@ class QuarantinePage(BaseModel):
 
 
 class WebhookCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"url": "https://cases.example.org/enlace/webhook"}]})
+
     url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
 
 
@@ -338,6 +390,22 @@ class AlertDetails(Strict):
 
 
 class AlertCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "category": "missing-in-need-of-protection", "urgency": "immediate",
+        "public": {
+            "child": {"given_names": "Sofía", "family_names": "Ejemplo Ficticio",
+                      "sex": "female", "estimated_age": 9,
+                      "description": "Short black hair, red sweater, blue backpack.",
+                      "photo_ref": "sha256:" + "3a1b" + "0" * 60},
+            "last_seen": {"at": "2026-11-20T18:00:00-06:00", "country": "MX",
+                          "area": "Chiapas", "locality": "Tapachula, bus terminal"}},
+        "details": {
+            "circumstances": "Left the shelter with an unknown adult.",
+            "people_and_vehicles": "White van, adult man about 40.",
+            "issuing_focal_point": {"name": "Mesa de alertas SNDIF", "phone": "+52 55 5550 0100",
+                                    "email": "alertas.sndif@example.org"}},
+        "target_countries": ["GT", "HN", "SV"]}]})
+
     category: AlertCategory
     urgency: Literal["urgent", "immediate"]
     public: AlertPublic
@@ -349,6 +417,11 @@ class AlertCreate(Strict):
 class AlertChange(Strict):
     """update (new public/details), located (where, measures) or cancel (reason)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "located", "where": "Ciudad Hidalgo, Chiapas",
+         "measures": "In the care of DIF Chiapas; family informed."},
+        {"action": "cancel", "reason": "Issued in error: the child was with her family."}]})
+
     action: Literal["update", "located", "cancel"]
     public: AlertPublic | None = None
     details: AlertDetails | None = None
@@ -358,6 +431,9 @@ class AlertChange(Strict):
 
 
 class Acknowledgement(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"by": "Mesa nacional de alertas, SENAF"}]})
+
     by: str = Field(min_length=1, max_length=200, description="The focal point or desk")
 
 

@@ -47,6 +47,14 @@ def _unique(values: list[Any], what: str) -> list[Any]:
 class AgreementTermsIn(Strict):
     """What the parties agree to; every version carries all of it."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "title": "Convenio de intercambio de información DIF Chiapas y SENAF",
+        "parties": ["mx-dif-chiapas", "hn-senaf"], "message_types": ["referral", "receipt"],
+        "purposes": ["reception-and-care", "family-tracing"],
+        "data_categories": ["identity", "location", "family", "protection", "child-views"],
+        "legal_bases": ["consent", "best-interests-determination"], "retention_days": 1825,
+        "valid_from": "2027-01-01T00:00:00Z", "valid_to": "2029-12-31T23:59:59Z"}]})
+
     title: str = Field(min_length=1, max_length=300)
     parties: list[str] = Field(min_length=2, max_length=20, description=(
         "Institution ids, or ISO 3166-1 alpha-2 codes in capitals for a whole country."))
@@ -76,14 +84,31 @@ class PartyModel(BaseModel):
 
 
 class AgreementCreate(AgreementTermsIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "agr-mx-dif-chiapas-hn-senaf-2027",
+        "title": "Convenio de intercambio de información DIF Chiapas y SENAF",
+        "parties": ["mx-dif-chiapas", "hn-senaf"], "message_types": ["referral", "receipt"],
+        "purposes": ["reception-and-care", "family-tracing"],
+        "data_categories": ["identity", "location", "family", "protection", "child-views"],
+        "legal_bases": ["consent", "best-interests-determination"], "retention_days": 1825,
+        "valid_from": "2027-01-01T00:00:00Z", "valid_to": "2029-12-31T23:59:59Z"}]})
+
     id: str = IdStr
 
 
 class SignatureIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6Im14LXNuZGlmLTEifQ.eyJhZ3JlZW1lbnRfaWQiOiJhZ3ItMSJ9"
+               ".c2lnbmF0dXJlLW9mLXRoZS1jYW5vbmljYWwtdGV4dA"}]})
+
     jws: str = Field(min_length=1, max_length=20000)
 
 
 class StatusChange(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "awaiting-signatures"},
+        {"status": "suspended", "reason": "The parties are reviewing the data categories."}]})
+
     status: Literal["awaiting-signatures", "active", "suspended", "terminated"]
     reason: str | None = Field(default=None, max_length=500,
                                description="Why, for the record; never personal data.")
@@ -167,6 +192,14 @@ class WithdrawalReason(StrEnum):
 
 
 class ConsentCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "case_reference": "MX-DIF-2026-000123", "basis": "consent",
+        "given_by": "legal-representative", "child_heard": True, "child_views": "agrees",
+        "recipients": ["hn-senaf"], "purposes": ["reception-and-care", "family-tracing"],
+        "data_categories": ["identity", "location", "family", "health", "protection",
+                            "child-views", "documents"],
+        "valid_from": "2026-11-18T00:00:00-06:00", "valid_to": "2027-11-18T00:00:00-06:00"}]})
+
     case_reference: str = CaseReference
     basis: LegalBasis
     given_by: GivenBy
@@ -203,6 +236,9 @@ class ConsentCreate(Strict):
 
 
 class Withdrawal(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"withdrawn_by": "legal-representative", "reason": "changed-mind"}]})
+
     withdrawn_by: GivenBy
     reason: WithdrawalReason
 

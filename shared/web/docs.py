@@ -69,6 +69,49 @@ def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> Non
             PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+def _request_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The request model's examples (its `json_schema_extra`) as the body's examples: Swagger
+    UI fills "Try it out" from these, not from a referenced schema's own `examples`."""
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        if "example" in media or "examples" in media:
+            continue
+        model = _resolved(media.get("schema", {}), schemas)
+        examples = [_in_order(value, model, schemas) for value in model.get("examples", [])]
+        if examples:
+            media["examples"] = {_summary(value): {"value": value} for value in examples}
+
+
+def _resolved(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A referenced schema, or an optional one's non-null alternative."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _resolved(schemas.get(ref.rsplit("/", 1)[-1], {}), schemas)
+    for option in schema.get("anyOf", []):
+        if option.get("type") != "null":
+            return _resolved(option, schemas)
+    return schema
+
+
+def _in_order(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> Any:
+    """The example with its keys in the model's field order (pydantic sorts `examples`)."""
+    schema = _resolved(schema, schemas)
+    if isinstance(value, list):
+        return [_in_order(item, schema.get("items", {}), schemas) for item in value]
+    if not isinstance(value, dict):
+        return value
+    fields = schema.get("properties", {})
+    keys = [k for k in fields if k in value] + [k for k in value if k not in fields]
+    return {k: _in_order(value[k], fields.get(k, {}), schemas) for k in keys}
+
+
+def _summary(example: Any) -> str:
+    """The name an example is chosen by in Swagger UI: `action: accept`, or `example`."""
+    for key in ("action", "status"):
+        if isinstance(example, dict) and key in example:
+            return f"{key}: {example[key]}"
+    return "example"
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve Swagger UI from the swagger-ui-bundle package, and describe bearer tokens."""
     app.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
@@ -94,6 +137,7 @@ def install_docs(app: FastAPI) -> None:
                     for method, operation in operations.items():
                         operation.setdefault("security", [{"bearer": []}])
                         _problem_responses(path, method, operation)
+                        _request_examples(operation, schema["components"]["schemas"])
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -148,13 +148,25 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
         return [(value, visitor.gettext(message))
                 for value, message in VOCABULARY[vocabulary].items()]
 
+    def opened(*prefixes: str) -> bool:
+        """An optional part of the form holds a value or an error: it is shown open."""
+        return any(name.startswith(prefixes) and value
+                   for name, value in [*values.items(), *errors.items()])
+
     return render(
         request, visitor, "referral_new.html", status=status, values=values, errors=errors,
+        opened=opened,
         problem=problem, reasons=reasons or [], recipients=recipients,
         purposes=[(p.value, visitor.gettext(VOCABULARY["purpose"][p.value])) for p in Purpose],
         sexes=options("sex"), accompaniments=options("accompaniment"),
         urgencies=options("urgency"), services=options("service"),
         chosen_services=values.get("record.requested_services", []), language=language,
+        yes_no=[("yes", visitor.gettext("yes")), ("no", visitor.gettext("no"))],
+        assessments=[(value, visitor.gettext(message))
+                     for value, message in views.BEST_INTERESTS_STATUS.items()],
+        relative_rows=range(views.RELATIVE_ROWS),
+        identity_document_rows=range(views.IDENTITY_DOCUMENT_ROWS),
+        document_rows=range(views.DOCUMENT_ROWS),
     )
 
 
@@ -173,10 +185,11 @@ def referral_send(request: Request, visitor: SignedIn, form: CheckedForm, sessio
                   background: BackgroundTasks) -> Response:
     values: dict[str, Any] = {k: str(v) for k, v in form.items()}
     values["record.requested_services"] = form.getlist("record.requested_services")
+    sent, rows = views.referral_from_form(form, visitor.zone)
     try:
-        body = ReferralCreate.model_validate(views.referral_from_form(form))
+        body = ReferralCreate.model_validate(sent)
     except ValidationError as invalid:
-        errors = {k: visitor.gettext(m) for k, m in views.field_errors(invalid).items()}
+        errors = {k: visitor.gettext(m) for k, m in views.field_errors(invalid, rows).items()}
         return _new_form(request, visitor, values, errors, status=422,
                          problem=visitor.gettext("Some fields need your attention."))
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -47,6 +47,9 @@ FIELD_LABELS = {
     "received_by": N_("Received by"), "sha256": N_("SHA-256"),
     "description": N_("Description"),
 }
+BEST_INTERESTS_STATUS = {"none": N_("not assessed yet"),
+                         "bia-done": N_("best interests assessment done"),
+                         "bid-done": N_("best interests determination done")}
 VALUE_VOCABULARIES = {"sex": "sex", "status": "accompaniment", "urgency": "urgency"}
 
 ERROR_MESSAGES = {
@@ -64,6 +67,14 @@ ERROR_MESSAGES = {
     "date_from_datetime_parsing": N_("Enter a date."),
     "enum": N_("Choose one of the options."),
     "literal_error": N_("Choose one of the options."),
+    "datetime_parsing": N_("Enter a date and time."),
+    "datetime_from_date_parsing": N_("Enter a date and time."),
+}
+# Where the field says better what is wanted: (field, kind of error).
+FIELD_ERROR_MESSAGES = {
+    ("sha256", "string_pattern_mismatch"): N_("Write the file's SHA-256: 64 characters, "
+                                              "digits and the letters a to f."),
+    ("country", "string_pattern_mismatch"): N_("Write a two-letter country code, e.g. MX."),
 }
 VALUE_ERRORS = {
     "give date_of_birth or estimated_age": N_("Give the date of birth or an estimated age."),
@@ -105,7 +116,7 @@ def available_actions(status: str, direction: str) -> list[Action]:
 @dataclass
 class Row:
     label: str  # a catalog message id, or a field name when there is none
-    kind: str  # text | bool | vocabulary | moment | list | rows
+    kind: str  # text | bool | vocabulary | message (a catalog id) | moment | list | rows
     value: Any
 
 
@@ -141,6 +152,8 @@ def _row(label: str, key: str, value: Any) -> Row:
         return Row(label, "rows", [_rows(item) for item in value])
     if isinstance(value, list):
         return Row(label, "list", [str(v) for v in value])
+    if isinstance(value, str) and key == "status" and value in BEST_INTERESTS_STATUS:
+        return Row(label, "message", BEST_INTERESTS_STATUS[value])
     if isinstance(value, str) and key in VALUE_VOCABULARIES:
         return Row(label, "vocabulary", (VALUE_VOCABULARIES[key], value))
     if isinstance(value, str) and key in ("at", "planned_arrival"):
@@ -151,9 +164,21 @@ def _row(label: str, key: str, value: Any) -> Row:
     return Row(label, "text", str(value))
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """Each error under the dotted name of its form field (message ids, values never echoed)."""
-    return _by_field((item["loc"], item["type"], item["msg"]) for item in error.errors())
+def field_errors(error: ValidationError,
+                 rows: dict[str, list[int]] | None = None) -> dict[str, str]:
+    """Each error under the dotted name of its form field (message ids, values never echoed).
+    `rows`: for a list sent from numbered rows, the row each item came from."""
+    return _by_field((_row_location(item["loc"], rows or {}), item["type"], item["msg"])
+                      for item in error.errors())
+
+
+def _row_location(location: tuple[Any, ...], rows: dict[str, list[int]]) -> list[Any]:
+    """An item's index in the list sent, as the number of its row in the form."""
+    parts: list[Any] = []
+    for part in location:
+        rows_of = rows.get(".".join(str(p) for p in parts))
+        parts.append(rows_of[part] if isinstance(part, int) and rows_of else part)
+    return parts
 
 
 def problem_field_errors(errors: list[dict[str, Any]]) -> dict[str, str]:
@@ -169,48 +194,148 @@ def _by_field(items: Any) -> dict[str, str]:
         if kind == "value_error":
             message = VALUE_ERRORS.get(str(text).removeprefix("Value error, "), FALLBACK_ERROR)
         else:
-            message = ERROR_MESSAGES.get(kind, FALLBACK_ERROR)
+            message = FIELD_ERROR_MESSAGES.get((name.rsplit(".", 1)[-1], kind)) or \
+                ERROR_MESSAGES.get(kind, FALLBACK_ERROR)
         errors.setdefault(name, message)
     return errors
 
 
 def _without_list_index(name: str) -> str:
-    return ".".join(part for part in name.split(".") if not part.isdigit())
+    """A list of values is one field (`nationalities.0` is `nationalities`); a row's field
+    keeps its row (`relatives.1.relationship`)."""
+    head, _, last = name.rpartition(".")
+    return head if head and last.isdigit() else name
 
 
-def referral_from_form(form: Any) -> dict[str, Any]:
-    """The API's request body from the form's dotted field names (empty fields left out)."""
+# The form's numbered rows of the record's lists.
+RELATIVE_ROWS = 3
+IDENTITY_DOCUMENT_ROWS = 2
+DOCUMENT_ROWS = 2
+
+
+def referral_from_form(form: Any, zone: tzinfo) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The API's request body from the form's dotted field names (empty fields and sections
+    left out), and for each list from numbered rows the row of each item sent."""
 
     def text(name: str) -> str | None:
         value = str(form.get(name) or "").strip()
         return value or None
 
     def listed(name: str) -> list[str]:
-        return [part.strip().upper() for part in (text(name) or "").split(",") if part.strip()]
+        return [part.strip() for part in (text(name) or "").split(",") if part.strip()]
 
-    child: dict[str, Any] = {
+    def upper(name: str) -> str | None:
+        value = text(name)
+        return value.upper() if value else None
+
+    def checked(name: str) -> bool | None:
+        return True if form.get(name) == "yes" else None
+
+    def yes_no(name: str) -> bool | None:
+        return {"yes": True, "no": False}.get(str(form.get(name) or ""))
+
+    def moment(name: str) -> str | None:
+        # A datetime-local field is the person's own time: sent with their zone's offset.
+        value = text(name)
+        try:
+            parsed = datetime.fromisoformat(value) if value else None
+        except ValueError:
+            return value  # the model says what is wrong with it
+        if parsed is not None and parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
+        return parsed.isoformat() if parsed else None
+
+    rows: dict[str, list[int]] = {}
+
+    def numbered(name: str, count: int, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        items, numbers = [], []
+        for n in range(count):
+            item = _filled({field: read(f"{name}.{n}.{field}")
+                             for field, read in fields.items()})
+            if item:
+                items.append(item)
+                numbers.append(n)
+        rows[name] = numbers
+        return items
+
+    child = {
         "given_names": text("record.child.given_names"),
         "family_names": text("record.child.family_names"),
+        "other_names": listed("record.child.other_names"),
         "sex": text("record.child.sex"),
         "date_of_birth": text("record.child.date_of_birth"),
+        "age_is_estimated": checked("record.child.age_is_estimated"),
         "estimated_age": text("record.child.estimated_age"),
-        "nationalities": listed("record.child.nationalities"),
+        "place_of_birth": text("record.child.place_of_birth"),
+        "nationalities": [n.upper() for n in listed("record.child.nationalities")],
+        "habitual_residence": text("record.child.habitual_residence"),
+        "languages": listed("record.child.languages"),
+        "ethnic_or_indigenous_people": text("record.child.ethnic_or_indigenous_people"),
+        "identity_documents": numbered(
+            "record.child.identity_documents", IDENTITY_DOCUMENT_ROWS,
+            {"type": text, "number": text, "issuer": text}),
     }
-    protection: dict[str, Any] = {"urgency": text("record.protection.urgency"),
-                                  "notes": text("record.protection.notes")}
     record: dict[str, Any] = {
-        "child": _present(child),
-        "accompaniment": _present({"status": text("record.accompaniment.status")}),
-        "protection": _present(protection),
+        "child": _filled(child),
+        "accompaniment": _filled({
+            "status": text("record.accompaniment.status"),
+            "with_whom": text("record.accompaniment.with_whom"),
+            "since": text("record.accompaniment.since")}),
+        "detection": _filled({
+            "at": moment("record.detection.at"), "country": upper("record.detection.country"),
+            "admin_area": text("record.detection.admin_area"),
+            "locality": text("record.detection.locality"),
+            "by_institution": text("record.detection.by_institution")}),
+        "family": _filled({
+            "relatives": numbered("record.family.relatives", RELATIVE_ROWS, {
+                "relationship": text, "name": text, "whereabouts": text, "phone": text,
+                "traced": checked}),
+            "caregiver_before_migration": text("record.family.caregiver_before_migration"),
+            "wants_reunification_with": text("record.family.wants_reunification_with")}),
+        "protection": _filled({
+            "urgency": text("record.protection.urgency"),
+            "asylum_intent": checked("record.protection.asylum_intent"),
+            "trafficking_indicators": checked("record.protection.trafficking_indicators"),
+            "violence": checked("record.protection.violence"),
+            "other_risks": listed("record.protection.other_risks"),
+            "notes": text("record.protection.notes")}),
+        "health": _filled({
+            "disability": text("record.health.disability"),
+            "conditions": text("record.health.conditions"),
+            "pregnancy": yes_no("record.health.pregnancy")}),
+        "best_interests": _filled({
+            "status": text("record.best_interests.status"),
+            "by_institution": text("record.best_interests.by_institution"),
+            "on": text("record.best_interests.on")}),
+        "reception": _filled({
+            "planned_arrival": moment("record.reception.planned_arrival"),
+            "transport": text("record.reception.transport"),
+            "reception_place": text("record.reception.reception_place"),
+            "received_by": text("record.reception.received_by")}),
         "requested_services": [str(v) for v in form.getlist("record.requested_services")],
+        "documents": numbered("record.documents", DOCUMENT_ROWS, {
+            "type": text, "sha256": lambda name: (text(name) or "").lower() or None,
+            "description": text}),
     }
     views = text("record.child_views.views")
-    if views:
-        record["child_views"] = {"heard": True, "views": views}
-    return _present({
+    heard = yes_no("record.child_views.heard")
+    if views or heard is not None:
+        record["child_views"] = _filled({"heard": True if heard is None else heard,
+                                         "views": views})
+    body = _present({
         "recipient_id": text("recipient_id"), "case_reference": text("case_reference"),
-        "purpose": text("purpose"), "record": record,
+        "purpose": text("purpose"),
+        "record": {k: v for k, v in record.items() if v or k in REQUIRED_SECTIONS},
     })
+    return body, rows
+
+
+# Sent even when empty, so that their errors are shown ("fill in this field").
+REQUIRED_SECTIONS = frozenset({"child", "accompaniment", "protection", "requested_services"})
+
+
+def _filled(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None and v != []}
 
 
 def consent_from_form(form: Any) -> dict[str, Any]:
