@@ -56,7 +56,7 @@ def acting_principal(request: Request, principal: CurrentPrincipal) -> Principal
         if not pattern.fullmatch(sent[name] or ""):
             raise Unprocessable(f"Send {name}: who the gateway acts for.",
                                 code="invalid_acting_person", field=name)
-    return PersonActing(principal.institution_id, principal.country, Role(sent[ROLE_HEADER]),
+    return PersonActing(principal.institution_id, principal.country, Role(str(sent[ROLE_HEADER])),
                         str(sent[PERSON_HEADER]), str(sent[NAME_HEADER]))
 
 
