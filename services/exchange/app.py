@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
+from services.exchange.console.directory_admin_pages import router as directory_admin_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
@@ -179,4 +180,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agreement_router)
     gateway_kit(gateway).mount(app)
     app.include_router(console_router)
+    app.include_router(directory_admin_router)
     return app
