@@ -16,11 +16,9 @@ from tests.e2e.console.conftest import MODES, Console, check_page, console_url, 
 FOCAL_POINT = "mx-sndif-chiapas"
 TEXT = {
     "es": {"saved": "Guardado en el directorio.", "required": "Complete este campo.",
-           "deactivated": "desactivado", "attention": "Algunos campos requieren su atención.",
-           "role": "su rol no permite"},
+           "deactivated": "desactivado", "attention": "Algunos campos necesitan su atención."},
     "en": {"saved": "Saved in the directory.", "required": "Fill in this field.",
-           "deactivated": "deactivated", "attention": "Some fields need your attention.",
-           "role": "your role does not allow"},
+           "deactivated": "deactivated", "attention": "Some fields need your attention."},
 }
 
 
