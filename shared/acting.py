@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header
 
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.errors import Forbidden, Unprocessable
@@ -41,9 +41,20 @@ def acting_headers(role: Role, person_id: str, person_name: str) -> dict[str, st
     return {ROLE_HEADER: role.value, PERSON_HEADER: person_id, NAME_HEADER: person_name}
 
 
-def acting_principal(request: Request, principal: CurrentPrincipal) -> Principal:
+RoleHeader = Annotated[str | None, Header(
+    alias=ROLE_HEADER, description="A gateway acting for one of its country's people: the "
+    "role it acts as (only `country_admin`; with the gateway's own token)")]
+PersonHeader = Annotated[str | None, Header(
+    alias=PERSON_HEADER, description="Who the gateway acts for: their opaque id there")]
+NameHeader = Annotated[str | None, Header(
+    alias=NAME_HEADER, description="Who the gateway acts for: their username there "
+    "(printable ASCII), kept in the history")]
+
+
+def acting_principal(principal: CurrentPrincipal, role: RoleHeader = None,
+                     person: PersonHeader = None, name: NameHeader = None) -> Principal:
     """The caller, or the person a gateway acts for when the acting headers are sent."""
-    sent = {name: request.headers.get(name) for name in HEADERS}
+    sent = {ROLE_HEADER: role, PERSON_HEADER: person, NAME_HEADER: name}
     if not any(sent.values()):
         return principal
     if principal.role != Role.gateway:
@@ -52,12 +63,12 @@ def acting_principal(request: Request, principal: CurrentPrincipal) -> Principal
     if sent[ROLE_HEADER] not in ACTING_ROLES:
         raise Forbidden("A gateway acts only as a country administrator of its own country.",
                         code="acting_role_not_allowed", field=ROLE_HEADER)
-    for name, pattern in ((PERSON_HEADER, PERSON_ID), (NAME_HEADER, PERSON_NAME)):
-        if not pattern.fullmatch(sent[name] or ""):
-            raise Unprocessable(f"Send {name}: who the gateway acts for.",
-                                code="invalid_acting_person", field=name)
-    return PersonActing(principal.institution_id, principal.country, Role(str(sent[ROLE_HEADER])),
-                        str(sent[PERSON_HEADER]), str(sent[NAME_HEADER]))
+    for header, pattern in ((PERSON_HEADER, PERSON_ID), (NAME_HEADER, PERSON_NAME)):
+        if not pattern.fullmatch(sent[header] or ""):
+            raise Unprocessable(f"Send {header}: who the gateway acts for.",
+                                code="invalid_acting_person", field=header)
+    return PersonActing(principal.institution_id, principal.country, Role(str(role)),
+                        str(person), str(name))
 
 
 Caller = Annotated[Principal, Depends(acting_principal)]

@@ -106,8 +106,10 @@ def _form_page(request: Request, visitor: Visitor, kind: EntryKind, entry: dict[
         return [(v, visitor.gettext(m)) for v, m in forms.VOCABULARY[vocabulary].items()]
 
     choices = {name: options(name) for name in forms.VOCABULARY}
+    # An inactive area stays offered where it is chosen already, so a save keeps it.
+    chosen = {values.get("parent_id"), *(values.get("areas") or [])}
     choices["area"] = [(a["id"], f"{a['name']} ({a['id']})") for a in _by_name(areas)
-                       if a["active"] and a["id"] != own]
+                       if (a["active"] or a["id"] in chosen) and a["id"] != own]
     choices["institution"] = [(i["id"], f"{i['name']} ({i['acronym'] or i['id']})")
                               for i in _by_name(institutions) if i["active"]]
     channels = list(values.get("channels") or [])
