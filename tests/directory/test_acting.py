@@ -14,7 +14,7 @@ PERSON = {ROLE_HEADER: "country_admin", PERSON_HEADER: "3f2c9a1e-person",
 
 
 def acting(directory: RunningDirectory, who: str = "gateway:mx-sndif",
-           **headers: str) -> httpx.Client:
+           **headers: str | bytes) -> httpx.Client:
     client = directory.client(who)
     client.headers.update({**PERSON, **headers})
     return client
@@ -96,8 +96,9 @@ def test_the_acting_headers_need_a_gateway_token(directory: RunningDirectory):
 
 
 def test_the_person_must_be_named(directory: RunningDirectory):
+    latin1 = "josé.country_admin".encode("latin-1")  # headers are not UTF-8
     for headers in ({PERSON_HEADER: ""}, {NAME_HEADER: ""}, {PERSON_HEADER: "a b"},
-                    {NAME_HEADER: "x" * 101}):
+                    {NAME_HEADER: "x" * 101}, {NAME_HEADER: latin1}):
         with acting(directory, **headers) as gateway:
             name = next(iter(headers))
             body = assert_problem(gateway.patch("/v1/focal-points/mx-sndif-chiapas",
@@ -110,3 +111,10 @@ def test_the_person_must_be_named(directory: RunningDirectory):
                        "role_not_allowed")
         assert_problem(gateway.patch("/v1/focal-points/mx-sndif-chiapas",
                                      json={"title": "x"}), 403, "role_not_allowed")
+
+
+def test_the_acting_headers_are_in_the_api_documentation(directory: RunningDirectory):
+    spec = httpx.get(f"{directory.url}/openapi.json").json()
+    patch = spec["paths"]["/v1/focal-points/{entry_id}"]["patch"]
+    headers = {p["name"] for p in patch["parameters"] if p["in"] == "header"}
+    assert headers == {ROLE_HEADER, PERSON_HEADER, NAME_HEADER}
