@@ -119,12 +119,13 @@ def _form_page(request: Request, visitor: Visitor, kind: EntryKind, entry: dict[
         kind_name=forms.KIND_NAMES[kind], entry=entry, creating=creating,
         specs=forms.fields(kind, creating), values=values, channels=channels,
         errors={k: visitor.gettext(m) for k, m in (errors or {}).items()}, problem=problem,
-        choices=choices, saved=saved, history=_history(visitor, history or []),
+        choices=choices, saved=saved, history=_history(visitor, kind, history or []),
         action=f"{HOME}/new/{kind}" if creating else f"{HOME}/{kind}/{own}",
     )
 
 
-def _history(visitor: Visitor, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _history(visitor: Visitor, kind: EntryKind, items: list[dict[str, Any]]
+             ) -> list[dict[str, Any]]:
     """Newest first: when, who (the person the gateway acted for, when it did), what."""
     def text(value: Any) -> str:
         return forms.shown(value, visitor.gettext)
@@ -134,7 +135,7 @@ def _history(visitor: Visitor, items: list[dict[str, Any]]) -> list[dict[str, An
         "action_label": forms.VOCABULARY["change"].get(item["action"], item["action"]),
         "person": item.get("actor_person_name"), "institution": item["actor_institution"],
         "role": item["actor_role"],
-        "changes": [(forms.FIELD_LABELS.get(name, name), text(before), text(after))
+        "changes": [(forms.field_label(kind, name), text(before), text(after))
                     for name, (before, after) in item["changes"].items()],
     } for item in reversed(items)]
 

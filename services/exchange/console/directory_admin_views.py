@@ -106,8 +106,10 @@ FORMS: dict[EntryKind, list[Spec]] = {
     ],
 }
 
-FIELD_LABELS = {spec.name: spec.label for specs in FORMS.values() for spec in specs} | {
-    "active": N_("Active"), "country": N_("Country"), "parent_id": N_("Inside"),
+# What a history line names that no form of its kind shows.
+OTHER_LABELS = {
+    "id": N_("Identifier"), "institution_id": N_("Institution"),
+    "active": N_("Active"), "country": N_("Country"), "parent_id": N_("Part of"),
     "translations": N_("Translations"), "name_language": N_("Language of the name"),
     "gateway_country": N_("Gateway country"), "valid_from": N_("Valid from"),
     "valid_to": N_("Valid to"), "gateway_token": N_("Gateway token"),
@@ -140,6 +142,12 @@ PATTERN_MESSAGES = {
 AREA_ID_MESSAGE = N_("Write the code as the country's code, a hyphen and the area's own, "
                      "e.g. MX-CHP.")
 SOME_FIELDS = N_("Some fields need your attention.")
+
+
+def field_label(kind: EntryKind, name: str) -> str:
+    """The message id naming a field in a history line of this kind of entry."""
+    return next((s.label for s in FORMS[kind] if s.name == name),
+                OTHER_LABELS.get(name, name))
 
 
 def form_values(kind: EntryKind, entry: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,11 @@ def test_a_new_focal_point_is_created_and_deactivated(console: Console) -> None:
                    regional.get(f"/v1/focal-points/{new_id}/history").json()["items"]]
     assert found["active"] is False and found["country"] == "MX"
     assert actions == ["created", "deactivated"]
+    # Another country's entry is not offered for editing (the directory would refuse it).
+    answer = page.goto(f"{console_url(console.stack, 'MX')}/admin/directory/focal-points/"
+                       "hn-senaf-alertas")
+    assert answer is not None and answer.status == 403
+    expect(page.locator("main .error")).to_contain_text("solo cambia las entradas de su propio")
 
 
 def test_only_a_country_administrator_gets_the_gateway_to_act_for_them(
