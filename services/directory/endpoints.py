@@ -48,7 +48,8 @@ from services.directory.service import (
     Kind,
 )
 from services.directory.snapshot import sign_snapshot
-from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
+from shared.acting import Caller
+from shared.auth import Role, SessionDep, require_role
 from shared.limits import NonNegativeInt32
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -69,21 +70,21 @@ Text = Annotated[str | None, Query(max_length=200, description="Words to find, i
 
 
 @router.get("/countries", response_model=list[CountryPublic])
-def list_countries(service: Service, _: CurrentPrincipal) -> list[CountryPublic]:
+def list_countries(service: Service, _: Caller) -> list[CountryPublic]:
     """Countries known to the directory (CRM members and observers)."""
     return [CountryPublic.model_validate(c) for c in service.repo.countries()]
 
 
 @router.post("/countries", response_model=CountryPublic, status_code=201)
 def create_country(body: CountryData, service: Service,
-                   principal: CurrentPrincipal) -> CountryPublic:
+                   principal: Caller) -> CountryPublic:
     """Add a member or observer country (regional administrators; `409` if the code is
     taken)."""
     return CountryPublic.model_validate(service.create_country(principal, body))
 
 
 @router.get("/areas", response_model=list[AreaPublic])
-def list_areas(service: Service, _: CurrentPrincipal, country: Code = None,
+def list_areas(service: Service, _: Caller, country: Code = None,
                q: Text = None) -> list[AreaPublic]:
     """Administrative areas, optionally of one country or matching words."""
     return [AreaPublic.model_validate(a) for a in service.areas(country, q)]
@@ -91,7 +92,7 @@ def list_areas(service: Service, _: CurrentPrincipal, country: Code = None,
 
 @router.get("/institutions", response_model=InstitutionPage)
 def search_institutions(
-    service: Service, _: CurrentPrincipal, q: Text = None, country: Code = None,
+    service: Service, _: Caller, q: Text = None, country: Code = None,
     type: InstitutionType | None = None, competence: Competence | None = None,
     language: Code = None,
     area: Annotated[str | None, Query(max_length=64, description="Institutions covering this "
@@ -108,7 +109,7 @@ def search_institutions(
 
 @router.get("/focal-points/lookup", response_model=LookupAnswer)
 def lookup_focal_points(
-    service: Service, _: CurrentPrincipal,
+    service: Service, _: Caller,
     country: Annotated[str, Query(max_length=2, description="Whose focal points (ISO 3166-1)")],
     topic: Competence,
     area: Annotated[str | None, Query(max_length=64, description="Where: an area id")] = None,
@@ -122,7 +123,7 @@ def lookup_focal_points(
 
 @router.get("/focal-points", response_model=FocalPointPage)
 def search_focal_points(
-    service: Service, _: CurrentPrincipal, q: Text = None, country: Code = None,
+    service: Service, _: Caller, q: Text = None, country: Code = None,
     institution_id: Code = None, topic: Competence | None = None, language: Code = None,
     area: Code = None, include_inactive: bool = False, page: PageNumber = 1,
     page_size: PageSize = 20,
@@ -141,17 +142,17 @@ def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
     a_noun = f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
     def create(body: data_model, service: Service,  # type: ignore[valid-type]
-               principal: CurrentPrincipal) -> Any:
+               principal: Caller) -> Any:
         return public_model.model_validate(service.create(principal, kind, body))
 
-    def read(entry_id: str, service: Service, _: CurrentPrincipal) -> Any:
+    def read(entry_id: str, service: Service, _: Caller) -> Any:
         return public_model.model_validate(service.get(kind, entry_id))
 
     def update(entry_id: str, body: update_model, service: Service,  # type: ignore[valid-type]
-               principal: CurrentPrincipal) -> Any:
+               principal: Caller) -> Any:
         return public_model.model_validate(service.update(principal, kind, entry_id, body))
 
-    def history(entry_id: str, service: Service, principal: CurrentPrincipal) -> History:
+    def history(entry_id: str, service: Service, principal: Caller) -> History:
         require_role(principal, Role.country_admin, Role.regional_admin, Role.auditor)
         return History(items=service.history(kind, entry_id))
 
@@ -188,14 +189,14 @@ def get_jwks(institution_id: str, service: Service) -> JWKS:
 
 
 @router.get("/institutions/{institution_id}/keys", response_model=list[KeyPublic])
-def list_keys(institution_id: str, service: Service, _: CurrentPrincipal) -> list[KeyPublic]:
+def list_keys(institution_id: str, service: Service, _: Caller) -> list[KeyPublic]:
     """Every key the institution has had, with validity and revocation."""
     return [KeyPublic.model_validate(k) for k in service.keys(institution_id)]
 
 
 @router.post("/institutions/{institution_id}/keys", status_code=201)
 def register_key(institution_id: str, body: PublicKeyIn, service: Service,
-                 principal: CurrentPrincipal) -> dict[str, Any]:
+                 principal: Caller) -> dict[str, Any]:
     """A gateway registers the public half of a key it holds for one of its institutions:
     Ed25519 for signing, X25519 for encryption."""
     return service.register_key(principal, institution_id, body)
@@ -203,7 +204,7 @@ def register_key(institution_id: str, body: PublicKeyIn, service: Service,
 
 @router.post("/institutions/{institution_id}/keys/{kid}/revocation", response_model=KeyPublic)
 def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service,
-               principal: CurrentPrincipal) -> KeyPublic:
+               principal: Caller) -> KeyPublic:
     """Revoke a key, with the reason (its gateway, its country's or a regional administrator).
     Gateways stop accepting it as soon as they hold a snapshot that says so."""
     return KeyPublic.model_validate(service.revoke_key(principal, institution_id, kid,
@@ -216,7 +217,7 @@ def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service
 @router.post("/institutions/{institution_id}/credentials", response_model=GatewayCredentials,
              status_code=201)
 def issue_credentials(institution_id: str, request: Request, response: Response,
-                      service: Service, principal: CurrentPrincipal) -> GatewayCredentials:
+                      service: Service, principal: Caller) -> GatewayCredentials:
     """Issue the credentials of the institution's gateway (regional administrators): a bearer
     token (role `gateway`) valid at the directory and the registry, and the NATS credentials
     of its gateway country. Shown once; issuing again revokes the previous token."""
@@ -227,7 +228,7 @@ def issue_credentials(institution_id: str, request: Request, response: Response,
 @router.post("/institutions/{institution_id}/credentials/revocation",
              response_model=CredentialsRevoked)
 def revoke_credentials(institution_id: str, service: Service,
-                       principal: CurrentPrincipal) -> CredentialsRevoked:
+                       principal: Caller) -> CredentialsRevoked:
     """Revoke the institution's gateway token (regional administrators). The directory
     refuses it at once, the registry within ENLACE_TOKEN_INTROSPECTION_CACHE_SECONDS."""
     return service.revoke_credentials(principal, institution_id)
@@ -235,7 +236,7 @@ def revoke_credentials(institution_id: str, service: Service,
 
 @router.post("/tokens/introspect", response_model=Introspection, response_model_exclude_none=True)
 def introspect_token(body: IntrospectionRequest, service: Service,
-                     principal: CurrentPrincipal) -> Introspection:
+                     principal: Caller) -> Introspection:
     """Is this an active gateway token, and whose? (RFC 7662 style, with a JSON body; only
     for the `regional_service` token of the registry.)"""
     return service.introspect(principal, body.token)
@@ -249,7 +250,7 @@ async def raw_body(request: Request) -> bytes:
 
 
 @router.get("/export/{kind}")
-def export_entries(kind: EntryKind, service: Service, _: CurrentPrincipal,
+def export_entries(kind: EntryKind, service: Service, _: Caller,
                    format: Literal["json", "csv"] = "json", country: Code = None) -> Response:
     """Every entry of a kind (or of one country), as a JSON array or CSV; an import takes
     the same back."""
@@ -265,7 +266,7 @@ def export_entries(kind: EntryKind, service: Service, _: CurrentPrincipal,
 @router.post("/import/{kind}", response_model=ImportResult)
 def import_entries(
     kind: EntryKind, request: Request, body: Annotated[bytes, Depends(raw_body)],
-    service: Service, principal: CurrentPrincipal,
+    service: Service, principal: Caller,
 ) -> ImportResult:
     """Create or replace entries in bulk from CSV (text/csv) or JSON (application/json).
     Every line is checked first: all are applied, or none, with a report line by line."""
@@ -280,7 +281,7 @@ def import_entries(
 
 @router.get("/snapshot", responses={200: {"content": {"application/jose": {}}}})
 def get_snapshot(
-    request: Request, service: Service, _: CurrentPrincipal,
+    request: Request, service: Service, _: Caller,
     since: Annotated[NonNegativeInt32 | None, Query(description="Only what changed after this "
                                                              "version")] = None,
 ) -> Response:

@@ -144,6 +144,9 @@ class Change(SQLModel, table=True):
     action: str = Field(max_length=20)
     actor_institution: str = Field(max_length=64)
     actor_role: str = Field(max_length=32)
+    # The person a gateway acted for (shared/acting.py): their id and username there.
+    actor_person_id: str | None = Field(default=None, max_length=64)
+    actor_person_name: str | None = Field(default=None, max_length=100)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSONValue)
 

@@ -328,6 +328,9 @@ class ChangePublic(BaseModel):
     action: str
     actor_institution: str
     actor_role: str
+    actor_person_id: str | None = Field(None, description="The person a gateway acted for "
+                                        "(its id at that gateway), if any")
+    actor_person_name: str | None = Field(None, description="Their username at that gateway")
     at: datetime
     changes: dict[str, Any] = Field(description="field: [before, after]")
 

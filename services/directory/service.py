@@ -51,6 +51,7 @@ from services.directory.schemas import (
     PublicKeyIn,
     RevocationReason,
 )
+from shared.acting import person_of
 from shared.auth import (
     TOKEN_ID_LENGTH,
     Principal,
@@ -389,10 +390,12 @@ class DirectoryService:
 
     def _log(self, principal: Principal, entity: str, entity_id: str, action: str,
              changes: dict[str, Any]) -> None:
+        person_id, person_name = person_of(principal)
         self.repo.log({
             "version": self._write_version(), "entity": entity, "entity_id": entity_id,
             "action": action, "actor_institution": principal.institution_id,
-            "actor_role": principal.role.value, "at": utcnow(), "changes": changes,
+            "actor_role": principal.role.value, "actor_person_id": person_id,
+            "actor_person_name": person_name, "at": utcnow(), "changes": changes,
         })
 
     # What search filters on, kept next to each entry -------------------------------------

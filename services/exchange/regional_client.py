@@ -31,10 +31,13 @@ class RegionalClient:
         return headers
 
     def request(
-        self, method: str, path: str, acting_for: str | None = None, **kwargs: Any
+        self, method: str, path: str, acting_for: str | None = None,
+        headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
         try:
-            return self.http.request(method, path, headers=self._headers(acting_for), **kwargs)
+            return self.http.request(method, path,
+                                     headers={**self._headers(acting_for), **(headers or {})},
+                                     **kwargs)
         except httpx.HTTPError as exc:
             raise RegionalServiceDown(f"The {self.name} cannot be reached.") from exc
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange import agreement_endpoints as consents_api
-from services.exchange.console import views
+from services.exchange.console import directory_admin_pages, views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
@@ -64,6 +64,7 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
             NavItem(f"{PREFIX}/alerts", N_("Alerts"), CASEWORKERS),
             NavItem(f"{PREFIX}/alerts/new", N_("New alert"), CASEWORKERS),
+            directory_admin_pages.NAV,
         ],
         audit=audit,
         after_write=_wake_publisher,
