@@ -143,6 +143,27 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "withdrawal_reason": {"changed-mind": N_("changed their mind"),
                           "case-closed": N_("case closed"), "basis-ended": N_("basis ended"),
                           "recorded-in-error": N_("recorded in error"), "other": N_("other")},
+    # The directory's (focal-point topics are institutions' competences).
+    "topic": {
+        "reception": N_("reception"), "psychosocial-care": N_("psychosocial care"),
+        "legal-representation": N_("legal representation"),
+        "best-interests-determination": N_("best interests determination"),
+        "family-tracing": N_("family tracing"), "asylum": N_("asylum"),
+        "trafficking-victims": N_("victims of trafficking"),
+        "missing-child-alerts": N_("missing child alerts"), "repatriation": N_("repatriation"),
+        "reintegration": N_("reintegration"),
+    },
+    "institution_type": {
+        "child-protection-authority": N_("child protection authority"),
+        "migration-authority": N_("migration authority"),
+        "foreign-ministry": N_("foreign ministry"), "consulate": N_("consulate"),
+        "shelter": N_("shelter"), "prosecutor": N_("prosecutor"),
+        "civil-society": N_("civil society organisation"),
+        "international-organisation": N_("international organisation"),
+    },
+    "channel": {"phone": N_("Phone"), "whatsapp": N_("WhatsApp"), "email": N_("E-mail"),
+                "website": N_("Website"), "fax": N_("Fax"), "address": N_("Address")},
+    "focal_point_kind": {"person": N_("person"), "desk": N_("desk")},
     "section": {
         "child": N_("Child"), "accompaniment": N_("Accompaniment"),
         "detection": N_("Where and when the child was found"), "family": N_("Family"),

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange import agreement_endpoints as consents_api
-from services.exchange.console import views
+from services.exchange.console import lookup_pages, views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
@@ -62,6 +62,7 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/referrals?box=outbound", N_("Outbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals/new", N_("New referral"), CASEWORKERS),
             NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
+            lookup_pages.NAV,
         ],
         audit=audit,
         after_write=_wake_publisher,
@@ -95,6 +96,8 @@ def _problem_message(visitor: Visitor, problem: Problem) -> str:
 def home(visitor: SignedIn) -> Response:
     if visitor.principal.role == Role.caseworker:
         return see_other(f"{PREFIX}/referrals")
+    if visitor.principal.role == Role.consular_officer:
+        return see_other(lookup_pages.NAV.path)
     return see_other(f"{PREFIX}/account")
 
 
