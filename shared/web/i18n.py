@@ -164,6 +164,9 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "channel": {"phone": N_("Phone"), "whatsapp": N_("WhatsApp"), "email": N_("E-mail"),
                 "website": N_("Website"), "fax": N_("Fax"), "address": N_("Address")},
     "focal_point_kind": {"person": N_("person"), "desk": N_("desk")},
+    "area_kind": {"state": N_("state"), "department": N_("department"),
+                  "province": N_("province"), "municipality": N_("municipality"),
+                  "district": N_("district")},
     "section": {
         "child": N_("Child"), "accompaniment": N_("Accompaniment"),
         "detection": N_("Where and when the child was found"), "family": N_("Family"),
