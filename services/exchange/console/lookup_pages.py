@@ -146,8 +146,8 @@ def directory_search(
         return _unavailable(request, visitor)
     search = RecordSearch(view.records)
     errors: dict[str, str] = {}
-    context: dict[str, Any] = {"values": {"q": q, "country": country, "topic": topic,
-                                          "place": place, "area": area}}
+    values = {"q": q, "country": country, "topic": topic, "place": place}
+    context: dict[str, Any] = {"values": values}
     if q:
         if len(q) > MAX_QUERY:
             errors["q"] = "too_long"
@@ -156,8 +156,10 @@ def directory_search(
             context.update(searched=True, institutions=institutions[:MAX_RESULTS],
                            institutions_total=len(institutions),
                            areas=search.areas(q)[:MAX_RESULTS])
-    lookup_asked = bool(country or topic or place or area)
-    if lookup_asked:
+    chosen_area = search.area(area) if area else None
+    if chosen_area and not place:  # from a place found, or chosen: the form filled in
+        values["place"] = chosen_area["name"]
+    if country or topic or place:
         if country not in search.records["countries"]:
             errors["country"] = "country"
         if topic not in VOCABULARY["topic"]:

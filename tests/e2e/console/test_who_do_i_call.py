@@ -51,6 +51,9 @@ def test_a_consular_officer_finds_places_and_institutions_in_any_case_and_accent
             "sv-consulado-tapachula"} <= set(institutions_found(page))
     expect(page.locator("#search-results li", has_text="Tapachula").first).to_be_visible()
     expect(page.locator("#search-results a[href*='area=MX-CHP-TAPACHULA']")).to_have_count(1)
+    page.locator("#search-results a[href*='area=MX-CHP-TAPACHULA']").click()
+    expect(page.locator("#place")).to_have_value("Tapachula")  # the lookup, filled in
+    expect(page.locator(".field-error")).to_have_count(0)
     search(page, "sndif")
     assert institutions_found(page) == ["mx-sndif"]
     search(page, "secretaria de la ninez")  # Secretaría de la Niñez ...
