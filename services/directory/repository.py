@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,23 +22,13 @@ from services.directory.models import (
     SearchTag,
 )
 from shared.auth import ApiToken
+from shared.directory_search import MAX_AREA_DEPTH
 
 Row = TypeVar("Row", bound=SQLModel)
 Listed = TypeVar("Listed", Institution, FocalPoint)
 
 INSTITUTION = "institution"
 FOCAL_POINT = "focal_point"
-MAX_AREA_DEPTH = 6
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: what search compares ('México' -> 'mexico')."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def search_terms(query: str) -> list[str]:
-    return re.findall(r"\w+", fold(query))[:8]
 
 
 @dataclass

@@ -22,8 +22,6 @@ from services.directory.repository import (
     INSTITUTION,
     DirectoryRepository,
     Filters,
-    fold,
-    search_terms,
 )
 from services.directory.schemas import (
     AreaData,
@@ -62,6 +60,16 @@ from shared.auth import (
     token_id,
 )
 from shared.db import utcnow
+from shared.directory_search import (
+    area_search_text,
+    best_ranks,
+    coverage,
+    focal_point_search_text,
+    fold,
+    institution_search_text,
+    lookup_message,
+    search_terms,
+)
 from shared.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
 ADMINS = (Role.country_admin, Role.regional_admin)
@@ -153,7 +161,7 @@ class DirectoryService:
     def areas(self, country: str | None, q: str | None) -> list[Area]:
         rows = self.repo.areas(self._country(country))
         terms = search_terms(q or "")
-        return [a for a in rows if all(t in fold(f"{a.name} {a.id}") for t in terms)]
+        return [a for a in rows if all(t in area_search_text(a.model_dump()) for t in terms)]
 
     def _filters(self, q: str | None, country: str | None, language: str | None,
                  area: str | None, include_inactive: bool) -> Filters:
@@ -195,12 +203,8 @@ class DirectoryService:
         area = self.area(area_id) if area_id else None
         chain = [a.id for a in self.repo.area_chain(area.id)] if area else []
         covering = [*chain, code]  # from the most specific to the whole country
-        best: dict[str, tuple[int, bool, str, str]] = {}
-        for fp_id, tag, always, name_key in self.repo.lookup_candidates(
-                code, topic, covering, language, utcnow()):
-            rank = (covering.index(tag), not always, name_key, fp_id)
-            best[fp_id] = min(rank, best.get(fp_id, rank))
-        ranked = sorted(best.values())[:limit]
+        ranked = best_ranks(self.repo.lookup_candidates(code, topic, covering, language,
+                                                        utcnow()), covering, limit)
         found = self.repo.focal_points_with_institutions([fp_id for *_, fp_id in ranked])
         results = [
             LookupResult(
@@ -214,7 +218,8 @@ class DirectoryService:
         return LookupAnswer(
             country=code, topic=topic, area=AreaPublic.model_validate(area) if area else None,
             area_matched=matched, results=results,
-            message=lookup_message(code, topic, area, matched, bool(results)),
+            message=lookup_message(code, topic, area.name if area else None, matched,
+                                   bool(results)),
         )
 
     def history(self, kind: Kind, entry_id: str) -> list[ChangePublic]:
@@ -412,20 +417,22 @@ class DirectoryService:
 
     def _index_institution(self, inst: Institution, new: bool) -> None:
         country = self.repo.country(inst.country)
-        names = [inst.name, inst.acronym, inst.id, *inst.translations.values(),
-                 country.name if country else "", country.name_es if country else ""]
-        inst.name_key, inst.search_text = fold(inst.name), fold(" ".join(names))
+        record = inst.model_dump()
+        inst.name_key = fold(inst.name)
+        inst.search_text = institution_search_text(record,
+                                                   country.model_dump() if country else None)
         self.repo.set_tags(INSTITUTION, inst.id, {
             "competence": inst.competences, "language": inst.languages,
-            "area": inst.areas or [inst.country],
+            "area": coverage(record),
         }, new)
 
     def _index_focal_point(self, fp: FocalPoint, inst: Institution, new: bool) -> None:
         fp.country, fp.name_key = inst.country, fold(fp.name)
-        fp.search_text = fold(" ".join([fp.name, fp.title, fp.id, inst.acronym, inst.name]))
+        record, institution = fp.model_dump(), inst.model_dump()
+        fp.search_text = focal_point_search_text(record, institution)
         self.repo.set_tags(FOCAL_POINT, fp.id, {
             "topic": fp.topics, "language": fp.languages,
-            "area": fp.areas or inst.areas or [inst.country],
+            "area": coverage(record, institution),
         }, new)
 
     # Keys ------------------------------------------------------------------------------
@@ -627,17 +634,3 @@ def parents_first(accepted: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     for entry_id in by_id:
         place(entry_id)
     return ordered
-
-
-def lookup_message(country: str, topic: str, area: Area | None, matched: bool | None,
-                   found: bool) -> str:
-    if not found:
-        where = f" for {area.name} or nationally" if area else ""
-        return f"No focal point of {country} is listed for {topic}{where}."
-    if area is None:
-        return f"National focal points of {country} for {topic}."
-    if matched:
-        return f"Focal points covering {area.name} first, then national ones."
-    return (f"No focal point of {country} covers {area.name} for {topic}; these are the "
-            f"national focal points.")
-

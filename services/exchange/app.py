@@ -12,6 +12,7 @@ from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
 from services.exchange.console.alert_pages import router as alert_console_router
 from services.exchange.console.directory_admin_pages import router as directory_admin_router
+from services.exchange.console.lookup_pages import router as lookup_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
@@ -183,4 +184,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_router)
     app.include_router(alert_console_router)
     app.include_router(directory_admin_router)
+    app.include_router(lookup_router)
     return app

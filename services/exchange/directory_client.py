@@ -74,6 +74,7 @@ class DirectoryView:
     version: int
     expires_at: float
     records: dict[str, dict[str, Record]]
+    issued_at: float = 0.0  # when the directory signed it: how old what it says may be
 
     @classmethod
     def of(cls, payload: dict[str, Any], base: DirectoryView | None = None) -> DirectoryView:
@@ -82,7 +83,8 @@ class DirectoryView:
         for collection, key in COLLECTIONS.items():
             changed = {r[key]: r for r in payload.get(collection, [])}
             records[collection] = {**base.records[collection], **changed} if base else changed
-        return cls(int(payload["version"]), float(payload["exp"]), records)
+        return cls(int(payload["version"]), float(payload["exp"]), records,
+                   float(payload.get("iat", 0)))
 
     @cached_property
     def keys_by_institution(self) -> dict[str, list[Record]]:
@@ -147,6 +149,7 @@ class DirectoryClient(RegionalClient):
         self._checked_at = float("-inf")
         self._stale = False
         self._refreshing = threading.Lock()
+        self.reachable: bool | None = None  # did the directory answer the last time asked
 
     # What the gateway asks -----------------------------------------------------------------
 
@@ -184,6 +187,12 @@ class DirectoryClient(RegionalClient):
         key = self._current().records["keys"].get(kid)
         return bool(key and key["institution_id"] == institution_id
                     and key["revoked_at"] is not None)
+
+    def held(self) -> DirectoryView:
+        """The snapshot held, after asking the directory for changes (at most once a second);
+        `reachable` then says whether it answered. RegionalServiceDown if there is none or
+        it has expired."""
+        return self._current(force=True)
 
     def forget_keys(self, institution_id: str) -> None:
         """The institution may have new keys: ask the directory at the next question."""
@@ -262,7 +271,9 @@ class DirectoryClient(RegionalClient):
         self._checked_at, self._stale = self.clock(), False
         try:
             self._view = self._fetch(self._view)
+            self.reachable = True
         except (RegionalServiceDown, SnapshotRejected) as exc:
+            self.reachable = False
             log.warning("directory_snapshot_not_refreshed", reason=str(exc),
                         held_version=self._view.version if self._view else None)
             return
@@ -286,8 +297,10 @@ class DirectoryClient(RegionalClient):
             return None
         try:
             data = json.loads(self.cache_path.read_text())
+            # A file saved before issued_at was kept: it was verified when written.
+            issued_at = data.get("issued_at") or self.cache_path.stat().st_mtime
             return DirectoryView(int(data["version"]), float(data["expires_at"]),
-                                 data["records"])
+                                 data["records"], float(issued_at))
         except (ValueError, KeyError, TypeError):
             log.warning("directory_snapshot_cache_unreadable", path=str(self.cache_path))
             return None
@@ -295,7 +308,8 @@ class DirectoryClient(RegionalClient):
     def _save(self, view: DirectoryView) -> None:
         if self.cache_path is None:
             return
-        data = {"version": view.version, "expires_at": view.expires_at, "records": view.records}
+        data = {"version": view.version, "expires_at": view.expires_at,
+                "issued_at": view.issued_at, "records": view.records}
         tmp = self.cache_path.with_suffix(".tmp")
         try:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)

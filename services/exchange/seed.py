@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.auth import Role, issue_token
 from shared.db import make_engine, migrate, session_scope
 
-GATEWAY_ROLES = (Role.caseworker, Role.country_admin, Role.auditor)
+GATEWAY_ROLES = (Role.caseworker, Role.country_admin, Role.auditor, Role.consular_officer)
 
 
 def provision_gateway(url: str, country: str, tokens: dict[str, dict[str, str]]) -> None:

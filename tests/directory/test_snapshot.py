@@ -7,6 +7,7 @@ import base64
 import json
 import time
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient, UnknownInstitution
 from services.exchange.regional_client import RegionalServiceDown
+from shared.directory_search import RecordSearch
 from shared.envelope import generate_signing_key, public_jwk
 from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
 from tests.directory.test_entries import assert_problem
@@ -163,3 +165,56 @@ def test_a_revoked_key_goes_as_soon_as_the_gateway_holds_the_snapshot_saying_so(
         late.forget_keys("mx-pfpnna")
         skew["seconds"] = 1.5
         assert kid not in [k["kid"] for k in late.signing_keys("mx-pfpnna")]
+
+
+@pytest.mark.parametrize("query", ["tapachula", "TAPACHULA", "sndif", "Sndif", "mexico",
+                                   "México", "secretaria ninez honduras", "Affaires mondiales",
+                                   "consulado tapachula"])
+def test_the_snapshot_search_finds_what_the_directory_finds(directory: RunningDirectory,
+                                                            query: str, tmp_path: Path):
+    """A gateway's console searches its snapshot with the directory's own rules."""
+    with client(directory.url, directory) as gateway, \
+            directory.client("consular_officer_HN") as officer:
+        search = RecordSearch(gateway.held().records)
+        answer = officer.get("/v1/institutions", params={"q": query, "page_size": 100}).json()
+        areas = officer.get("/v1/areas", params={"q": query}).json()
+    assert [i["id"] for i in search.institutions(query)] == [i["id"] for i in answer["items"]]
+    assert answer["items"]
+    assert {a["id"] for a in search.areas(query)} == {a["id"] for a in areas}
+
+
+@pytest.mark.parametrize(("country", "topic", "area"), [
+    ("HN", "missing-child-alerts", "HN-CR-SPS"), ("HN", "family-tracing", "MX-CHP-TAPACHULA"),
+    ("HN", "missing-child-alerts", "HN-OL"), ("GT", "missing-child-alerts", None),
+    ("MX", "reception", "MX-CHP-TAPACHULA"), ("US", "asylum", None),
+])
+def test_the_snapshot_lookup_ranks_as_the_directory_does(directory: RunningDirectory,
+                                                         country: str, topic: str,
+                                                         area: str | None):
+    with client(directory.url, directory) as gateway, \
+            directory.client("consular_officer_HN") as officer:
+        held = RecordSearch(gateway.held().records)
+        params = {"country": country, "topic": topic, **({"area": area} if area else {})}
+        answer = officer.get("/v1/focal-points/lookup", params=params).json()
+    mine = held.lookup(country, topic, area, None, datetime.now(UTC))
+    assert [(r["focal_point"]["id"], r["coverage"], r["covered_area"]) for r in mine["results"]] \
+        == [(r["focal_point"]["id"], r["coverage"], r["covered_area"]) for r in answer["results"]]
+    assert (mine["area_matched"], mine["message"]) == (answer["area_matched"], answer["message"])
+
+
+def test_held_says_whether_the_directory_answered_and_how_old_the_snapshot_is(
+        directory: RunningDirectory, tmp_path: Path):
+    other = directory.serve_another()
+    cache = tmp_path / "snapshot.json"
+    now = [time.time()]
+    with client(other.url, directory, cache, clock=lambda: now[0]) as gateway:
+        view = gateway.held()
+        assert gateway.reachable is True
+        assert now[0] - 60 < view.issued_at <= time.time()
+        other.stop()
+        now[0] += 2  # held() asks the directory at most once a second
+        assert gateway.held().version == view.version
+        assert gateway.reachable is False
+    with client("http://127.0.0.1:9", directory, cache) as restarted:  # nothing listens
+        assert restarted.held().issued_at == view.issued_at  # kept on disk
+        assert restarted.reachable is False

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange import agreement_endpoints as consents_api
-from services.exchange.console import directory_admin_pages, views
+from services.exchange.console import directory_admin_pages, lookup_pages, views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
@@ -65,6 +65,7 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/alerts", N_("Alerts"), CASEWORKERS),
             NavItem(f"{PREFIX}/alerts/new", N_("New alert"), CASEWORKERS),
             directory_admin_pages.NAV,
+            lookup_pages.NAV,
         ],
         audit=audit,
         after_write=_wake_publisher,
@@ -98,6 +99,8 @@ def _problem_message(visitor: Visitor, problem: Problem) -> str:
 def home(visitor: SignedIn) -> Response:
     if visitor.principal.role == Role.caseworker:
         return see_other(f"{PREFIX}/referrals")
+    if visitor.principal.role == Role.consular_officer:
+        return see_other(lookup_pages.NAV.path)
     return see_other(f"{PREFIX}/account")
 
 

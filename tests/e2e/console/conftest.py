@@ -104,7 +104,7 @@ class Console:
         page.locator("#username").fill(who["username"])
         page.locator("#password").fill(who["password"])
         page.locator("main button[type=submit]").click()
-        page.wait_for_url(re.compile(r".*/console/(referrals|account).*"))
+        page.wait_for_url(re.compile(r".*/console/(referrals|account|directory).*"))
         return page
 
     def _watch(self, message: Any) -> None:
