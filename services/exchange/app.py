@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
+from services.exchange.console.admin_pages import router as console_admin_router
+from services.exchange.console.agreement_pages import router as console_agreement_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
@@ -179,4 +181,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agreement_router)
     gateway_kit(gateway).mount(app)
     app.include_router(console_router)
+    app.include_router(console_agreement_router)
+    app.include_router(console_admin_router)
     return app

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange import agreement_endpoints as consents_api
-from services.exchange.console import views
+from services.exchange.console import agreement_pages, views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
@@ -62,6 +62,9 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/referrals?box=outbound", N_("Outbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals/new", N_("New referral"), CASEWORKERS),
             NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
+            NavItem(f"{PREFIX}/agreements", N_("Agreements"), agreement_pages.READERS),
+            NavItem(f"{PREFIX}/quarantine", N_("Quarantine"), agreement_pages.READERS),
+            NavItem(f"{PREFIX}/people", N_("People"), agreement_pages.ADMINS),
         ],
         audit=audit,
         after_write=_wake_publisher,
