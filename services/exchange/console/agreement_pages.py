@@ -45,6 +45,7 @@ DRAFT_FIELD_PROBLEMS = {
     "duplicate_party": ("parties", N_("A party is listed twice.")),
     "not_a_party": ("parties", N_("Your institution or your country must be a party.")),
 }
+TWO_PARTIES = N_("Choose at least two parties.")
 
 
 def _message(visitor: Visitor, problem: Problem) -> str:
@@ -162,8 +163,12 @@ def agreement_draft(request: Request, visitor: SignedIn, form: CheckedForm) -> R
         created = agreements_api.draft_agreement(request, visitor.principal,
                                                  draft_from_form(form))
     except Problem as refused:
-        errors = {k: visitor.gettext(m) for k, m in
-                  views.problem_field_errors(refused.extra.get("errors", [])).items()}
+        invalid = refused.extra.get("errors", [])
+        errors = views.problem_field_errors(invalid)
+        if any(e.get("kind") == "too_short" and "parties" in e.get("location", [])
+               for e in invalid):
+            errors["parties"] = TWO_PARTIES
+        errors = {k: visitor.gettext(m) for k, m in errors.items()}
         if refused.code in DRAFT_FIELD_PROBLEMS:
             field, message = DRAFT_FIELD_PROBLEMS[refused.code]
             errors[field] = visitor.gettext(message)
