@@ -44,6 +44,7 @@ PERSON_AUDIT_EVENTS = {
     "sign-in": AuditEventType.sign_in,
     "sign-in-failed": AuditEventType.sign_in_failed,
     "password-changed": AuditEventType.password_changed,
+    "person-unlocked": AuditEventType.person_unlocked,
 }
 
 

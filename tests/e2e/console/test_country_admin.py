@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
 from services.exchange.keys import signing_key_path
 from services.registry.seed import DEMO_AGREEMENT
+from shared.db import make_engine, session_scope, utcnow
 from shared.envelope import generate_signing_key, load_or_create_private_key, sign_envelope
+from shared.web.people import Person
 from tests.conftest import RunningStack, wait_until
-from tests.e2e.console.conftest import MODES, Console, check_page, console_url
+from tests.e2e.console.conftest import MODES, Console, check_page, console_url, person
 from tests.e2e.test_quarantine import forged_referral, publish
 
 TEXT = {
@@ -217,3 +220,42 @@ def test_a_caseworker_is_refused_the_administrator_pages(console: Console) -> No
         assert response is not None and response.status == 403, path
         expect(page.get_by_role("alert")).to_have_text(TEXT[language]["refused"])
     check_page(page)
+
+
+def lock(stack: RunningStack, username: str) -> str:
+    """As after many failed attempts (the real lock doubles from 4 s: too short to test)."""
+    engine = make_engine(stack.info["gateways"]["MX"]["database_url"])
+    with session_scope(engine) as session:
+        who = session.exec(select(Person).where(Person.username == username)).one()
+        who.failed_attempts, who.locked_until = 9, utcnow() + timedelta(minutes=15)
+        session.add(who)
+        person_id = who.id
+    engine.dispose()
+    return person_id
+
+
+def test_a_country_administrator_unlocks_a_locked_person(console: Console) -> None:
+    language, viewport = "es", "desktop"
+    stack = console.stack
+    locked = person(stack, "MX", "mx-sndif", "auditor")
+    locked_id = lock(stack, locked["username"])
+    page = admin(console, language, viewport)
+    page.locator("nav a[href$='/console/people']").click()
+    card = page.locator("main .cards > li", has_text=locked["username"])
+    expect(card.locator(".badge.action")).to_have_text("bloqueada tras intentos fallidos")
+    check_page(page)
+    card.get_by_role("button").click()
+    expect(page.get_by_role("status")).to_contain_text("Desbloqueada")
+    expect(card.locator(".badge.action")).to_have_count(0)
+    check_page(page)
+    console.signed_in("MX", "mx-sndif", language, viewport, role="auditor")
+
+    def unlocked() -> list[dict] | None:
+        with stack.registry() as registry:
+            return registry.get("/v1/audit/entries", params={
+                "institution_id": "mx-sndif", "event_type": "person-unlocked",
+            }).json()["items"] or None
+    entry = wait_until(unlocked, timeout=60, interval=0.5)[-1]
+    assert entry["detail"]["person_id"] == locked_id
+    assert entry["detail"]["role"] == "auditor" and entry["detail"]["by_person_id"]
+    assert locked["username"] not in str(entry)
