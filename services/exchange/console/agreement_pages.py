@@ -15,17 +15,17 @@ from pydantic import ValidationError
 
 from services.exchange import agreement_endpoints as agreements_api
 from services.exchange.console import views
+from services.exchange.console.pages import _institution_name
 from services.exchange.gateway import Gateway
 from shared.auth import Role
 from shared.errors import Problem
+from shared.policy import is_country
 from shared.vocabulary import DataCategory, MessageType, Purpose
 from shared.web.i18n import N_, VOCABULARY
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, render, see_other
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-ADMINS = frozenset({Role.country_admin.value})
-READERS = frozenset({Role.country_admin.value, Role.auditor.value})
 TERM_LISTS = ("parties", "message_types", "purposes", "data_categories", "legal_bases")
 
 PROBLEM_MESSAGES = {
@@ -63,15 +63,10 @@ def _moment(value: str | None) -> datetime | None:
 
 def party_name(gateway: Gateway, party: str) -> str:
     """An institution's name (and acronym), or a country's name for a whole-country party."""
-    if len(party) == 2 and party.isupper():
+    if is_country(party):
         names = {c.get("code"): c.get("name") for c in gateway.directory.countries()}
         return str(names.get(party) or party)
-    try:
-        found = gateway.directory.institution(party)
-    except Exception:
-        return party
-    acronym = found.get("acronym")
-    return f"{found.get('name', party)}" + (f" ({acronym})" if acronym else "")
+    return _institution_name(gateway, party)
 
 
 def _my_party(visitor: Visitor, parties: list[str]) -> str | None:

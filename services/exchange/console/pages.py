@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange import agreement_endpoints as consents_api
-from services.exchange.console import agreement_pages, views
+from services.exchange.console import views
 from services.exchange.gateway import Gateway, Outbox
 from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
@@ -40,6 +40,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 20
 CASEWORKERS = frozenset({Role.caseworker.value})
+COUNTRY_ADMINS = frozenset({Role.country_admin.value})
+ADMINS_AND_AUDITORS = frozenset({Role.country_admin.value, Role.auditor.value})
 PERSON_AUDIT_EVENTS = {
     "sign-in": AuditEventType.sign_in,
     "sign-in-failed": AuditEventType.sign_in_failed,
@@ -63,9 +65,9 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/referrals?box=outbound", N_("Outbox"), CASEWORKERS),
             NavItem(f"{PREFIX}/referrals/new", N_("New referral"), CASEWORKERS),
             NavItem(f"{PREFIX}/consents", N_("Consents"), CASEWORKERS),
-            NavItem(f"{PREFIX}/agreements", N_("Agreements"), agreement_pages.READERS),
-            NavItem(f"{PREFIX}/quarantine", N_("Quarantine"), agreement_pages.READERS),
-            NavItem(f"{PREFIX}/people", N_("People"), agreement_pages.ADMINS),
+            NavItem(f"{PREFIX}/agreements", N_("Agreements"), ADMINS_AND_AUDITORS),
+            NavItem(f"{PREFIX}/quarantine", N_("Quarantine"), ADMINS_AND_AUDITORS),
+            NavItem(f"{PREFIX}/people", N_("People"), COUNTRY_ADMINS),
         ],
         audit=audit,
         after_write=_wake_publisher,
