@@ -96,12 +96,16 @@ def agreement_list(request: Request, visitor: SignedIn) -> Response:
 
 
 def _party_choices(gateway: Gateway, visitor: Visitor) -> list[tuple[str, str]]:
-    """The person's own institution and country first, then every other one of the directory."""
+    """The person's own institution and country first, then the others that exchange through
+    a gateway (the directory's consulates and desks do not sign agreements)."""
     me = visitor.principal
-    countries = sorted(gateway.directory.countries(), key=lambda c: str(c.get("name")))
     institutions = sorted(
-        (i for c in countries for i in gateway.directory.institutions_of(c["code"])),
+        (i for c in gateway.directory.countries()
+         for i in gateway.directory.institutions_of(c["code"]) if i.get("gateway_country")),
         key=lambda i: party_name(gateway, i["id"]))
+    with_gateway = {i["country"] for i in institutions}
+    countries = sorted((c for c in gateway.directory.countries() if c["code"] in with_gateway),
+                       key=lambda c: str(c.get("name")))
     own = [(me.institution_id, party_name(gateway, me.institution_id)),
            (me.country, visitor.gettext("%(country)s (the whole country)",
                                         country=party_name(gateway, me.country)))]
