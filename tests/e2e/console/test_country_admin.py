@@ -222,6 +222,25 @@ def test_a_caseworker_is_refused_the_administrator_pages(console: Console) -> No
     check_page(page)
 
 
+def test_an_auditor_reads_agreements_and_the_quarantine_but_drafts_and_signs_nothing(
+        console: Console) -> None:
+    language, viewport = "en", "desktop"
+    base = console_url(console.stack, "MX")
+    page = console.signed_in("MX", "mx-pfpnna", language, viewport, role="auditor")
+    page.locator("nav a[href$='/console/agreements']").click()
+    expect(page.locator("main a[href$='/agreements/new']")).to_have_count(0)
+    page.goto(f"{base}/agreements/{DEMO_AGREEMENT['id']}")
+    expect(page.locator("section[aria-labelledby=signatures-heading] .cards > li")
+           ).to_have_count(2)
+    expect(page.locator("form[action$='/signatures']")).to_have_count(0)
+    page.locator("nav a[href$='/console/quarantine']").click()
+    expect(page.locator("h1")).to_contain_text(TEXT[language]["quarantine"])
+    expect(page.locator("nav a[href$='/console/people']")).to_have_count(0)
+    for path in ("/agreements/new", "/people"):
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status == 403, path
+
+
 def lock(stack: RunningStack, username: str) -> str:
     """As after many failed attempts (the real lock doubles from 4 s: too short to test)."""
     engine = make_engine(stack.info["gateways"]["MX"]["database_url"])
