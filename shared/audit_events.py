@@ -153,6 +153,10 @@ class SignInFailedDetail(PersonDetail):
     reason: Literal["bad_credentials", "locked"]
 
 
+class PersonUnlockedDetail(PersonDetail):
+    by_person_id: Uuid  # the country administrator who unlocked them
+
+
 DETAIL_SCHEMAS: dict[AuditEventType, type[Closed]] = {
     AuditEventType.sent: SentDetail,
     AuditEventType.denied: DeniedDetail,
@@ -174,6 +178,7 @@ DETAIL_SCHEMAS: dict[AuditEventType, type[Closed]] = {
     AuditEventType.sign_in: PersonDetail,
     AuditEventType.sign_in_failed: SignInFailedDetail,
     AuditEventType.password_changed: PersonDetail,
+    AuditEventType.person_unlocked: PersonUnlockedDetail,
 }
 GATEWAY_EVENT_TYPES = frozenset(DETAIL_SCHEMAS)
 

@@ -67,6 +67,7 @@ class AuditEventType(StrEnum):
     sign_in = "sign-in"
     sign_in_failed = "sign-in-failed"
     password_changed = "password-changed"  # noqa: S105 (an event name)
+    person_unlocked = "person-unlocked"  # a country administrator ended a person's lock
     # Made by the registry itself, never accepted from a gateway.
     agreement_created = "agreement-created"
     agreement_updated = "agreement-updated"

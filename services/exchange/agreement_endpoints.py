@@ -54,6 +54,34 @@ def list_agreements(request: Request, principal: CurrentPrincipal) -> Any:
     return gateway.registry.call(principal.institution_id, "GET", "/v1/agreements")
 
 
+@router.post("/agreements", status_code=201)
+def draft_agreement(request: Request, principal: CurrentPrincipal,
+                    body: dict[str, Any] = Body(...)) -> Any:
+    """Draft an agreement your institution or your country is a party to (country
+    administrators; see the registry's `POST /v1/agreements` for the fields). The secretariat
+    submits it for signatures."""
+    gateway = _hosted(request, principal, Role.country_admin)
+    return gateway.registry.call(principal.institution_id, "POST", "/v1/agreements", json=body)
+
+
+@router.get("/agreements/{agreement_id}/versions")
+def list_agreement_versions(agreement_id: str, request: Request,
+                            principal: CurrentPrincipal) -> Any:
+    """Every version of one agreement, oldest first, each with its signatures."""
+    gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
+    return gateway.registry.call(principal.institution_id, "GET",
+                                 url_path("v1", "agreements", agreement_id, "versions"))
+
+
+@router.get("/agreements/{agreement_id}/versions/{version}/content")
+def agreement_content(agreement_id: str, version: PositiveInt32, request: Request,
+                      principal: CurrentPrincipal) -> Any:
+    """The canonical content of a version: exactly what each party signs."""
+    gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
+    return gateway.registry.call(principal.institution_id, "GET", url_path(
+        "v1", "agreements", agreement_id, "versions", version, "content"))
+
+
 @router.post("/agreements/{agreement_id}/signatures", status_code=201)
 def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
                    principal: CurrentPrincipal) -> Any:

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from services.exchange.agreement_endpoints import router as agreement_router
 from services.exchange.alerts import escalate_overdue
+from services.exchange.console.admin_pages import router as console_admin_router
+from services.exchange.console.agreement_pages import router as console_agreement_router
 from services.exchange.console.alert_pages import router as alert_console_router
 from services.exchange.console.directory_admin_pages import router as directory_admin_router
 from services.exchange.console.lookup_pages import router as lookup_router
@@ -185,4 +187,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alert_console_router)
     app.include_router(directory_admin_router)
     app.include_router(lookup_router)
+    app.include_router(console_agreement_router)
+    app.include_router(console_admin_router)
     return app

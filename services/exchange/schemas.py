@@ -298,6 +298,8 @@ class QuarantinePublic(BaseModel):
     subject: str
     message_id: str | None
     claimed_sender: str | None
+    # The sender once its signature verified; None while unproven.
+    verified_sender: str | None = None
     message_type: str | None
     reason: str
     detail: str

@@ -34,7 +34,8 @@ MAX_ATTEMPTS = 15
 MAX_BACKOFF_SECONDS = 3600
 # Reads and the console's people signing in are for the audit log, not the case system.
 NOT_PUSHED = {AuditEventType.record_read.value, AuditEventType.sign_in.value,
-              AuditEventType.sign_in_failed.value, AuditEventType.password_changed.value}
+              AuditEventType.sign_in_failed.value, AuditEventType.password_changed.value,
+              AuditEventType.person_unlocked.value}
 
 log = get_logger(__name__)
 

@@ -59,7 +59,8 @@ def list_agreements(registry: Registry, _: CurrentPrincipal, status: str | None 
              tags=["agreements"])
 def create_agreement(body: AgreementCreate, registry: Registry, principal: CurrentPrincipal
                      ) -> AgreementPublic:
-    """Draft a new agreement, version 1 (regional administrators)."""
+    """Draft a new agreement, version 1 (regional administrators, or the gateway of a party
+    for its country administrator)."""
     return registry.public(registry.create_agreement(principal, body))
 
 

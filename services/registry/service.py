@@ -139,7 +139,16 @@ class RegistryService:
         })
 
     def create_agreement(self, principal: Principal, data: AgreementCreate) -> Agreement:
-        require_role(principal, Role.regional_admin)
+        """A draft by the secretariat, or by a party's gateway for its country administrator
+        (an institution drafts only agreements it or its country is a party to); either way
+        the secretariat submits it for signatures."""
+        require_role(principal, Role.regional_admin, Role.gateway)
+        if principal.role == Role.gateway and not any(
+                party == principal.institution_id
+                or (is_country(party) and party == principal.country)
+                for party in data.parties):
+            raise Forbidden("A gateway drafts only agreements its institution or its country "
+                            "is a party to.", code="not_a_party")
         if self.repo.agreement_versions(data.id):
             raise Conflict("An agreement with this id exists.", code="agreement_exists")
         return self._new_version(principal, data.id, 1, data, Event.agreement_created)

@@ -225,8 +225,11 @@ def operations(demo: Demo) -> list[Operation]:
         Operation(r, "GET", "/healthz", PUBLIC),
         Operation(r, "GET", "/readyz", PUBLIC),
         Operation(r, "GET", "/v1/agreements", SIGNED_IN),
-        Operation(r, "POST", "/v1/agreements", roles("regional_admin"),
-                  (Case(body=agreement_body(id=demo.agreement_id)),)),  # exists: 409
+        # A gateway drafts only for a party (mx-sndif, hn-senaf); the id exists: 409.
+        Operation(r, "POST", "/v1/agreements",
+                  roles("regional_admin", "gateway", scope={"gateway": "institution"}),
+                  (Case(body=agreement_body(id=demo.agreement_id),
+                        owners=("mx-sndif", "hn-senaf")),)),
         *(Operation(r, "GET", path, SIGNED_IN,
                     (Case(path={"agreement_id": demo.agreement_id, "version": "1"}),))
           for path in ("/v1/agreements/{agreement_id}", "/v1/agreements/{agreement_id}/versions",
@@ -303,6 +306,14 @@ def operations(demo: Demo) -> list[Operation]:
         Operation(g, "DELETE", "/v1/webhooks/{webhook_id}", roles("country_admin"),
                   (Case(path={"webhook_id": NOBODY}),)),
         Operation(g, "GET", "/v1/agreements", roles("country_admin", "auditor")),
+        Operation(g, "POST", "/v1/agreements",
+                  roles("country_admin", scope={"country_admin": "institution"}),
+                  (Case(body=agreement_body(id=demo.agreement_id),
+                        owners=("mx-sndif", "hn-senaf")),)),
+        *(Operation(g, "GET", path, roles("country_admin", "auditor"),
+                    (Case(path={"agreement_id": demo.agreement_id, "version": "1"}),))
+          for path in ("/v1/agreements/{agreement_id}/versions",
+                       "/v1/agreements/{agreement_id}/versions/{version}/content")),
         # The demo agreement is active: the registry answers 409 once the gateway signed.
         Operation(g, "POST", "/v1/agreements/{agreement_id}/signatures",
                   roles("country_admin"),

@@ -22,13 +22,27 @@ def problem(response, status: int, code: str) -> dict:
 
 
 def test_a_new_agreement_is_a_draft_made_by_a_regional_administrator(registry: Registry):
-    problem(registry.call("mx-sndif", "POST", "/v1/agreements", json=agreement_body()),
+    problem(registry.call("auditor", "POST", "/v1/agreements", json=agreement_body()),
             403, "role_not_allowed")
     created = registry.create()
     assert (created["version"], created["status"]) == (1, "draft")
     assert created["unsigned_parties"] == ["mx-sndif", "hn-senaf"]
     assert created["legal_bases"] == ["consent", "best-interests-determination"]
     assert created["retention_days"] == 365
+
+
+def test_a_party_drafts_through_its_gateway_and_nobody_else_does(registry: Registry):
+    problem(registry.call("gt-sbs", "POST", "/v1/agreements", json=agreement_body()),
+            403, "not_a_party")
+    by_country = registry.call("hn-senaf", "POST", "/v1/agreements",
+                               json=agreement_body(id="agr-by-country", parties=["mx-sndif", "HN"]))
+    assert by_country.status_code == 201, by_country.text
+    created = registry.call("mx-sndif", "POST", "/v1/agreements", json=agreement_body())
+    assert created.status_code == 201, created.text
+    assert (created.json()["status"], created.json()["unsigned_parties"]) == (
+        "draft", ["mx-sndif", "hn-senaf"])
+    problem(registry.call("mx-sndif", "POST", "/v1/agreements/agr-test/versions/1/status",
+                          json={"status": "awaiting-signatures"}), 403, "role_not_allowed")
 
 
 @pytest.mark.parametrize(("overrides", "status", "code"), [

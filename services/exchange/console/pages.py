@@ -40,10 +40,13 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 20
 CASEWORKERS = frozenset({Role.caseworker.value})
+COUNTRY_ADMINS = frozenset({Role.country_admin.value})
+ADMINS_AND_AUDITORS = frozenset({Role.country_admin.value, Role.auditor.value})
 PERSON_AUDIT_EVENTS = {
     "sign-in": AuditEventType.sign_in,
     "sign-in-failed": AuditEventType.sign_in_failed,
     "password-changed": AuditEventType.password_changed,
+    "person-unlocked": AuditEventType.person_unlocked,
 }
 
 
@@ -66,6 +69,9 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/alerts/new", N_("New alert"), CASEWORKERS),
             directory_admin_pages.NAV,
             lookup_pages.NAV,
+            NavItem(f"{PREFIX}/agreements", N_("Agreements"), ADMINS_AND_AUDITORS),
+            NavItem(f"{PREFIX}/quarantine", N_("Quarantine"), ADMINS_AND_AUDITORS),
+            NavItem(f"{PREFIX}/people", N_("People"), COUNTRY_ADMINS),
         ],
         audit=audit,
         after_write=_wake_publisher,
