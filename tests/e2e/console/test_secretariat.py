@@ -1,0 +1,136 @@
+"""The secretariat's console at the registry, in a real browser: the auditor finds who has
+read a child's record by its case reference, the checkpoint verifies, agreements and the
+whole directory are there; the regional administrator changes an agreement's status."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from services.demo_data import SAMPLE_REFERRAL
+from services.registry.seed import DEMO_AGREEMENT, DEMO_CONSENT
+from tests.conftest import RunningStack, wait_until
+from tests.e2e.console.conftest import MODES, Console, check_page, registry_console_url
+
+TEXT = {
+    "es": {"verified": "Verificado", "invalid": "Escriba una referencia de caso",
+           "record_read": "registro leído", "active": "vigente", "awaiting": "en espera de firmas",
+           "honduras": "Honduras", "search": "Buscar"},
+    "en": {"verified": "Verified", "invalid": "Enter a case reference",
+           "record_read": "record read", "active": "active", "awaiting": "awaiting signatures",
+           "honduras": "Honduras", "search": "Search"},
+}
+
+
+def referral_read_by_honduras(stack: RunningStack, case: str) -> str:
+    """MX sends a referral over the API, HN's caseworker reads it: returns the referral id
+    once the registry holds HN's record-read entry."""
+    with stack.gateway("MX", "mx-sndif") as mx:
+        answer = mx.post("/v1/consents", json={**DEMO_CONSENT, "case_reference": case})
+        assert answer.status_code == 201, answer.text
+        body = copy.deepcopy(SAMPLE_REFERRAL)
+        body["case_reference"] = case
+        sent = mx.post("/v1/referrals", json=body)
+        assert sent.status_code == 202, sent.text
+    referral_id = str(sent.json()["id"])
+    with stack.gateway("HN", "hn-senaf") as hn:
+        wait_until(lambda: hn.get(f"/v1/referrals/{referral_id}").status_code == 200,
+                   timeout=60, interval=0.5)
+    with stack.registry("auditor") as registry:
+        wait_until(lambda: registry.get("/v1/audit/entries", params={
+            "case_reference": case, "event_type": "record-read",
+            "institution_id": "hn-senaf"}).json()["items"], timeout=60, interval=0.5)
+    return referral_id
+
+
+def test_the_auditor_sees_who_has_read_a_childs_record(console: Console) -> None:
+    language, viewport = "es", "phone"
+    case = f"MX-AUD-{uuid.uuid4().hex[:8]}"
+    referral_id = referral_read_by_honduras(console.stack, case)
+    page = console.signed_in_at_registry(language, viewport)
+    page.locator("#reference").fill(case)
+    page.get_by_role("button", name=TEXT[language]["search"]).click()
+    readers = page.locator("#readers")
+    expect(readers).to_contain_text("hn-senaf")
+    expect(readers).not_to_contain_text("mx-sndif")  # the sender only sent it
+    expect(page.locator("#entries")).to_contain_text(TEXT[language]["record_read"])
+    # The case reference is posted, never in the address; nor in the title.
+    assert case not in page.url and case not in page.title()
+    check_page(page)
+    # By the referral's id: the same record-read.
+    page.locator("#reference").fill(referral_id)
+    page.get_by_role("button", name=TEXT[language]["search"]).click()
+    expect(page.locator("#readers")).to_contain_text("hn-senaf")
+
+
+def test_an_unknown_case_has_no_readers(console: Console) -> None:
+    page = console.signed_in_at_registry("en", "desktop")
+    page.locator("#reference").fill(f"MX-NONE-{uuid.uuid4().hex[:8]}")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("main")).to_contain_text("Nobody has read this record")
+    expect(page.locator("#readers")).to_have_count(0)
+
+
+@pytest.mark.parametrize(("language", "viewport"), MODES)
+def test_every_page_of_the_secretariat(console: Console, language: str, viewport: str) -> None:
+    text = TEXT[language]
+    base = registry_console_url(console.stack)
+    page = console.signed_in_at_registry(language, viewport)
+    # A name typed by mistake: refused next to the field, and in no address.
+    page.locator("#reference").fill("Ana María")
+    page.get_by_role("button", name=text["search"]).click()
+    expect(page.locator("#reference-error")).to_contain_text(text["invalid"])
+    expect(page.locator("#reference")).to_have_attribute("aria-invalid", "true")
+    assert "Ana" not in page.url
+    check_page(page)
+
+    page.goto(f"{base}/audit/checkpoint")
+    expect(page.locator("#verdict")).to_contain_text(text["verified"])
+    assert int(page.locator("#tree-size").inner_text()) > 0
+    check_page(page)
+
+    page.goto(f"{base}/audit/quarantine")
+    expect(page.locator("h1")).to_be_visible()
+    check_page(page)
+
+    page.goto(f"{base}/agreements")
+    link = page.locator(f"#agreements a[href$='/agreements/{DEMO_AGREEMENT['id']}']")
+    expect(link).to_be_visible()
+    check_page(page)
+    link.click()
+    expect(page.locator("#agreement-status")).to_have_text(text["active"])
+    expect(page.locator("#signatures > li")).to_have_count(len(DEMO_AGREEMENT["parties"]))
+    expect(page.locator("#canonical")).to_contain_text('"type":"enlace-agreement"')
+    expect(page.locator("select#status")).to_have_count(0)  # the auditor reads only
+    check_page(page)
+
+    page.goto(f"{base}/directory")
+    check_page(page)
+    page.locator("#countries").get_by_role("link", name=text["honduras"]).click()
+    expect(page.locator("#institutions")).to_contain_text("hn-senaf")
+    check_page(page)
+
+
+def test_the_regional_administrator_submits_a_draft_for_signatures(console: Console) -> None:
+    agreement_id = f"test-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    draft = {**DEMO_AGREEMENT, "id": agreement_id, "title": "Acuerdo de prueba",
+             "valid_from": now.isoformat(), "valid_to": (now + timedelta(days=30)).isoformat()}
+    with console.stack.registry("regional_admin") as registry:
+        created = registry.post("/v1/agreements", json=draft)
+        assert created.status_code == 201, created.text
+    page = console.signed_in_at_registry("en", "phone", role="regional_admin")
+    page.goto(f"{registry_console_url(console.stack)}/agreements/{agreement_id}")
+    expect(page.locator("#agreement-status")).to_have_text("draft")
+    page.locator("select#status").select_option("awaiting-signatures")
+    page.locator("#reason").fill("Ready for the parties")
+    page.get_by_role("button", name="Change the status").click()
+    expect(page.locator("#agreement-status")).to_have_text(TEXT["en"]["awaiting"])
+    check_page(page)
+    with console.stack.registry("auditor") as registry:
+        assert registry.get(f"/v1/agreements/{agreement_id}").json()["status"] == (
+            "awaiting-signatures")
