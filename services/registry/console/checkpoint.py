@@ -26,7 +26,7 @@ from services.audit_verify import (
     read_checkpoint,
 )
 from services.registry.audit_log import AuditLog
-from services.registry.directory import DirectoryLookup
+from services.registry.directory import Directory
 from services.registry.schemas import AuditEntryPublic
 from shared.audit_events import KeyRecord
 from shared.envelope import public_jwk
@@ -64,7 +64,7 @@ class DirectoryKeySource:
     """audit_verify's KeySource over the registry's own directory client, one read per
     institution."""
 
-    def __init__(self, directory: DirectoryLookup) -> None:
+    def __init__(self, directory: Directory) -> None:
         self.directory = directory
         self._keys: dict[str, list[KeyRecord]] = {}
 
@@ -91,7 +91,7 @@ class Verification:
         return self.failure is None
 
 
-def verify_log_here(audit: AuditLog, key: OKPKey, directory: DirectoryLookup) -> Verification:
+def verify_log_here(audit: AuditLog, key: OKPKey, directory: Directory) -> Verification:
     public_key = public_jwk(key)
     log = LocalLog(audit)
     result = Verification()
