@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -144,7 +145,8 @@ def checkpoint(request: Request, visitor: SignedIn, session: SessionDep) -> Resp
     registry = _registry(request, session)
     result = verify_log_here(registry.audit, request.app.state.signing_key,
                              request.app.state.directory)
-    return render(request, visitor, "checkpoint.html", result=result)
+    return render(request, visitor, "checkpoint.html", result=result,
+                  issued=lambda c: datetime.fromisoformat(c.issued_at.replace("Z", "+00:00")))
 
 
 @router.get("/audit/quarantine")

@@ -19,16 +19,18 @@ from tests.e2e.console.conftest import MODES, Console, check_page, registry_cons
 TEXT = {
     "es": {"verified": "Verificado", "invalid": "Escriba una referencia de caso",
            "record_read": "registro leído", "active": "vigente", "awaiting": "en espera de firmas",
-           "honduras": "Honduras", "search": "Buscar"},
+           "honduras": "Honduras", "search": "Buscar", "reads": "50 lecturas",
+           "consent": "consentimiento registrado", "later": "Eventos posteriores"},
     "en": {"verified": "Verified", "invalid": "Enter a case reference",
            "record_read": "record read", "active": "active", "awaiting": "awaiting signatures",
-           "honduras": "Honduras", "search": "Search"},
+           "honduras": "Honduras", "search": "Search", "reads": "50 reads",
+           "consent": "consent recorded", "later": "Later events"},
 }
 
 
-def referral_read_by_honduras(stack: RunningStack, case: str) -> str:
-    """MX sends a referral over the API, HN's caseworker reads it: returns the referral id
-    once the registry holds HN's record-read entry."""
+def referral_read_by_honduras(stack: RunningStack, case: str, reads: int = 1) -> str:
+    """MX sends a referral over the API, HN's caseworker reads it `reads` times: returns the
+    referral id once the registry holds HN's record-read entries."""
     with stack.gateway("MX", "mx-sndif") as mx:
         answer = mx.post("/v1/consents", json={**DEMO_CONSENT, "case_reference": case})
         assert answer.status_code == 201, answer.text
@@ -40,26 +42,37 @@ def referral_read_by_honduras(stack: RunningStack, case: str) -> str:
     with stack.gateway("HN", "hn-senaf") as hn:
         wait_until(lambda: hn.get(f"/v1/referrals/{referral_id}").status_code == 200,
                    timeout=60, interval=0.5)
+        for _ in range(reads - 1):
+            assert hn.get(f"/v1/referrals/{referral_id}").status_code == 200
     with stack.registry("auditor") as registry:
-        wait_until(lambda: registry.get("/v1/audit/entries", params={
+        wait_until(lambda: len(registry.get("/v1/audit/entries", params={
             "case_reference": case, "event_type": "record-read",
-            "institution_id": "hn-senaf"}).json()["items"], timeout=60, interval=0.5)
+            "institution_id": "hn-senaf"}).json()["items"]) >= reads, timeout=60, interval=0.5)
     return referral_id
 
 
 def test_the_auditor_sees_who_has_read_a_childs_record(console: Console) -> None:
     language, viewport = "es", "phone"
     case = f"MX-AUD-{uuid.uuid4().hex[:8]}"
-    referral_id = referral_read_by_honduras(console.stack, case)
+    # More reads than a page of events holds (50), so the events come in two pages.
+    referral_id = referral_read_by_honduras(console.stack, case, reads=50)
     page = console.signed_in_at_registry(language, viewport)
     page.locator("#reference").fill(case)
     page.get_by_role("button", name=TEXT[language]["search"]).click()
-    readers = page.locator("#readers")
+    readers = page.locator("#readers > li")
+    expect(readers).to_have_count(1)  # the sender only sent it
     expect(readers).to_contain_text("hn-senaf")
-    expect(readers).not_to_contain_text("mx-sndif")  # the sender only sent it
-    expect(page.locator("#entries")).to_contain_text(TEXT[language]["record_read"])
+    expect(readers).to_contain_text(TEXT[language]["reads"])
+    entries = page.locator("#entries > li")
+    expect(entries).to_have_count(50)
+    expect(entries.first).to_contain_text(TEXT[language]["consent"])
     # The case reference is posted, never in the address; nor in the title.
     assert case not in page.url and case not in page.title()
+    check_page(page)
+    page.get_by_role("button", name=TEXT[language]["later"]).click()
+    expect(entries).not_to_have_count(50)
+    expect(page.locator("#entries")).to_contain_text(TEXT[language]["record_read"])
+    expect(page.get_by_role("button", name=TEXT[language]["later"])).to_have_count(0)
     check_page(page)
     # By the referral's id: the same record-read.
     page.locator("#reference").fill(referral_id)
