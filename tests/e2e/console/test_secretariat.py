@@ -80,12 +80,22 @@ def test_the_auditor_sees_who_has_read_a_childs_record(console: Console) -> None
     expect(page.locator("#readers")).to_contain_text("hn-senaf")
 
 
-def test_an_unknown_case_has_no_readers(console: Console) -> None:
+def test_the_auditor_finds_no_reader_of_an_unknown_case_and_changes_no_agreement(
+        console: Console) -> None:
     page = console.signed_in_at_registry("en", "desktop")
     page.locator("#reference").fill(f"MX-NONE-{uuid.uuid4().hex[:8]}")
     page.get_by_role("button", name="Search").click()
     expect(page.locator("main")).to_contain_text("Nobody has read this record")
     expect(page.locator("#readers")).to_have_count(0)
+    # The form is not shown to an auditor; posted anyway, the registry refuses it.
+    token = page.locator("meta[name=csrf-token]").get_attribute("content") or ""
+    answer = page.request.post(
+        f"{registry_console_url(console.stack)}/agreements/{DEMO_AGREEMENT['id']}"
+        "/versions/1/status", form={"csrf_token": token, "status": "suspended"})
+    assert answer.status == 403 and 'class="error" role="alert"' in answer.text()
+    with console.stack.registry("auditor") as registry:
+        assert registry.get(f"/v1/agreements/{DEMO_AGREEMENT['id']}").json()["status"] == (
+            "active")
 
 
 @pytest.mark.parametrize(("language", "viewport"), MODES)
@@ -122,7 +132,6 @@ def test_every_page_of_the_secretariat(console: Console, language: str, viewport
     check_page(page)
 
     page.goto(f"{base}/directory")
-    check_page(page)
     page.locator("#countries").get_by_role("link", name=text["honduras"]).click()
     expect(page.locator("#institutions")).to_contain_text("hn-senaf")
     check_page(page)
