@@ -30,7 +30,7 @@ from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, render, see_o
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-PAGE_SIZE = 50
+PAGE_SIZE = 20  # events of a case, and quarantined events, per page
 SECRETARIAT = frozenset({Role.regional_admin.value, Role.auditor.value})
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$")  # shared.policy's pattern
 PROBLEM_MESSAGES = {

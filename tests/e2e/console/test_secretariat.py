@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from services.demo_data import SAMPLE_REFERRAL
+from services.registry.console.secretariat_pages import PAGE_SIZE
 from services.registry.seed import DEMO_AGREEMENT, DEMO_CONSENT
 from tests.conftest import RunningStack, wait_until
 from tests.e2e.console.conftest import MODES, Console, check_page, registry_console_url
@@ -19,11 +20,11 @@ from tests.e2e.console.conftest import MODES, Console, check_page, registry_cons
 TEXT = {
     "es": {"verified": "Verificado", "invalid": "Escriba una referencia de caso",
            "record_read": "registro leído", "active": "vigente", "awaiting": "en espera de firmas",
-           "honduras": "Honduras", "search": "Buscar", "reads": "50 lecturas",
+           "honduras": "Honduras", "search": "Buscar", "reads": "%s lecturas",
            "consent": "consentimiento registrado", "later": "Eventos posteriores"},
     "en": {"verified": "Verified", "invalid": "Enter a case reference",
            "record_read": "record read", "active": "active", "awaiting": "awaiting signatures",
-           "honduras": "Honduras", "search": "Search", "reads": "50 reads",
+           "honduras": "Honduras", "search": "Search", "reads": "%s reads",
            "consent": "consent recorded", "later": "Later events"},
 }
 
@@ -54,23 +55,23 @@ def referral_read_by_honduras(stack: RunningStack, case: str, reads: int = 1) ->
 def test_the_auditor_sees_who_has_read_a_childs_record(console: Console) -> None:
     language, viewport = "es", "phone"
     case = f"MX-AUD-{uuid.uuid4().hex[:8]}"
-    # More reads than a page of events holds (50), so the events come in two pages.
-    referral_id = referral_read_by_honduras(console.stack, case, reads=50)
+    # More reads than a page of events holds, so the events come in two pages.
+    referral_id = referral_read_by_honduras(console.stack, case, reads=PAGE_SIZE)
     page = console.signed_in_at_registry(language, viewport)
     page.locator("#reference").fill(case)
     page.get_by_role("button", name=TEXT[language]["search"]).click()
     readers = page.locator("#readers > li")
     expect(readers).to_have_count(1)  # the sender only sent it
     expect(readers).to_contain_text("hn-senaf")
-    expect(readers).to_contain_text(TEXT[language]["reads"])
+    expect(readers).to_contain_text(TEXT[language]["reads"] % PAGE_SIZE)
     entries = page.locator("#entries > li")
-    expect(entries).to_have_count(50)
+    expect(entries).to_have_count(PAGE_SIZE)
     expect(entries.first).to_contain_text(TEXT[language]["consent"])
     # The case reference is posted, never in the address; nor in the title.
     assert case not in page.url and case not in page.title()
     check_page(page)
     page.get_by_role("button", name=TEXT[language]["later"]).click()
-    expect(entries).not_to_have_count(50)
+    expect(entries).not_to_have_count(PAGE_SIZE)
     expect(page.locator("#entries")).to_contain_text(TEXT[language]["record_read"])
     expect(page.get_by_role("button", name=TEXT[language]["later"])).to_have_count(0)
     check_page(page)
