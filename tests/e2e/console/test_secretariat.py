@@ -4,7 +4,9 @@ whole directory are there; the regional administrator changes an agreement's sta
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,8 @@ from playwright.sync_api import expect
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.console.secretariat_pages import PAGE_SIZE
 from services.registry.seed import DEMO_AGREEMENT, DEMO_CONSENT
+from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.envelope import generate_signing_key, sign
 from tests.conftest import RunningStack, wait_until
 from tests.e2e.console.conftest import MODES, Console, check_page, registry_console_url
 
@@ -135,6 +139,53 @@ def test_every_page_of_the_secretariat(console: Console, language: str, viewport
     page.goto(f"{base}/directory")
     page.locator("#countries").get_by_role("link", name=text["honduras"]).click()
     expect(page.locator("#institutions")).to_contain_text("hn-senaf")
+    check_page(page)
+
+
+def forge_an_audit_event(stack: RunningStack) -> str:
+    """Published on MX's audit subject signed with a key that is not SNDIF's: the registry
+    quarantines it, keeping the claimed ids."""
+    event_id = str(uuid.uuid4())
+    event = {"v": "1", "event_id": event_id, "event_type": "record-read",
+             "occurred_at": datetime.now(UTC).isoformat(), "institution_id": "mx-sndif",
+             "counterpart_id": None, "message_id": str(uuid.uuid4()),
+             "message_type": "referral", "detail": {"role": "caseworker"}}
+
+    async def publish() -> None:
+        nc = await stack.nats("gateway-MX")
+        try:
+            await nc.jetstream().publish("enlace.audit.MX", sign(
+                event, generate_signing_key(), AUDIT_EVENT_MEDIA_TYPE).encode())
+        finally:
+            await nc.close()
+
+    # In a thread of its own: Playwright's sync API holds this thread's event loop.
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(publish())
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert not failures, failures
+    with stack.registry("auditor") as registry:
+        wait_until(lambda: any(row["event_id"] == event_id for row in registry.get(
+            "/v1/audit/quarantine", params={"limit": 1000}).json()["items"]), timeout=60,
+            interval=0.5)
+    return event_id
+
+
+def test_a_forged_event_is_listed_in_the_quarantine(console: Console) -> None:
+    event_id = forge_an_audit_event(console.stack)
+    page = console.signed_in_at_registry("es", "phone")
+    page.goto(f"{registry_console_url(console.stack)}/audit/quarantine")
+    row = page.locator("#quarantine > li", has_text=event_id)
+    expect(row).to_contain_text("mx-sndif")
+    expect(row).to_contain_text("registro leído")
     check_page(page)
 
 
