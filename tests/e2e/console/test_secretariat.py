@@ -24,11 +24,11 @@ from tests.e2e.console.conftest import MODES, Console, check_page, registry_cons
 TEXT = {
     "es": {"verified": "Verificado", "invalid": "Escriba una referencia de caso",
            "record_read": "registro leído", "active": "vigente", "awaiting": "en espera de firmas",
-           "honduras": "Honduras", "search": "Buscar", "reads": "%s lecturas",
+           "honduras": "Honduras", "search": "Buscar", "reads": "lecturas: %s",
            "consent": "consentimiento registrado", "later": "Eventos posteriores"},
     "en": {"verified": "Verified", "invalid": "Enter a case reference",
            "record_read": "record read", "active": "active", "awaiting": "awaiting signatures",
-           "honduras": "Honduras", "search": "Search", "reads": "%s reads",
+           "honduras": "Honduras", "search": "Search", "reads": "reads: %s",
            "consent": "consent recorded", "later": "Later events"},
 }
 
