@@ -100,6 +100,15 @@ class DirectoryKeys:
         return str(response.json()["country"]) if response.status_code == 200 else ""
 
 
+class AuditSource(Protocol):
+    """What the checks read: the registry's audit API (`RegistryLog`, over HTTP), or the same
+    answers in-process (the registry's console, services/registry/console/checkpoint.py)."""
+
+    def get(self, path: str, **params: Any) -> Any: ...
+
+    def entries(self) -> Iterator[dict[str, Any]]: ...
+
+
 class RegistryLog:
     """The registry's audit API, read over HTTP."""
 
@@ -126,7 +135,7 @@ class RegistryLog:
             after = items[-1]["seq"]
 
 
-def check_consistency(log: RegistryLog, saved: Checkpoint, latest: Checkpoint) -> None:
+def check_consistency(log: AuditSource, saved: Checkpoint, latest: Checkpoint) -> None:
     if saved.tree_size > latest.tree_size:
         raise VerificationFailed(
             f"the log shrank: a checkpoint saved earlier ({saved.issued_at}) has "
@@ -151,7 +160,7 @@ def _describe(item: dict[str, Any]) -> str:
     return f"leaf index {item['leaf_index']} (seq {item['seq']}, event {item['event_id']})"
 
 
-def check_entries(log: RegistryLog, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+def check_entries(log: AuditSource, checkpoint: Checkpoint) -> list[dict[str, Any]]:
     """Recompute every leaf from its entry and the root from the leaves; return the entries
     in leaf order."""
     size = checkpoint.tree_size
@@ -225,7 +234,7 @@ def _range_root(leaves: list[bytes]) -> bytes:
     return frontier.root()
 
 
-def locate(log: RegistryLog, checkpoint: Checkpoint, local: Callable[[int, int], bytes]) -> int:
+def locate(log: AuditSource, checkpoint: Checkpoint, local: Callable[[int, int], bytes]) -> int:
     """Walk down from the signed root: each step trusts a node's children only if they hash
     to it, and follows the child that differs from the entries. Returns the leaf index."""
     start, end, trusted = 0, checkpoint.tree_size, checkpoint.root_hash

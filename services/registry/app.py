@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 
 from services.registry.console.pages import registry_kit
+from services.registry.console.secretariat_pages import router as console_router
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.introspection import TokenIntrospector
@@ -72,4 +73,5 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.include_router(router)
     registry_kit(app.state.signing_key).mount(app)
+    app.include_router(console_router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -73,6 +74,32 @@ class DirectoryLookup:
         with self._lock:
             self._countries[institution_id] = (time.monotonic(), country)
         return country
+
+    # The whole directory, read-only, for the secretariat's console.
+
+    def institution(self, institution_id: str) -> dict[str, Any] | None:
+        response = self._get(f"/v1/institutions/{quote(institution_id, safe='')}",
+                             authenticated=True)
+        return dict(response.json()) if response is not None else None
+
+    def countries(self) -> list[dict[str, Any]]:
+        response = self._get("/v1/countries", authenticated=True)
+        return list(response.json()) if response is not None else []
+
+    def every(self, path: str, **params: str) -> list[dict[str, Any]]:
+        """Every item of a paged search (`/v1/institutions`, `/v1/focal-points`)."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            query = urlencode({**params, "page": page, "page_size": 100})
+            response = self._get(f"{path}?{query}", authenticated=True)
+            if response is None:
+                return items
+            body = response.json()
+            items += body["items"]
+            if len(items) >= body["total"] or not body["items"]:
+                return items
+            page += 1
 
     def close(self) -> None:
         self.http.close()

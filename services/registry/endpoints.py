@@ -31,7 +31,7 @@ from services.registry.schemas import (
     Withdrawal,
 )
 from services.registry.service import RegistryService
-from shared.auth import CurrentPrincipal, Role, SessionDep, require_role
+from shared.auth import CurrentPrincipal, SessionDep
 from shared.limits import NonNegativeInt32, NonNegativeInt64, PositiveInt32, PositiveInt64
 
 router = APIRouter(prefix="/v1")
@@ -196,9 +196,8 @@ def list_audit_entries(
 ) -> AuditPage:
     """Audit entries in log order (auditors and regional administrators). With
     case_reference: who has seen this child's data, when and under which agreement."""
-    require_role(principal, Role.auditor, Role.regional_admin)
-    rows = registry.repo.audit_entries(
-        message_id=message_id, institution_id=institution_id, event_types=event_type,
+    rows = registry.audit_entries(
+        principal, message_id=message_id, institution_id=institution_id, event_types=event_type,
         case_reference=case_reference, since=since, until=until, after_seq=after_seq,
         limit=limit,
     )

@@ -142,6 +142,13 @@ class RegistryRepository:
     def checkpoint(self, tree_size: int) -> AuditCheckpoint | None:
         return self.session.get(AuditCheckpoint, tree_size)
 
+    def checkpoint_before(self, tree_size: int) -> AuditCheckpoint | None:
+        """The newest checkpoint of a smaller tree (the one to check consistency against)."""
+        return self.session.exec(
+            select(AuditCheckpoint).where(col(AuditCheckpoint.tree_size) < tree_size)
+            .order_by(col(AuditCheckpoint.tree_size).desc()).limit(1)
+        ).first()
+
     def add_checkpoint(self, checkpoint: AuditCheckpoint) -> AuditCheckpoint:
         """Store it, unless a concurrent request stored one for this size first."""
         try:

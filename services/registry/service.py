@@ -12,7 +12,13 @@ from sqlmodel import Session
 
 from services.registry.audit_log import AuditLog, iso_utc
 from services.registry.directory import Directory, DirectoryUnavailable
-from services.registry.models import Agreement, AgreementSignature, AuditQuarantine, Consent
+from services.registry.models import (
+    Agreement,
+    AgreementSignature,
+    AuditEntry,
+    AuditQuarantine,
+    Consent,
+)
 from services.registry.repository import RegistryRepository
 from services.registry.schemas import (
     AgreementContent,
@@ -397,6 +403,12 @@ class RegistryService:
     def record_audit_events(self, events: list[tuple[AuditEvent, str]], source: str) -> int:
         """Verified gateway events with their JWS (services/registry/messaging.py)."""
         return self.audit.append([{**e.fields(), "jws": token} for e, token in events], source)
+
+    def audit_entries(self, principal: Principal, **filters: Any) -> list[AuditEntry]:
+        """Entries in log order, filtered as RegistryRepository.audit_entries (auditors and
+        regional administrators)."""
+        require_role(principal, Role.auditor, Role.regional_admin)
+        return self.repo.audit_entries(**filters)
 
     def audit_quarantine(self, principal: Principal, reason: str | None,
                          institution_id: str | None, after_id: int, limit: int

@@ -103,11 +103,9 @@ def _problem_message(visitor: Visitor, problem: Problem) -> str:
 
 @router.get("/")
 def home(visitor: SignedIn) -> Response:
-    if visitor.principal.role == Role.caseworker:
-        return see_other(f"{PREFIX}/referrals")
-    if visitor.principal.role == Role.consular_officer:
-        return see_other(lookup_pages.NAV.path)
-    return see_other(f"{PREFIX}/account")
+    landing = {Role.caseworker: f"{PREFIX}/referrals", Role.consular_officer: lookup_pages.NAV.path,
+               Role.country_admin: f"{PREFIX}/agreements", Role.auditor: f"{PREFIX}/agreements"}
+    return see_other(landing.get(visitor.principal.role, f"{PREFIX}/account"))
 
 
 @router.get("/referrals")

@@ -78,6 +78,10 @@ def console_url(stack: RunningStack, country: str) -> str:
     return f"{stack.info['gateways'][country]['url']}/console"
 
 
+def registry_console_url(stack: RunningStack) -> str:
+    return f"{stack.info['registry']['url']}/console"
+
+
 class Console:
     """Opens pages (signed in or not) and checks what every page must satisfy."""
 
@@ -104,7 +108,24 @@ class Console:
         page.locator("#username").fill(who["username"])
         page.locator("#password").fill(who["password"])
         page.locator("main button[type=submit]").click()
-        page.wait_for_url(re.compile(r".*/console/(referrals|account|directory).*"))
+        page.wait_for_url(re.compile(r".*/console/(referrals|account|directory|agreements).*"))
+        return page
+
+    def signed_in_at_registry(self, language: str, viewport: str,
+                              role: str = "auditor") -> Page:
+        """A person of the secretariat (`regional_admin`, `auditor`), at the registry."""
+        context = self.browser.new_context(locale=LOCALES[language],
+                                           viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.on("console", self._watch)
+        self.pages.append(page)
+        page.goto(f"{registry_console_url(self.stack)}/sign-in")
+        who = self.stack.info["registry"]["people"][role]
+        page.locator("#username").fill(who["username"])
+        page.locator("#password").fill(who["password"])
+        page.locator("main button[type=submit]").click()
+        page.wait_for_url(re.compile(r".*/console/audit$"))
         return page
 
     def _watch(self, message: Any) -> None:
