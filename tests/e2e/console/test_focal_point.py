@@ -142,6 +142,25 @@ def test_an_alert_issued_with_the_form_is_acknowledged_and_the_issuer_sees_it_li
     expect(hn.locator("#where")).to_have_count(0)
 
 
+def test_an_alert_is_acknowledged_with_the_keyboard_alone(console: Console) -> None:
+    alert_id = issue(console.stack, target_countries=["HN"])
+    wait_until(lambda: honduras_view(console.stack, alert_id))
+    hn = console.signed_in("HN", "hn-senaf", "es", "phone")
+    hn.goto(f"{console_url(console.stack, 'HN')}/alerts")
+    button = hn.locator(f"#acknowledge-{alert_id}")
+    expect(button).to_be_visible()
+    for _ in range(200):  # Tab through the page as a keyboard user does, up to the button
+        hn.keyboard.press("Tab")
+        if hn.evaluate("document.activeElement.id") == f"acknowledge-{alert_id}":
+            break
+    else:
+        pytest.fail("the Acknowledge button is not reachable with Tab")
+    hn.keyboard.press("Enter")
+    expect(hn.locator(f"#acknowledge-{alert_id}")).to_have_count(0)
+    assert wait_until(lambda: (honduras_view(console.stack, alert_id) or {}).get(
+        "acknowledged_at"))
+
+
 def test_the_issuer_cancels_an_alert_with_a_reason(console: Console) -> None:
     text = TEXT["es"]
     alert_id = issue(console.stack, target_countries=["HN"])
