@@ -22,13 +22,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from services.exchange.regional_client import RegionalClient, RegionalServiceDown
+from services.exchange.regional_client import RegionalClient, RegionalProblem, RegionalServiceDown
 from shared.acting import acting_headers
 from shared.auth import Role
 from shared.envelope import EnvelopeError, verify
-from shared.errors import Problem
 from shared.logging import get_logger
 
 SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
@@ -49,22 +46,6 @@ class UnknownInstitution(Exception):
 
 class SnapshotRejected(Exception):
     """A snapshot this gateway must not use (bad signature, expired, out of order)."""
-
-
-class DirectoryProblem(Problem):
-    """A problem the directory answered with, passed on as it is (code, field, errors)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        try:
-            body = dict(response.json())
-        except ValueError:
-            body = {}
-        extra = {k: v for k, v in body.items()
-                 if k not in ("type", "title", "status", "detail", "code", "instance")}
-        super().__init__(str(body.get("detail", "The directory refused the request.")),
-                         code=str(body.get("code", "directory_error")), **extra)
-        self.status = response.status_code
-        self.title = str(body.get("title", "Refused by the directory"))
 
 
 @dataclass(frozen=True)
@@ -221,14 +202,14 @@ class DirectoryClient(RegionalClient):
         """The directory's live answer to a call the gateway makes, with the token of the
         person's institution, for a country administrator (shared/acting.py): the directory
         applies that scope for the institution's country and names the person in its history.
-        Its problems are passed on (DirectoryProblem)."""
+        Its problems are passed on (RegionalProblem)."""
         response = self.request(
             method, path, institution_id,
             headers=acting_headers(Role.country_admin, person_id, person_name), **kwargs)
         if response.status_code >= 500:
             raise RegionalServiceDown(f"The directory answered {response.status_code}.")
         if response.status_code >= 400:
-            raise DirectoryProblem(response)
+            raise RegionalProblem(self.name, response)
         if method != "GET":
             self._stale = True  # the snapshot held is behind this change
         return response.json()

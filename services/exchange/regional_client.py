@@ -6,12 +6,29 @@ from typing import Any
 
 import httpx
 
-from shared.errors import Unavailable
+from shared.errors import Problem, Unavailable
 from shared.logging import CORRELATION_HEADER, current_correlation_id
 
 
 class RegionalServiceDown(Unavailable):
     code = "regional_service_unavailable"
+
+
+class RegionalProblem(Problem):
+    """A problem a regional service answered with, passed on to the gateway's caller as it is
+    (code, field, errors)."""
+
+    def __init__(self, service: str, response: httpx.Response) -> None:
+        try:
+            body = dict(response.json())
+        except ValueError:
+            body = {}
+        extra = {k: v for k, v in body.items()
+                 if k not in ("type", "title", "status", "detail", "code", "instance")}
+        super().__init__(str(body.get("detail", f"The {service} refused the request.")),
+                         code=str(body.get("code", f"{service}_error")), **extra)
+        self.status = response.status_code
+        self.title = str(body.get("title", f"Refused by the {service}"))
 
 
 class RegionalClient:

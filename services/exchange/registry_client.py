@@ -13,10 +13,9 @@ import httpx
 from pydantic import ValidationError
 
 from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import RegionalClient, RegionalServiceDown
+from services.exchange.regional_client import RegionalClient, RegionalProblem, RegionalServiceDown
 from shared.db import utcnow
 from shared.envelope import EnvelopeError, verify
-from shared.errors import Problem
 from shared.logging import get_logger
 from shared.policy import DecisionRequest, PolicySnapshot, evaluate
 from shared.settings import Settings
@@ -26,22 +25,6 @@ log = get_logger(__name__)
 
 class PolicyQuestionRefused(Exception):
     """The registry found the question itself invalid (e.g. a purpose outside the vocabulary)."""
-
-
-class RegistryProblem(Problem):
-    """A problem the registry answered with, passed on to the gateway's caller as it is."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        try:
-            body = dict(response.json())
-        except ValueError:
-            body = {}
-        extra = {k: v for k, v in body.items()
-                 if k not in ("type", "title", "status", "detail", "code", "instance")}
-        super().__init__(str(body.get("detail", "The registry refused the request.")),
-                         code=str(body.get("code", "registry_error")), **extra)
-        self.status = response.status_code
-        self.title = str(body.get("title", "Refused by the registry"))
 
 
 class RegistryClient(RegionalClient):
@@ -156,12 +139,12 @@ class RegistryClient(RegionalClient):
     # Agreements and consents, on behalf of an institution's administrators --------------
 
     def call(self, acting_for: str, method: str, path: str, **kwargs: Any) -> Any:
-        """The registry's answer, or its problem passed on (RegistryProblem)."""
+        """The registry's answer, or its problem passed on (RegionalProblem)."""
         response = self.request(method, path, acting_for, **kwargs)
         if response.status_code >= 500:
             raise RegionalServiceDown(f"The registry answered {response.status_code}.")
         if response.status_code >= 400:
-            raise RegistryProblem(response)
+            raise RegionalProblem(self.name, response)
         return response.json()
 
     @classmethod

@@ -169,6 +169,13 @@ VOCABULARY: dict[str, dict[str, str]] = {
     "area_kind": {"state": N_("state"), "department": N_("department"),
                   "province": N_("province"), "municipality": N_("municipality"),
                   "district": N_("district")},
+    # What a directory history line says was done.
+    "directory_change": {
+        "created": N_("created"), "updated": N_("changed"), "deactivated": N_("deactivated"),
+        "reactivated": N_("reactivated"), "registered": N_("key registered"),
+        "revoked": N_("key revoked"), "credentials-issued": N_("gateway credentials issued"),
+        "credentials-revoked": N_("gateway credentials revoked"),
+    },
     "agreement_status": {
         "draft": N_("draft"), "awaiting-signatures": N_("awaiting signatures"),
         "active": N_("in force"), "suspended": N_("suspended"), "expired": N_("expired"),

@@ -145,6 +145,14 @@ class Visitor:
         text = str(i18n.translations(self.language).gettext(message))
         return text % values if values else text
 
+    def options(self, vocabulary: str, only: Any = None) -> list[tuple[str, str]]:
+        """A vocabulary's (value, label) pairs for a select or checkboxes, in its order;
+        `only`: just these values."""
+        kept = None if only is None else {str(v) for v in only}
+        return [(value, self.gettext(message))
+                for value, message in i18n.VOCABULARY[vocabulary].items()
+                if kept is None or value in kept]
+
 
 class SignInRequired(Exception):
     pass

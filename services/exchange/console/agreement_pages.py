@@ -21,7 +21,7 @@ from shared.auth import Role
 from shared.errors import Problem
 from shared.policy import is_country
 from shared.vocabulary import DataCategory, MessageType, Purpose
-from shared.web.i18n import N_, VOCABULARY
+from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, render, see_other
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -120,15 +120,13 @@ def _draft_form(request: Request, visitor: Visitor, values: dict[str, Any],
                 status: int = 200) -> Response:
     gateway: Gateway = request.app.state.gateway
 
-    def options(vocabulary: str, values: Any) -> list[tuple[str, str]]:
-        return [(str(v), visitor.gettext(VOCABULARY[vocabulary][str(v)])) for v in values]
-
     return render(
         request, visitor, "agreement_new.html", status=status, values=values, errors=errors,
         problem=problem, parties=_party_choices(gateway, visitor),
-        message_types=options("message_type", MessageType),
-        purposes=options("purpose", Purpose), categories=options("category", DataCategory),
-        bases=options("basis", VOCABULARY["basis"]),
+        message_types=visitor.options("message_type", MessageType),
+        purposes=visitor.options("purpose", Purpose),
+        categories=visitor.options("category", DataCategory),
+        bases=visitor.options("basis"),
     )
 
 

@@ -22,7 +22,7 @@ from services.exchange.gateway import Gateway
 from services.exchange.schemas import Acknowledgement, AlertChange, AlertCreate, AlertView
 from shared.auth import Role, SessionDep, require_role
 from shared.errors import Problem
-from shared.web.i18n import N_, VOCABULARY
+from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, kit_of, render, see_other
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -151,15 +151,10 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
               status: int = 200) -> Response:
     gateway: Gateway = request.app.state.gateway
 
-    def options(vocabulary: str, chosen: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
-        return [(value, visitor.gettext(message))
-                for value, message in VOCABULARY[vocabulary].items()
-                if chosen is None or value in chosen]
-
     return render(
         request, visitor, "alert_new.html", status=status, values=values, errors=errors,
-        problem=problem, categories=options("alert_category"),
-        urgencies=options("urgency", URGENCIES), sexes=options("sex", SEXES),
+        problem=problem, categories=visitor.options("alert_category"),
+        urgencies=visitor.options("urgency", URGENCIES), sexes=visitor.options("sex", SEXES),
         countries=_countries(gateway, visitor.language),
         chosen_countries=values.get("target_countries", []),
     )

@@ -21,7 +21,7 @@ from services.exchange.console.directory_admin_views import CREATABLE, EntryKind
 from services.exchange.gateway import Gateway
 from shared.auth import Role
 from shared.errors import Forbidden, Problem
-from shared.web.i18n import N_
+from shared.web.i18n import N_, label
 from shared.web.kit import PREFIX, CheckedForm, NavItem, SignedIn, Visitor, render, see_other
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -102,10 +102,7 @@ def _form_page(request: Request, visitor: Visitor, kind: EntryKind, entry: dict[
         return _refused(request, visitor, refused)
     own = entry["id"] if entry else None
 
-    def options(vocabulary: str) -> list[tuple[str, str]]:
-        return [(v, visitor.gettext(m)) for v, m in forms.VOCABULARY[vocabulary].items()]
-
-    choices = {name: options(name) for name in forms.VOCABULARY}
+    choices = {name: visitor.options(name) for name in forms.VOCABULARIES}
     # An inactive area stays offered where it is chosen already, so a save keeps it.
     chosen = {values.get("parent_id"), *(values.get("areas") or [])}
     choices["area"] = [(a["id"], f"{a['name']} ({a['id']})") for a in _by_name(areas)
@@ -132,7 +129,7 @@ def _history(visitor: Visitor, kind: EntryKind, items: list[dict[str, Any]]
 
     return [{
         "at": datetime.fromisoformat(item["at"]), "action": item["action"],
-        "action_label": forms.VOCABULARY["change"].get(item["action"], item["action"]),
+        "action_label": label(visitor.language, "directory_change", item["action"]),
         "person": item.get("actor_person_name"), "institution": item["actor_institution"],
         "role": item["actor_role"],
         "changes": [(forms.field_label(kind, name), text(before), text(after))

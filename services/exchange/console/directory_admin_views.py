@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from services.exchange.console.views import ERROR_MESSAGES, FALLBACK_ERROR
-from shared.web.i18n import N_
+from shared.web.i18n import N_, VOCABULARY
 
 EntryKind = Literal["institutions", "focal-points", "areas"]
 KINDS: tuple[EntryKind, ...] = ("institutions", "focal-points", "areas")
@@ -19,39 +19,14 @@ KIND_NAMES = {"institutions": N_("Institution"), "focal-points": N_("Focal point
               "areas": N_("Area")}
 CHANNEL_ROWS_EXTRA = 1  # empty rows offered below the channels an entry has
 
-VOCABULARY: dict[str, dict[str, str]] = {
-    "competence": {
-        "reception": N_("reception"), "psychosocial-care": N_("psychosocial care"),
-        "legal-representation": N_("legal representation"),
-        "best-interests-determination": N_("best interests determination"),
-        "family-tracing": N_("family tracing"), "asylum": N_("asylum"),
-        "trafficking-victims": N_("victims of trafficking"),
-        "missing-child-alerts": N_("missing-child alerts"), "repatriation": N_("repatriation"),
-        "reintegration": N_("reintegration"),
-    },
-    "institution_type": {
-        "child-protection-authority": N_("child protection authority"),
-        "migration-authority": N_("migration authority"),
-        "foreign-ministry": N_("foreign ministry"), "consulate": N_("consulate"),
-        "shelter": N_("shelter"), "prosecutor": N_("prosecutor"),
-        "civil-society": N_("civil society organisation"),
-        "international-organisation": N_("international organisation"),
-    },
-    "focal_point_kind": {"person": N_("a person"), "desk": N_("a desk or duty line")},
-    "channel": {"phone": N_("phone"), "whatsapp": N_("WhatsApp"), "email": N_("e-mail"),
-                "website": N_("website"), "fax": N_("fax"), "address": N_("address")},
-    "change": {"created": N_("created"), "updated": N_("changed"),
-               "deactivated": N_("deactivated"), "reactivated": N_("reactivated"),
-               "registered": N_("key registered"), "revoked": N_("key revoked"),
-               "credentials-issued": N_("gateway credentials issued"),
-               "credentials-revoked": N_("gateway credentials revoked")},
-}
+# The vocabularies (shared.web.i18n) the forms offer.
+VOCABULARIES = ("topic", "institution_type", "focal_point_kind", "channel")
 
 
 @dataclass(frozen=True)
 class Spec:
     """One field of a form: `widget` is text | select | checkboxes | areas | area | words |
-    channels | bool; `options` names a VOCABULARY for select and checkboxes."""
+    channels | bool; `options` names a vocabulary of VOCABULARIES for select and checkboxes."""
 
     name: str
     label: str
@@ -72,7 +47,7 @@ FORMS: dict[EntryKind, list[Spec]] = {
         Spec("kind", N_("Who answers"), "select", "focal_point_kind", required=True),
         Spec("name", N_("Name"), required=True, hint=N_("A person's or a desk's name.")),
         Spec("title", N_("Title or post")),
-        Spec("topics", N_("Topics"), "checkboxes", "competence", required=True),
+        Spec("topics", N_("Topics"), "checkboxes", "topic", required=True),
         Spec("areas", N_("Areas covered"), "areas",
              hint=N_("None chosen: the areas of its institution.")),
         Spec("languages", N_("Languages"), "words",
@@ -86,7 +61,7 @@ FORMS: dict[EntryKind, list[Spec]] = {
         Spec("name", N_("Name"), required=True, hint=N_("In the institution's own language.")),
         Spec("acronym", N_("Acronym")),
         Spec("type", N_("Type"), "select", "institution_type", required=True),
-        Spec("competences", N_("Competences"), "checkboxes", "competence"),
+        Spec("competences", N_("Competences"), "checkboxes", "topic"),
         Spec("areas", N_("Areas covered"), "areas",
              hint=N_("None chosen: the whole country.")),
         Spec("languages", N_("Languages"), "words",

@@ -110,10 +110,6 @@ def _helpers(search: RecordSearch, visitor: Visitor) -> dict[str, Any]:
             "channel_link": channel_link}
 
 
-def _options(visitor: Visitor, vocabulary: str) -> list[tuple[str, str]]:
-    return [(value, visitor.gettext(message)) for value, message in VOCABULARY[vocabulary].items()]
-
-
 def _place(search: RecordSearch, place: str, area_id: str) -> tuple[dict[str, Any] | None,
                                                                   list[Any], str | None]:
     """The area asked for (by id from a choice, else by name), the choices when the name is
@@ -177,7 +173,7 @@ def directory_search(
     return render(
         request, visitor, "lookup.html",
         errors={name: visitor.gettext(ERRORS[code]) for name, code in errors.items()},
-        countries=countries, topics=_options(visitor, "topic"),
+        countries=countries, topics=visitor.options("topic"),
         **context, **_snapshot_context(request, view), **_helpers(search, visitor),
     )
 

@@ -152,10 +152,6 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
     recipients = _reachable_institutions(gateway, visitor.principal.institution_id)
     language = visitor.language
 
-    def options(vocabulary: str) -> list[tuple[str, str]]:
-        return [(value, visitor.gettext(message))
-                for value, message in VOCABULARY[vocabulary].items()]
-
     def opened(*prefixes: str) -> bool:
         """An optional part of the form holds a value or an error: it is shown open."""
         return any(name.startswith(prefixes) and value
@@ -166,8 +162,8 @@ def _new_form(request: Request, visitor: Visitor, values: dict[str, Any],
         opened=opened,
         problem=problem, reasons=reasons or [], recipients=recipients,
         purposes=[(p.value, visitor.gettext(VOCABULARY["purpose"][p.value])) for p in Purpose],
-        sexes=options("sex"), accompaniments=options("accompaniment"),
-        urgencies=options("urgency"), services=options("service"),
+        sexes=visitor.options("sex"), accompaniments=visitor.options("accompaniment"),
+        urgencies=visitor.options("urgency"), services=visitor.options("service"),
         chosen_services=values.get("record.requested_services", []), language=language,
         yes_no=[("yes", visitor.gettext("yes")), ("no", visitor.gettext("no"))],
         assessments=[(value, visitor.gettext(message))
@@ -280,18 +276,16 @@ def _consents_page(request: Request, visitor: Visitor, values: dict[str, Any],
                       message=_problem_message(visitor, refused))
     gateway: Gateway = request.app.state.gateway
 
-    def options(vocabulary: str) -> list[tuple[str, str]]:
-        return [(value, visitor.gettext(message))
-                for value, message in VOCABULARY[vocabulary].items()]
-
     return render(
         request, visitor, "consents.html", status=status, values=values, errors=errors,
         problem=problem, done=done,
         consents=sorted(listed["items"], key=lambda c: c["recorded_at"], reverse=True),
         institutions=_reachable_institutions(gateway, visitor.principal.institution_id),
-        bases=options("basis"), givers=options("given_by"), coded_views=options("coded_views"),
-        not_heard=options("not_heard_reason"), purposes=options("purpose"),
-        categories=options("category"), withdrawal_reasons=options("withdrawal_reason"),
+        bases=visitor.options("basis"), givers=visitor.options("given_by"),
+        coded_views=visitor.options("coded_views"),
+        not_heard=visitor.options("not_heard_reason"), purposes=visitor.options("purpose"),
+        categories=visitor.options("category"),
+        withdrawal_reasons=visitor.options("withdrawal_reason"),
         name=lambda i: _institution_name(gateway, i),
     )
 
