@@ -453,6 +453,16 @@ class Stack:
         return self.info
 
 
+def people_lines(stack: dict[str, Any]) -> str:
+    """Where each demo person signs in, with their username and password."""
+    places = [(f"{gateway['url']}/console", institution["people"])
+              for gateway in stack["gateways"].values()
+              for institution in gateway["institutions"].values()]
+    places.append((f"{stack['registry']['url']}/console", stack["registry"]["people"]))
+    return "\n".join(f"  {url}  {who['username']:<36} {who['password']}"
+                     for url, people in places for who in people.values())
+
+
 def next_steps(stack: dict[str, Any]) -> str:
     mx, hn = stack["gateways"]["MX"], stack["gateways"]["HN"]
     mx_token = mx["institutions"]["mx-sndif"]["tokens"]["caseworker"]
@@ -468,8 +478,9 @@ Open the console in a browser:
       (SNDIF caseworker, Mexico: send a referral with "New referral")
   sign in at {hn['url']}/console as {hn_person['username']} / {hn_person['password']}
       (SENAF caseworker, Honduras: the referral arrives in the inbox)
-  the secretariat (regional administrator, auditor) signs in at {stack['registry']['url']}/console
-  every demo person (one per role) and their password is in {data_dir}/stack.json
+
+Every demo person, one per role (also in {data_dir}/stack.json):
+{people_lines(stack)}
 
   NATS            {stack['nats_url']}
   directory       {stack['directory']['url']}/docs
