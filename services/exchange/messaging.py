@@ -49,6 +49,8 @@ class OutboxPublisher:
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
         while not stop.is_set():
+            # Cleared before reading the outbox, so that a notify during the cycle is kept.
+            self.wake.clear()
             try:
                 published = await self.publish_pending()
             except Exception as exc:
@@ -56,7 +58,6 @@ class OutboxPublisher:
                 published = 0
                 await asyncio.sleep(1)
             if published < self.batch_size:
-                self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
 
