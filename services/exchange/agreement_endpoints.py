@@ -20,8 +20,16 @@ router = APIRouter(prefix="/v1", tags=["agreements and consents"])
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 
-# The registry validates these bodies (its ConsentCreate and Withdrawal); a unit test checks
-# that the examples pass them.
+# The registry validates these bodies (its AgreementCreate, ConsentCreate and Withdrawal); a
+# unit test checks that the examples pass them.
+AGREEMENT_EXAMPLE: dict[str, Any] = {
+    "id": "agr-mx-sndif-hn-senaf-2027",
+    "title": "Convenio de intercambio de información SNDIF y SENAF 2027",
+    "parties": ["mx-sndif", "hn-senaf"], "message_types": ["referral", "receipt"],
+    "purposes": ["reception-and-care", "family-tracing"],
+    "data_categories": ["identity", "location", "family", "protection", "child-views"],
+    "legal_bases": ["consent", "best-interests-determination"], "retention_days": 1825,
+    "valid_from": "2027-01-01T00:00:00Z", "valid_to": "2029-12-31T23:59:59Z"}
 CONSENT_EXAMPLE: dict[str, Any] = {
     "case_reference": "MX-DIF-2026-000123", "basis": "consent",
     "given_by": "legal-representative", "child_heard": True, "child_views": "agrees",
@@ -56,7 +64,9 @@ def list_agreements(request: Request, principal: CurrentPrincipal) -> Any:
 
 @router.post("/agreements", status_code=201)
 def draft_agreement(request: Request, principal: CurrentPrincipal,
-                    body: dict[str, Any] = Body(...)) -> Any:
+                    body: dict[str, Any] = Body(openapi_examples={"draft": {
+                        "summary": "A draft between two institutions",
+                        "value": AGREEMENT_EXAMPLE}})) -> Any:
     """Draft an agreement your institution or your country is a party to (country
     administrators; see the registry's `POST /v1/agreements` for the fields). The secretariat
     submits it for signatures."""

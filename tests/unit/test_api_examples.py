@@ -26,6 +26,7 @@ from shared.settings import Settings
 
 # The gateway forwards these bodies to the registry, which validates them with its models.
 FORWARDED: dict[tuple[str, str, str], type[BaseModel]] = {
+    ("gateway", "post", "/v1/agreements"): registry_schemas.AgreementCreate,
     ("gateway", "post", "/v1/consents"): registry_schemas.ConsentCreate,
     ("gateway", "post", "/v1/consents/{consent_id}/withdrawal"): registry_schemas.Withdrawal,
 }
