@@ -92,41 +92,38 @@ class Console:
         self.csp_violations: list[str] = []
 
     def open(self, country: str, language: str, viewport: str) -> Page:
+        return self._open_at(console_url(self.stack, country), language, viewport)
+
+    def _open_at(self, console: str, language: str, viewport: str) -> Page:
         context = self.browser.new_context(locale=LOCALES[language],
                                            viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
         context.set_default_timeout(30_000)
         page = context.new_page()
         page.on("console", self._watch)
         self.pages.append(page)
-        page.goto(f"{console_url(self.stack, country)}/sign-in")
+        page.goto(f"{console}/sign-in")
+        return page
+
+    @staticmethod
+    def _sign_in(page: Page, who: dict[str, str], landing: str) -> Page:
+        page.locator("#username").fill(who["username"])
+        page.locator("#password").fill(who["password"])
+        page.locator("main button[type=submit]").click()
+        page.wait_for_url(re.compile(landing))
         return page
 
     def signed_in(self, country: str, institution: str, language: str, viewport: str,
                   role: str = "caseworker") -> Page:
-        page = self.open(country, language, viewport)
-        who = person(self.stack, country, institution, role)
-        page.locator("#username").fill(who["username"])
-        page.locator("#password").fill(who["password"])
-        page.locator("main button[type=submit]").click()
-        page.wait_for_url(re.compile(r".*/console/(referrals|account|directory|agreements).*"))
-        return page
+        return self._sign_in(self.open(country, language, viewport),
+                             person(self.stack, country, institution, role),
+                             r".*/console/(referrals|account|directory|agreements).*")
 
     def signed_in_at_registry(self, language: str, viewport: str,
                               role: str = "auditor") -> Page:
         """A person of the secretariat (`regional_admin`, `auditor`), at the registry."""
-        context = self.browser.new_context(locale=LOCALES[language],
-                                           viewport=VIEWPORTS[viewport])  # type: ignore[arg-type]
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        page.on("console", self._watch)
-        self.pages.append(page)
-        page.goto(f"{registry_console_url(self.stack)}/sign-in")
-        who = self.stack.info["registry"]["people"][role]
-        page.locator("#username").fill(who["username"])
-        page.locator("#password").fill(who["password"])
-        page.locator("main button[type=submit]").click()
-        page.wait_for_url(re.compile(r".*/console/audit$"))
-        return page
+        return self._sign_in(
+            self._open_at(registry_console_url(self.stack), language, viewport),
+            self.stack.info["registry"]["people"][role], r".*/console/audit$")
 
     def _watch(self, message: Any) -> None:
         if "Content Security Policy" in message.text or "Refused to" in message.text:
