@@ -17,6 +17,11 @@ from shared.web.docs import install_docs
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
 
+# How long one service waits for another's answer before taking it for unreachable (a 503):
+# longer than a busy database's own lock wait (30 s), so a service that is slow under load
+# is not mistaken for one that is down, which would refuse a caller who only had to wait.
+SERVICE_CALL_TIMEOUT_SECONDS = 35.0
+
 log = get_logger(__name__)
 
 

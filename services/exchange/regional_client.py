@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from shared.errors import Problem, Unavailable
+from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
 from shared.logging import CORRELATION_HEADER, current_correlation_id
 
 
@@ -34,8 +35,8 @@ class RegionalProblem(Problem):
 class RegionalClient:
     name = "service"
 
-    def __init__(self, base_url: str, tokens: dict[str, str], timeout: float = 5.0) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+    def __init__(self, base_url: str, tokens: dict[str, str]) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=SERVICE_CALL_TIMEOUT_SECONDS)
         self.tokens = tokens
 
     def _headers(self, acting_for: str | None) -> dict[str, str]:

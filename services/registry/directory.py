@@ -11,6 +11,7 @@ import httpx
 
 from shared.audit_events import KeyRecord
 from shared.errors import Unavailable
+from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
 
 
 class DirectoryUnavailable(Unavailable):
@@ -31,7 +32,8 @@ class DirectoryLookup:
     country_cache_seconds = 300.0
 
     def __init__(self, base_url: str, token: str, client: httpx.Client | None = None) -> None:
-        self.http = client or httpx.Client(base_url=base_url, timeout=5.0)
+        self.http = client or httpx.Client(base_url=base_url,
+                                             timeout=SERVICE_CALL_TIMEOUT_SECONDS)
         self.token = token
         self._countries: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ import httpx
 
 from services.registry.directory import DirectoryUnavailable
 from shared.auth import Principal, Role, hash_token
+from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
 
 MAX_CACHED = 10_000  # answers kept at most; the oldest go first
 
@@ -23,7 +24,8 @@ class TokenIntrospector:
     def __init__(self, base_url: str, service_token: str, cache_seconds: float,
                  client: httpx.Client | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.http = client or httpx.Client(base_url=base_url, timeout=5.0)
+        self.http = client or httpx.Client(base_url=base_url,
+                                             timeout=SERVICE_CALL_TIMEOUT_SECONDS)
         self.service_token = service_token
         self.cache_seconds = cache_seconds
         self.clock = clock

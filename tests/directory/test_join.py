@@ -5,7 +5,13 @@ them again or revokes them; every issuance is in the institution's history."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Iterator
 from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -238,3 +244,35 @@ def test_the_registry_gets_a_503_not_a_401_when_the_directory_is_unreachable():
     with closing(introspector), pytest.raises(DirectoryUnavailable) as raised:
         introspector("enl_some_token")
     assert (raised.value.status, raised.value.code) == (503, "directory_unavailable")
+
+
+@pytest.fixture
+def slow_directory() -> Iterator[str]:
+    """A directory that answers an introspection only after 6 s, as a busy one does: longer
+    than the 5 s the registry used to wait before answering a gateway 503."""
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(6)
+            body = json.dumps({"active": False}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_registry_waits_for_a_busy_directory_rather_than_answering_503(
+        slow_directory: str):
+    introspector = TokenIntrospector(slow_directory, "enl_x", 5.0)
+    with closing(introspector):
+        assert introspector("enl_some_token") is None

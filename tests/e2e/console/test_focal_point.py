@@ -161,6 +161,23 @@ def test_an_alert_is_acknowledged_with_the_keyboard_alone(console: Console) -> N
         "acknowledged_at"))
 
 
+def test_a_located_report_the_issuer_has_already_confirmed_still_says_it_was_sent(
+        console: Console) -> None:
+    """The issuer's confirmation can arrive before the reporter's page loads: the notice
+    still tells the reporter that the report went out, and that the alert is closed."""
+    alert_id = issue(console.stack, target_countries=["HN"])
+    wait_until(lambda: honduras_view(console.stack, alert_id))
+    with console.stack.gateway("HN", "hn-senaf") as hn_api:
+        answer = hn_api.post(f"/v1/alerts/{alert_id}/actions",
+                             json={"action": "located", "where": "CAMR Belén"})
+    assert answer.status_code == 200, answer.text
+    assert wait_until(lambda: (honduras_view(console.stack, alert_id) or {}).get("status")
+                      == "located")
+    hn = console.signed_in("HN", "hn-senaf", "en", "desktop")
+    hn.goto(f"{console_url(console.stack, 'HN')}/alerts/{alert_id}?reported=1")
+    expect(hn.locator("#reported")).to_contain_text("closed")
+
+
 def test_the_issuer_cancels_an_alert_with_a_reason(console: Console) -> None:
     text = TEXT["es"]
     alert_id = issue(console.stack, target_countries=["HN"])
