@@ -23,6 +23,10 @@ MESSAGES_STREAM = "ENLACE_MESSAGES"
 AUDIT_STREAM = "ENLACE_AUDIT"
 MESSAGE_SUBJECTS = "enlace.msg.>"
 AUDIT_SUBJECTS = "enlace.audit.>"
+# Core NATS (no stream): the registry's notice that agreements or consents changed, so
+# gateways re-fetch their policy snapshots at once. No personal data: docs/protocol.md §2.
+POLICY_CHANGES_SUBJECT = "enlace.policy.changed"
+POLICY_CHANGE_TYPE = "policy-changed"
 MSG_ID_HEADER = "Nats-Msg-Id"
 TYPE_HEADER = "Enlace-Type"
 SENDER_HEADER = "Enlace-Sender"

@@ -31,6 +31,7 @@ from shared.messaging import (
     AUDIT_STREAM,
     MESSAGE_SUBJECTS,
     MESSAGES_STREAM,
+    POLICY_CHANGES_SUBJECT,
     audit_subject,
     country_messages_filter,
 )
@@ -218,12 +219,14 @@ def gateway_permissions(country: str) -> Permissions:
         ],
         # Its own institutions are served locally, never through the hub.
         publish_deny=[own, own.removesuffix(".>")],
-        subscribe=[f"{inbox_prefix(durable)}.>"],
+        # Its replies, and the registry's policy change notices (no stream, no content).
+        subscribe=[f"{inbox_prefix(durable)}.>", POLICY_CHANGES_SUBJECT],
     )
 
 
 def registry_permissions() -> Permissions:
-    """Create and look after the two streams; read the audit stream through its own consumer."""
+    """Create and look after the two streams; read the audit stream through its own consumer;
+    tell the gateways that the policy changed."""
     streams = [MESSAGES_STREAM, AUDIT_STREAM]
     consumer = f"{AUDIT_STREAM}.{REGISTRY_AUDIT_CONSUMER}"
     return Permissions(
@@ -235,6 +238,7 @@ def registry_permissions() -> Permissions:
             f"$JS.API.CONSUMER.CREATE.{consumer}.>",
             f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
             f"$JS.ACK.{consumer}.>",
+            POLICY_CHANGES_SUBJECT,
         ],
         publish_deny=[],
         subscribe=[f"{inbox_prefix(REGISTRY)}.>"],

@@ -81,3 +81,6 @@ class AuditEventType(StrEnum):
     agreement_superseded = "agreement-superseded"
     consent_recorded = "consent-recorded"
     consent_withdrawn = "consent-withdrawn"
+    # A `sent` or `received` referral that the registry's own data, checked after the
+    # fact, would not have allowed under the agreement it names (detail: the event and why).
+    policy_mismatch = "policy-mismatch"

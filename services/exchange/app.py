@@ -28,7 +28,7 @@ from services.exchange.messaging import (
     OutboxPublisher,
     conversation_of,
 )
-from services.exchange.registry_client import RegistryClient
+from services.exchange.registry_client import PolicyRefresher, RegistryClient
 from services.exchange.webhooks import WebhookDispatcher
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import public_jwk
@@ -37,6 +37,7 @@ from shared.logging import get_logger
 from shared.messaging import (
     MAX_BACKOFF_SECONDS,
     MESSAGES_STREAM,
+    POLICY_CHANGES_SUBJECT,
     bind_durable_consumer,
     close,
     connect,
@@ -130,12 +131,17 @@ def create_app(settings: Settings) -> FastAPI:
             max_ack_pending=settings.inbound_max_ack_pending,
         )
         stop = asyncio.Event()
+        # Policy decided here from the registry's snapshots: fetched now, again on each
+        # change notice, and every ENLACE_POLICY_SNAPSHOT_REFRESH_SECONDS.
+        policy = PolicyRefresher(gateway.registry, gateway.keys)
+        await nc.subscribe(POLICY_CHANGES_SUBJECT, cb=policy.notice)
         keys_registered = asyncio.Event()
         consumer = InboundConsumer(gateway, publisher, limits)
         consuming = asyncio.create_task(
             consume_forever(subscription, consumer.handle, stop=stop, order_key=conversation_of))
         tasks = [
             asyncio.create_task(publisher.run(stop)),
+            asyncio.create_task(policy.run(stop)),
             consuming,
             asyncio.create_task(register_keys(gateway, keys_registered)),
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
@@ -147,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.consumer_health = ConsumerHealth(js, MESSAGES_STREAM, durable, consumer,
                                                    settings.inbound_stuck_seconds)
         app.state.publisher = publisher
+        app.state.policy = policy
         app.state.keys_registered = keys_registered
         try:
             yield

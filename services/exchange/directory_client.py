@@ -22,7 +22,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from services.exchange.regional_client import RegionalClient, RegionalProblem, RegionalServiceDown
+from services.exchange.regional_client import (
+    RegionalClient,
+    RegionalProblem,
+    RegionalServiceDown,
+    RegionalServiceRefused,
+)
 from shared.acting import acting_headers
 from shared.auth import Role
 from shared.envelope import EnvelopeError, verify
@@ -129,6 +134,8 @@ class DirectoryClient(RegionalClient):
         self._view = self._load()
         self._checked_at = float("-inf")
         self._stale = False
+        # Institutions that may have new keys: a question about their keys asks first.
+        self._stale_keys: set[str] = set()
         self._refreshing = threading.Lock()
         self.reachable: bool | None = None  # did the directory answer the last time asked
 
@@ -149,7 +156,8 @@ class DirectoryClient(RegionalClient):
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         """The institution's signing keys (JWK) valid now and not revoked."""
         self._find("institutions", institution_id)
-        keys = self._current().valid_keys(institution_id, "sig", self.clock())
+        keys = self._current(force=institution_id in self._stale_keys).valid_keys(
+            institution_id, "sig", self.clock())
         return [dict(k["jwk"]) for k in keys]
 
     def encryption_key(self, institution_id: str) -> dict[str, Any] | None:
@@ -176,8 +184,9 @@ class DirectoryClient(RegionalClient):
         return self._current(force=True)
 
     def forget_keys(self, institution_id: str) -> None:
-        """The institution may have new keys: ask the directory at the next question."""
-        self._stale = True
+        """The institution may have new keys: ask the directory at the next question about
+        its keys (at most once a second); questions about others answer from the view held."""
+        self._stale_keys.add(institution_id)
 
     def register_signing_key(self, institution_id: str, jwk: dict[str, Any]) -> None:
         self._register(institution_id, {**jwk, "use": "sig"})
@@ -189,10 +198,10 @@ class DirectoryClient(RegionalClient):
         response = self.request(
             "POST", f"/v1/institutions/{institution_id}/keys", institution_id, json=jwk
         )
+        if response.status_code >= 500:
+            raise RegionalServiceDown(f"The directory answered {response.status_code}.")
         if response.status_code not in (200, 201):
-            raise RegionalServiceDown(
-                f"The directory refused the key of {institution_id} ({response.status_code})."
-            )
+            raise RegionalServiceRefused(self.name, response.status_code)
         self._stale = True
 
     # A country administrator's calls, made by the gateway for them ------------------------
@@ -250,10 +259,11 @@ class DirectoryClient(RegionalClient):
 
     def _refresh(self) -> None:
         self._checked_at, self._stale = self.clock(), False
+        self._stale_keys.clear()
         try:
             self._view = self._fetch(self._view)
             self.reachable = True
-        except (RegionalServiceDown, SnapshotRejected) as exc:
+        except (RegionalServiceDown, RegionalServiceRefused, SnapshotRejected) as exc:
             self.reachable = False
             log.warning("directory_snapshot_not_refreshed", reason=str(exc),
                         held_version=self._view.version if self._view else None)
@@ -266,8 +276,10 @@ class DirectoryClient(RegionalClient):
                                 params=params)
         if response.status_code == 409 and not full:  # the directory lost our version
             return self._fetch(held, full=True)
-        if response.status_code != 200:
+        if response.status_code >= 500:
             raise RegionalServiceDown(f"The directory answered {response.status_code}.")
+        if response.status_code != 200:
+            raise RegionalServiceRefused(self.name, response.status_code)
         payload = verify_snapshot(response.text, self.public_key, held, self.clock())
         return DirectoryView.of(payload, base=held if payload.get("since") is not None else None)
 

@@ -12,7 +12,23 @@ from shared.logging import CORRELATION_HEADER, current_correlation_id
 
 
 class RegionalServiceDown(Unavailable):
+    """The regional service cannot be reached (or answers 5xx): worth trying again later."""
+
     code = "regional_service_unavailable"
+
+
+class RegionalServiceRefused(Problem):
+    """The regional service answered, and refused what the gateway itself asked (4xx: its
+    token, its scope, its request): trying again will not help until someone fixes it, so
+    this is not `RegionalServiceDown` (an inbound message is not retried as if it were)."""
+
+    status, code, title = 502, "regional_service_refused", "Refused by a regional service"
+
+    def __init__(self, service: str, status: int) -> None:
+        super().__init__(f"The {service} refused this gateway's request ({status}).",
+                         upstream_status=status)
+        self.service = service
+        self.upstream_status = status
 
 
 class RegionalProblem(Problem):

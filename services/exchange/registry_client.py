@@ -1,19 +1,34 @@
-"""The gateway's client of the registry: the policy decision, with the registry's signed
-policy snapshot to decide from while the registry is unreachable; agreements and consents."""
+"""The gateway's client of the registry: the policy decision, made in this process from the
+registry's signed policy snapshot of each hosted institution; agreements and consents.
+
+The snapshots are fetched at start-up and refreshed in the background (`PolicyRefresher`):
+at once when the registry publishes a policy change notice on NATS
+(`shared.messaging.POLICY_CHANGES_SUBJECT`), else every `refresh_seconds`. A decision asked
+before a snapshot is held, or while the one held has not been refreshed for
+`STALE_AFTER_PERIODS` periods, is asked of the registry; while the registry cannot be
+reached, it is made from the last snapshot verified, until that expires.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import httpx
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import RegionalClient, RegionalProblem, RegionalServiceDown
+from services.exchange.regional_client import (
+    RegionalClient,
+    RegionalProblem,
+    RegionalServiceDown,
+    RegionalServiceRefused,
+)
 from shared.db import utcnow
 from shared.envelope import EnvelopeError, verify
 from shared.logging import get_logger
@@ -27,7 +42,17 @@ class PolicyQuestionRefused(Exception):
     """The registry found the question itself invalid (e.g. a purpose outside the vocabulary)."""
 
 
+# A snapshot fetched longer ago than this many refresh periods is not trusted to be current
+# while the registry answers: its refreshes are failing, so decisions go to the registry.
+STALE_AFTER_PERIODS = 2
+# After a failed refresh, try again this soon (or at the refresh period, if shorter).
+RETRY_SECONDS = 5.0
+
+
 class RegistryClient(RegionalClient):
+    """Policy decisions made in this process from the registry's signed snapshot of each
+    hosted institution, kept fresh by `PolicyRefresher` (docs/registry.md §3.1)."""
+
     name = "registry"
 
     def __init__(
@@ -44,38 +69,57 @@ class RegistryClient(RegionalClient):
         self.snapshot_dir = snapshot_dir
         self.country_of = country_of
         self.refresh_seconds = refresh_seconds
+        # Institution -> (time.monotonic() when fetched, the verified snapshot).
         self._snapshots: dict[str, tuple[float, PolicySnapshot]] = {}
         self._lock = threading.Lock()
 
     # Policy decision ------------------------------------------------------------------
 
     def decide(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Allow or deny, as the registry's POST /v1/policy/decisions answers, with
+        `source`: "snapshot" (decided here, no call) or "registry" (asked, because this
+        gateway holds no current snapshot for the institution)."""
+        held = self._held(acting_for)
+        if held is not None and time.monotonic() - held[0] <= self._stale_after:
+            return self._decide_from(held[1], request)
+        return self._decide_at_registry(acting_for, request)
+
+    @property
+    def _stale_after(self) -> float:
+        return STALE_AFTER_PERIODS * self.refresh_seconds
+
+    def _decide_at_registry(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.request("POST", "/v1/policy/decisions", acting_for, json=request)
         except RegionalServiceDown:
-            return self._decide_locally(acting_for, request)
+            return self._decide_while_down(acting_for, request)
         if response.status_code == 422:
             raise PolicyQuestionRefused(response.json().get("detail", ""))
         if response.status_code >= 500:
-            return self._decide_locally(acting_for, request)
+            return self._decide_while_down(acting_for, request)
         if response.status_code != 200:
-            raise RegionalServiceDown(f"The registry answered {response.status_code}.")
-        self._refresh_snapshot(acting_for)
-        return dict(response.json())
+            raise RegionalServiceRefused(self.name, response.status_code)
+        return {**response.json(), "source": "registry"}
 
-    def _decide_locally(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _decide_while_down(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
         snapshot = self._valid_snapshot(acting_for)
-        if snapshot is None or self.country_of is None:
+        if snapshot is None:
             raise RegionalServiceDown("The registry cannot be reached and no valid policy "
                                       "snapshot is at hand.")
+        log.warning("policy_decided_from_snapshot", institution_id=acting_for,
+                    expires_at=snapshot.expires_at)
+        return self._decide_from(snapshot, request)
+
+    def _decide_from(self, snapshot: PolicySnapshot, request: dict[str, Any]) -> dict[str, Any]:
+        if self.country_of is None:
+            raise RegionalServiceDown("This gateway cannot look countries up to decide from "
+                                      "the policy snapshot.")
         try:
             question = DecisionRequest.model_validate(request)
         except ValidationError as exc:
             raise PolicyQuestionRefused("the question is outside the vocabulary") from exc
         decision = evaluate(snapshot.agreements, snapshot.bases, question, utcnow(),
                             self.country_of)
-        log.warning("policy_decided_from_snapshot", institution_id=acting_for,
-                    decision=decision.decision, expires_at=snapshot.expires_at)
         return {**decision.model_dump(mode="json"), "source": "snapshot"}
 
     # Policy snapshot ------------------------------------------------------------------
@@ -83,45 +127,67 @@ class RegistryClient(RegionalClient):
     def _snapshot_file(self, acting_for: str) -> Path | None:
         return self.snapshot_dir / f"{acting_for}.jws" if self.snapshot_dir else None
 
-    def _refresh_snapshot(self, acting_for: str) -> None:
-        if self.public_key is None:
-            return
+    def _held(self, acting_for: str) -> tuple[float, PolicySnapshot] | None:
+        """The snapshot in memory, if it has not expired."""
         with self._lock:
             held = self._snapshots.get(acting_for)
-        if held and time.monotonic() - held[0] < self.refresh_seconds:
-            return
+        if held is None or held[1].expires_at <= int(time.time()):
+            return None
+        return held
+
+    def refresh_snapshot(self, acting_for: str) -> PolicySnapshot:
+        """Fetch, verify and hold the institution's snapshot (in memory and on disk).
+        Called by `PolicyRefresher`, never on a request's path. RegionalServiceDown,
+        RegionalServiceRefused or ValueError (it does not verify) when it cannot."""
+        response = self.request("GET", "/v1/policy/snapshot", acting_for)
+        if response.status_code >= 500:
+            raise RegionalServiceDown(f"The registry answered {response.status_code}.")
+        if response.status_code != 200:
+            raise RegionalServiceRefused(self.name, response.status_code)
         try:
-            response = self.request("GET", "/v1/policy/snapshot", acting_for)
-            response.raise_for_status()
             token = str(response.json()["jws"])
-            snapshot = self._verified(token, acting_for)
-        except (httpx.HTTPError, RegionalServiceDown, ValueError, KeyError) as exc:
-            log.warning("policy_snapshot_not_refreshed", institution_id=acting_for,
-                        error=type(exc).__name__)
-            return
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError("the registry's answer holds no snapshot") from exc
+        snapshot = self._verified(token, acting_for)
         path = self._snapshot_file(acting_for)
-        with self._lock:  # concurrent requests may refresh at once: one writer at a time
+        with self._lock:  # one writer at a time; never replace a newer one with an older
+            held = self._snapshots.get(acting_for)
+            if held is not None and held[1].issued_at > snapshot.issued_at:
+                return held[1]
             self._snapshots[acting_for] = (time.monotonic(), snapshot)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(token)
                 tmp.replace(path)
+        return snapshot
+
+    def refresh_snapshots(self, institutions: Iterable[str]) -> list[str]:
+        """Refresh each institution's snapshot; the institutions whose refresh failed."""
+        failed = []
+        for institution_id in institutions:
+            try:
+                self.refresh_snapshot(institution_id)
+            except (RegionalServiceDown, RegionalServiceRefused, ValueError) as exc:
+                failed.append(institution_id)
+                log.warning("policy_snapshot_not_refreshed", institution_id=institution_id,
+                            error=type(exc).__name__)
+        return failed
 
     def _valid_snapshot(self, acting_for: str) -> PolicySnapshot | None:
         """The last verified snapshot (from memory, else from disk), if it has not expired."""
-        with self._lock:
-            held = self._snapshots.get(acting_for)
-        snapshot = held[1] if held else None
+        held = self._held(acting_for)
+        if held is not None:
+            return held[1]
         path = self._snapshot_file(acting_for)
-        if snapshot is None and path is not None and path.exists():
-            try:
-                snapshot = self._verified(path.read_text(), acting_for)
-            except ValueError:
-                log.warning("policy_snapshot_on_disk_rejected", institution_id=acting_for)
-        if snapshot is None or snapshot.expires_at <= int(time.time()):
+        if path is None or not path.exists():
             return None
-        return snapshot
+        try:
+            snapshot = self._verified(path.read_text(), acting_for)
+        except ValueError:
+            log.warning("policy_snapshot_on_disk_rejected", institution_id=acting_for)
+            return None
+        return snapshot if snapshot.expires_at > int(time.time()) else None
 
     def _verified(self, token: str, acting_for: str) -> PolicySnapshot:
         """Trust only what the registry's key signed, for this institution."""
@@ -157,3 +223,38 @@ class RegistryClient(RegionalClient):
             country_of=lambda institution_id: str(directory.institution(institution_id)["country"]),
             refresh_seconds=settings.policy_snapshot_refresh_seconds,
         )
+
+
+class PolicyRefresher:
+    """Keeps the hosted institutions' policy snapshots fresh, off every request's path:
+    fetched at start-up, again at once on each policy change notice (`notice`, the NATS
+    callback), and every `refresh_seconds` in case a notice was lost (sooner after a
+    failure). How stale a decision can be: docs/registry.md §3.1."""
+
+    def __init__(self, registry: RegistryClient, institutions: Iterable[str]) -> None:
+        self.registry = registry
+        self.institutions = sorted(institutions)
+        self._wake = asyncio.Event()
+        self.rounds = 0  # refresh rounds completed (what a test awaits)
+
+    async def notice(self, msg: Msg) -> None:
+        """A policy change notice (its body is not needed: every notice means re-fetch)."""
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()  # a notice arriving during the round starts another one
+            try:
+                failed = await asyncio.to_thread(self.registry.refresh_snapshots,
+                                                 self.institutions)
+            except Exception as exc:  # never let the loop die: decisions would go stale
+                log.exception("policy_refresh_failed", error=type(exc).__name__)
+                failed = self.institutions
+            self.rounds += 1
+            period = self.registry.refresh_seconds
+            delay = min(period, RETRY_SECONDS) if failed else period
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)

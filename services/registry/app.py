@@ -13,7 +13,7 @@ from services.registry.console.secretariat_pages import router as console_router
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.introspection import TokenIntrospector
-from services.registry.messaging import AUDIT_CONSUMER, AuditIngest
+from services.registry.messaging import AUDIT_CONSUMER, AuditIngest, PolicyChangeNotices
 from shared.db import database_is_reachable, make_engine
 from shared.envelope import load_or_create_private_key, service_key_path
 from shared.http import create_service_app
@@ -42,15 +42,18 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
                                                        AUDIT_SUBJECTS)
         stop = asyncio.Event()
         consumer = asyncio.create_task(
-            AuditIngest(engine, app.state.directory).run(subscription, stop))
+            AuditIngest(engine, app.state.directory, app.state.signing_key
+                        ).run(subscription, stop))
+        notices = asyncio.create_task(app.state.policy_notices.run(nc))
         app.state.nats = nc
         try:
             yield
         finally:
             stop.set()
-            consumer.cancel()
-            with suppress(asyncio.CancelledError):
-                await consumer
+            for task in (consumer, notices):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             await nc.drain()
 
     async def readiness(app: FastAPI) -> dict[str, bool]:
@@ -71,6 +74,7 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         settings.token_introspection_cache_seconds) if settings.directory_token else None
     app.state.signing_key = load_or_create_private_key(service_key_path(settings.data_dir))
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
+    app.state.policy_notices = PolicyChangeNotices()
     app.include_router(router)
     registry_kit(app.state.signing_key).mount(app)
     app.include_router(console_router)

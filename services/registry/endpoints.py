@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -39,7 +40,13 @@ router = APIRouter(prefix="/v1")
 
 def registry_service(request: Request, session: SessionDep) -> RegistryService:
     return RegistryService(session, request.app.state.directory,
-                           request.app.state.signing_key)
+                           request.app.state.signing_key, policy_notice(request))
+
+
+def policy_notice(request: Request) -> Callable[[], None] | None:
+    """What tells the gateways that the policy changed (services/registry/messaging.py)."""
+    notices = getattr(request.app.state, "policy_notices", None)
+    return notices.changed if notices is not None else None
 
 
 Registry = Annotated[RegistryService, Depends(registry_service)]

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 
+from joserfc.jwk import OKPKey
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
@@ -31,10 +34,10 @@ from shared.audit_events import (
     parse_event,
     verify_signature,
 )
-from shared.db import session_scope
+from shared.db import session_scope, utcnow
 from shared.envelope import EnvelopeError, unverified_parts
 from shared.logging import get_logger
-from shared.messaging import fetch_batches
+from shared.messaging import POLICY_CHANGE_TYPE, POLICY_CHANGES_SUBJECT, fetch_batches
 from shared.vocabulary import AuditEventType
 
 AUDIT_CONSUMER = "registry-audit"
@@ -115,9 +118,15 @@ def quarantine_row(data: bytes, subject: str, reason: str) -> AuditQuarantine:
 
 
 class AuditIngest:
-    def __init__(self, engine: Engine, directory: Directory) -> None:
+    """With the registry's `signing_key`, stored `sent`/`received` referral events are also
+    checked against the registry's own policy data after the fact, in a transaction of their
+    own (RegistryService.flag_policy_mismatches): a failing check never costs an event."""
+
+    def __init__(self, engine: Engine, directory: Directory,
+                 signing_key: OKPKey | None = None) -> None:
         self.engine = engine
         self.directory = directory
+        self.signing_key = signing_key
 
     async def run(self, subscription: JetStreamContext.PullSubscription,
                   stop: asyncio.Event) -> None:
@@ -128,18 +137,22 @@ class AuditIngest:
         valid = [(msg, result) for msg, result in checked if isinstance(result, Verified)]
         refused = [(msg, result) for msg, result in checked if isinstance(result, AuditRejected)]
         later = [msg for msg, result in checked if result is None]
+        fresh: list[AuditEvent] = []
         try:
-            stored, quarantined = await asyncio.to_thread(
+            fresh, quarantined = await asyncio.to_thread(
                 self._store, [r for _, r in valid],
                 [quarantine_row(m.data, m.subject, r.code) for m, r in refused])
         except Exception:
             log.exception("audit_batch_failed", size=len(valid) + len(refused))
             for msg, _ in [*valid, *refused]:
                 await msg.nak(delay=2)
-            stored = quarantined = 0
+            quarantined = 0
         else:
             for msg, _ in [*valid, *refused]:
                 await msg.ack()
+            if fresh and self.signing_key is not None:
+                await asyncio.to_thread(self._check_policy, fresh)
+        stored = len(fresh)
         for msg in later:
             await msg.nak(delay=DIRECTORY_RETRY_SECONDS)
         for msg, rejection in refused:
@@ -167,13 +180,56 @@ class AuditIngest:
         return results
 
     def _store(self, events: list[Verified], refused: list[AuditQuarantine]
-               ) -> tuple[int, int]:
-        stored = 0
+               ) -> tuple[list[AuditEvent], int]:
+        """The events stored now (not those stored before), and how many were quarantined."""
         with session_scope(self.engine) as session:
             registry = RegistryService(session)
+            known = registry.repo.known_event_ids([v.event.event_id for v in events])
             for country in dict.fromkeys(v.country for v in events):
-                stored += registry.record_audit_events(
+                registry.record_audit_events(
                     [(v.event, v.jws) for v in events if v.country == country],
                     f"gateway:{country}")
             quarantined = registry.repo.quarantine_audit_events(refused)
-        return stored, quarantined
+        fresh = {v.event.event_id: v.event for v in events if v.event.event_id not in known}
+        return list(fresh.values()), quarantined
+
+    def _check_policy(self, events: list[AuditEvent]) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                RegistryService(session, self.directory, self.signing_key
+                                ).flag_policy_mismatches(events)
+        except Exception as exc:  # the events are stored; only the check is lost
+            log.exception("policy_check_failed", events=len(events), error=type(exc).__name__)
+
+
+class PolicyChangeNotices:
+    """After a commit that changed agreements or consents (`changed`, from any thread),
+    publish one small notice on POLICY_CHANGES_SUBJECT so the gateways re-fetch their policy
+    snapshots at once: `{"v": "1", "type": "policy-changed", "changed_at": ...}`, nothing
+    else. Changes made while a notice is being sent are told by the next one. Core NATS:
+    a gateway that misses a notice catches up at its next periodic refresh."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = asyncio.Event()
+        self.published = 0
+
+    def changed(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not running (a registry without NATS): the gateways' refresh is the bound
+        loop.call_soon_threadsafe(self._pending.set)
+
+    async def run(self, nc: NATS) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            await self._pending.wait()
+            self._pending.clear()
+            body = {"v": "1", "type": POLICY_CHANGE_TYPE,
+                    "changed_at": utcnow().isoformat(timespec="milliseconds")}
+            try:
+                await nc.publish(POLICY_CHANGES_SUBJECT, json.dumps(body).encode())
+                await nc.flush(timeout=5)
+                self.published += 1
+            except Exception as exc:  # the gateways' periodic refresh is the bound
+                log.warning("policy_notice_not_published", error=type(exc).__name__)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import OKPKey
+from sqlalchemy import event as orm_event
 from sqlmodel import Session
 
 from services.registry.audit_log import AuditLog, iso_utc
@@ -30,11 +32,12 @@ from services.registry.schemas import (
     StatusChange,
     Withdrawal,
 )
-from shared.audit_events import AuditEvent
+from shared.audit_events import AuditEvent, reason_code
 from shared.auth import Principal, Role, require_role
 from shared.db import utcnow
 from shared.envelope import EnvelopeError, sign, unverified_parts, verify
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.logging import get_logger
 from shared.policy import (
     AgreementStatus,
     AgreementTerms,
@@ -46,6 +49,9 @@ from shared.policy import (
     is_country,
 )
 from shared.vocabulary import AuditEventType as Event
+from shared.vocabulary import MessageType
+
+log = get_logger(__name__)
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 SNAPSHOT_MEDIA_TYPE = "enlace-policy-snapshot+jws"
@@ -97,6 +103,15 @@ def current_versions(versions: list[Agreement]) -> list[Agreement]:
     return current
 
 
+# The ids of the registry's `policy-mismatch` entries derive from the event they flag, so a
+# check made twice (a batch redelivered) appends one entry.
+MISMATCH_NAMESPACE = uuid.UUID("5b0f6c2e-7a41-4d8e-9f3a-6c1e2d4b8a90")
+
+
+def mismatch_event_id(event_id: str) -> str:
+    return str(uuid.uuid5(MISMATCH_NAMESPACE, event_id))
+
+
 def policy_terms(agreement: Agreement) -> AgreementTerms:
     return AgreementTerms.model_validate(agreement, from_attributes=True)
 
@@ -107,10 +122,27 @@ def basis_terms(consent: Consent) -> BasisTerms:
 
 class RegistryService:
     def __init__(self, session: Session, directory: Directory | None = None,
-                 signing_key: OKPKey | None = None) -> None:
+                 signing_key: OKPKey | None = None,
+                 policy_changed: Callable[[], None] | None = None) -> None:
         self.repo = RegistryRepository(session)
         self.audit = AuditLog(self.repo, signing_key)
         self.directory = directory
+        self.policy_changed = policy_changed  # told after a commit that changed the policy
+
+    def _policy_changes(self) -> None:
+        """Agreements or consents change in this transaction: once it commits (not before:
+        a gateway re-fetching at once must see the change), tell `policy_changed` once."""
+        session = self.repo.session
+        notify = self.policy_changed
+        if notify is None or session.info.get("policy_notice"):
+            return
+        session.info["policy_notice"] = True
+
+        def after_commit(committed: Session) -> None:
+            committed.info.pop("policy_notice", None)
+            notify()
+
+        orm_event.listen(session, "after_commit", after_commit, once=True)
 
     # Agreements -----------------------------------------------------------------------
 
@@ -299,6 +331,7 @@ class RegistryService:
 
     def _audit_agreement(self, event: Event, actor: str, agreement: Agreement, **detail: Any
                          ) -> None:
+        self._policy_changes()
         self.audit.record(event, actor, agreement_id=agreement.id,
                           detail={"version": agreement.version, "status": agreement.status,
                                   **detail})
@@ -318,6 +351,7 @@ class RegistryService:
             valid_from=valid_from, valid_to=data.valid_to, recorded_at=now,
         )
         self.repo.add(consent)
+        self._policy_changes()
         self.audit.record(Event.consent_recorded, principal.institution_id,
                           case_reference=consent.case_reference,
                           detail={"consent_id": consent.id, "basis": consent.basis,
@@ -337,6 +371,7 @@ class RegistryService:
         consent.withdrawn_by = data.withdrawn_by.value
         consent.withdrawal_reason = data.reason.value
         self.repo.add(consent)
+        self._policy_changes()
         self.audit.record(Event.consent_withdrawn, principal.institution_id,
                           case_reference=consent.case_reference,
                           detail={"consent_id": consent.id, "basis": consent.basis,
@@ -397,6 +432,74 @@ class RegistryService:
         payload = PolicySnapshot(institution_id=me, issued_at=int(now.timestamp()),
                                  expires_at=expires_at, agreements=agreements, bases=bases)
         return sign(payload.model_dump(mode="json"), key, SNAPSHOT_MEDIA_TYPE), expires_at
+
+    # Checked after the fact ------------------------------------------------------------
+
+    def flag_policy_mismatches(self, events: list[AuditEvent]) -> int:
+        """Decide again, with the registry's data now, each `sent` or `received` referral
+        event that names an agreement (as at its `occurred_at`: validity and withdrawals
+        then; the agreement's status now), under that agreement and any purpose it covers
+        (the event does not say which). A deny is appended as a `policy-mismatch` entry
+        beside the event, never instead of it. Returns how many were flagged."""
+        checked = [e for e in events if e.event_type in (Event.sent, Event.received)
+                   and e.message_type == MessageType.referral and e.agreement_id
+                   and e.counterpart_id]
+        if not checked:
+            return 0
+        agreements = {a.id: policy_terms(a)
+                      for a in current_versions(self.repo.agreement_versions())}
+        flagged = 0
+        for event in checked:
+            try:
+                reasons = self._mismatch(event, agreements.get(str(event.agreement_id)))
+            except DirectoryUnavailable:
+                log.warning("policy_check_skipped", event_id=event.event_id,
+                            reason="directory_unavailable")
+                continue
+            if reasons is None:
+                continue
+            self.audit.record(
+                Event.policy_mismatch, event.institution_id,
+                event_id=mismatch_event_id(event.event_id),
+                counterpart_id=event.counterpart_id, message_id=event.message_id,
+                message_type=event.message_type.value if event.message_type else None,
+                case_reference=event.case_reference, agreement_id=event.agreement_id,
+                detail={"event_id": event.event_id, "event_type": event.event_type.value,
+                        "reasons": reasons})
+            log.warning("policy_mismatch", event_id=event.event_id, reasons=reasons)
+            flagged += 1
+        return flagged
+
+    def _mismatch(self, event: AuditEvent, agreement: AgreementTerms | None
+                  ) -> list[str] | None:
+        """None if some purpose of the agreement allows the flow the event reports, with
+        every category it carried; else the deny reasons (codes)."""
+        if agreement is None:
+            return ["no_agreement"]
+        local, other = event.institution_id, str(event.counterpart_id)
+        sender, recipient = (local, other) if event.event_type == Event.sent else (other, local)
+        categories = list(event.detail.get("categories", []))
+        bases = [basis_terms(c) for c in self.repo.consents(sender, event.case_reference or "")]
+        countries: dict[str, str] = {}
+
+        def country_of(institution_id: str) -> str:
+            if institution_id not in countries:
+                if self.directory is None:
+                    raise DirectoryUnavailable("The registry has no directory.")
+                countries[institution_id] = self.directory.country_of(institution_id)
+            return countries[institution_id]
+
+        reasons: list[str] = []
+        for purpose in agreement.purposes:
+            question = DecisionRequest(
+                sender=sender, recipient=recipient, message_type=MessageType.referral,
+                purpose=purpose, data_categories=categories,
+                case_reference=event.case_reference)
+            decision = evaluate([agreement], bases, question, event.occurred_at, country_of)
+            if decision.decision == "allow" and not decision.withheld_categories:
+                return None
+            reasons.extend(reason_code(r.code) for r in decision.reasons)
+        return list(dict.fromkeys(reasons)) or ["policy_denied"]
 
     # Audit ----------------------------------------------------------------------------
 

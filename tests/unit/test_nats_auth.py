@@ -112,7 +112,8 @@ def test_gateway_permissions_are_its_own_consumer_and_other_countries_only(accou
         ],
         "deny": ["enlace.msg.MX.>", "enlace.msg.MX"],
     }
-    assert claims["nats"]["sub"] == {"allow": ["_INBOX_gateway-MX.>"]}
+    # Its own replies, and the registry's policy change notices: nothing else.
+    assert claims["nats"]["sub"] == {"allow": ["_INBOX_gateway-MX.>", "enlace.policy.changed"]}
     everything = " ".join(claims["nats"]["pub"]["allow"])
     for forbidden in ("STREAM.", "DIRECT.", "DELETE", "PURGE", "enlace.audit.>", "gateway-HN"):
         assert forbidden not in everything
@@ -127,7 +128,9 @@ def test_a_country_that_is_not_two_capital_letters_is_refused(country: str):
 def test_registry_reaches_the_streams_and_its_own_audit_consumer_only():
     permissions = registry_permissions()
     assert isinstance(permissions, Permissions)
-    assert not any(p.startswith("enlace.") for p in permissions.publish)
+    # Of the enlace subjects, only the policy change notice (no stream takes it).
+    assert [p for p in permissions.publish if p.startswith("enlace.")] == [
+        "enlace.policy.changed"]
     assert "$JS.API.CONSUMER.INFO.ENLACE_AUDIT.registry-audit" in permissions.publish
     assert not any("DELETE" in p or "PURGE" in p or "MSG.GET" in p or "ENLACE_MESSAGES.gateway"
                    in p for p in permissions.publish)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from services.registry.console.checkpoint import verify_log_here
 from services.registry.directory import DirectoryLookup
+from services.registry.endpoints import policy_notice
 from services.registry.models import AuditEntry
 from services.registry.schemas import StatusChange
 from services.registry.service import STATUS_CHANGES, RegistryService
@@ -43,7 +44,8 @@ FALLBACK_PROBLEM = N_("The registry refused this.")
 
 
 def _registry(request: Request, session: SessionDep) -> RegistryService:
-    return RegistryService(session, request.app.state.directory, request.app.state.signing_key)
+    return RegistryService(session, request.app.state.directory, request.app.state.signing_key,
+                           policy_notice(request))
 
 
 def _message(visitor: Visitor, problem: Problem) -> str:
