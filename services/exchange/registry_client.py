@@ -45,6 +45,8 @@ class PolicyQuestionRefused(Exception):
 # A snapshot fetched longer ago than this many refresh periods is not trusted to be current
 # while the registry answers: its refreshes are failing, so decisions go to the registry.
 STALE_AFTER_PERIODS = 2
+# Calls through which an institution changes the policy (agreements, signatures, consents).
+POLICY_PATHS = ("/v1/agreements", "/v1/consents")
 # After a failed refresh, try again this soon (or at the refresh period, if shorter).
 RETRY_SECONDS = 5.0
 
@@ -80,23 +82,32 @@ class RegistryClient(RegionalClient):
         `source`: "snapshot" (decided here, no call) or "registry" (asked, because this
         gateway holds no current snapshot for the institution)."""
         held = self._held(acting_for)
-        if held is not None and time.monotonic() - held[0] <= self._stale_after:
-            return self._decide_from(held[1], request)
-        return self._decide_at_registry(acting_for, request)
+        if held is None or time.monotonic() - held[0] > self._stale_after:
+            return self._decide_at_registry(acting_for, request)
+        decision = self._decide_from(held[1], request)
+        if decision["decision"] == "allow":
+            return decision
+        # A deny may only mean the snapshot is behind an agreement just signed or a consent
+        # just recorded: denials are rare, so the registry has the last word while it answers.
+        try:
+            return self._decide_at_registry(acting_for, request, on_failure=decision)
+        except RegionalServiceRefused:
+            return decision
 
     @property
     def _stale_after(self) -> float:
         return STALE_AFTER_PERIODS * self.refresh_seconds
 
-    def _decide_at_registry(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _decide_at_registry(self, acting_for: str, request: dict[str, Any],
+                            on_failure: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             response = self.request("POST", "/v1/policy/decisions", acting_for, json=request)
         except RegionalServiceDown:
-            return self._decide_while_down(acting_for, request)
+            return on_failure or self._decide_while_down(acting_for, request)
         if response.status_code == 422:
             raise PolicyQuestionRefused(response.json().get("detail", ""))
         if response.status_code >= 500:
-            return self._decide_while_down(acting_for, request)
+            return on_failure or self._decide_while_down(acting_for, request)
         if response.status_code != 200:
             raise RegionalServiceRefused(self.name, response.status_code)
         return {**response.json(), "source": "registry"}
@@ -211,7 +222,22 @@ class RegistryClient(RegionalClient):
             raise RegionalServiceDown(f"The registry answered {response.status_code}.")
         if response.status_code >= 400:
             raise RegionalProblem(self.name, response)
+        if method.upper() != "GET" and path.startswith(POLICY_PATHS):
+            self._refresh_after_own_change(acting_for)
         return response.json()
+
+    def _refresh_after_own_change(self, acting_for: str) -> None:
+        """This institution changed an agreement or consent through this gateway: its next
+        decision must see the change (read your own writes), not wait for the notice."""
+        if acting_for not in self._snapshots:
+            return  # none held: decisions go to the registry anyway
+        try:
+            self.refresh_snapshot(acting_for)
+        except (RegionalServiceDown, RegionalServiceRefused, ValueError) as exc:
+            with self._lock:  # decide at the registry until the refresher succeeds
+                self._snapshots.pop(acting_for, None)
+            log.warning("policy_snapshot_not_refreshed", institution_id=acting_for,
+                        error=type(exc).__name__)
 
     @classmethod
     def for_gateway(cls, settings: Settings, directory: DirectoryClient) -> RegistryClient:
