@@ -130,10 +130,22 @@ def sign_envelope(envelope: Envelope, key: OKPKey) -> str:
     return sign(envelope.model_dump(mode="json"), key)
 
 
-def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _registry(max_payload_bytes: int | None) -> jws.JWSRegistry | None:
+    """joserfc refuses payloads over 128 kB by default; a signed document that may be larger
+    (a policy snapshot) names its own bound."""
+    if max_payload_bytes is None:
+        return None
+    registry = jws.JWSRegistry(algorithms=ACCEPTED_ALGORITHMS)
+    registry.max_payload_length = max_payload_bytes
+    return registry
+
+
+def unverified_parts(token: str, max_payload_bytes: int | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload before verification: only to find which key to verify with."""
     try:
-        compact = jws.extract_compact(token.encode() if isinstance(token, str) else token)
+        compact = jws.extract_compact(token.encode() if isinstance(token, str) else token,
+                                      registry=_registry(max_payload_bytes))
         payload = json.loads(compact.payload)
     except (JoseError, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise EnvelopeError("malformed", "not a JWS compact serialization of JSON") from exc
@@ -142,12 +154,13 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return dict(compact.protected), payload
 
 
-def verify(token: str, public_keys: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+def verify(token: str, public_keys: list[dict[str, Any]], max_payload_bytes: int | None = None
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check the signature with the key named by `kid` among `public_keys`.
 
     Returns the protected header and the payload. Raises EnvelopeError otherwise.
     """
-    header, _ = unverified_parts(token)
+    header, _ = unverified_parts(token, max_payload_bytes)
     if header.get("alg") not in ACCEPTED_ALGORITHMS:
         raise EnvelopeError("unsupported_algorithm", "the signature algorithm is not accepted")
     kid = header.get("kid")
@@ -158,7 +171,8 @@ def verify(token: str, public_keys: list[dict[str, Any]]) -> tuple[dict[str, Any
     if key_id(key) != kid:
         raise EnvelopeError("unknown_key", "the published key does not match its key id")
     try:
-        verified = jws.deserialize_compact(token, key, algorithms=ACCEPTED_ALGORITHMS)
+        verified = jws.deserialize_compact(token, key, algorithms=ACCEPTED_ALGORITHMS,
+                                           registry=_registry(max_payload_bytes))
     except JoseError as exc:
         raise EnvelopeError("bad_signature", "the signature does not verify") from exc
     return dict(verified.headers()), json.loads(verified.payload)

@@ -47,6 +47,9 @@ class PolicyQuestionRefused(Exception):
 STALE_AFTER_PERIODS = 2
 # Calls through which an institution changes the policy (agreements, signatures, consents).
 POLICY_PATHS = ("/v1/agreements", "/v1/consents")
+# A snapshot lists every consent of the institution: far beyond joserfc's default of 128 kB
+# for a busy one (about 300 consents), yet bounded.
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 # After a failed refresh, try again this soon (or at the refresh period, if shorter).
 RETRY_SECONDS = 5.0
 
@@ -205,7 +208,7 @@ class RegistryClient(RegionalClient):
         if self.public_key is None:
             raise ValueError("no registry public key configured")
         try:
-            _, payload = verify(token, [self.public_key])
+            _, payload = verify(token, [self.public_key], MAX_SNAPSHOT_BYTES)
             snapshot = PolicySnapshot.model_validate(payload)
         except (EnvelopeError, ValidationError) as exc:
             raise ValueError(f"the policy snapshot does not verify: {exc}") from exc

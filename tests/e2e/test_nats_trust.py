@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import nkeys
@@ -24,7 +25,7 @@ from nats.js.errors import APIError
 
 from services.stack import create_streams, nats_server_binary, write_nats_config
 from shared import messaging
-from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM
+from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM, POLICY_CHANGES_SUBJECT
 from shared.nats_auth import (
     Trust,
     connect_options,
@@ -246,6 +247,31 @@ async def test_the_registry_cannot_send_referrals_or_take_gateway_consumers(
         # Its own consumer is answered.
         info = await registry.js.consumer_info(AUDIT_STREAM, "registry-audit")
         assert info.name == "registry-audit"
+    finally:
+        await registry.nc.close()
+
+
+async def test_only_the_registry_tells_of_policy_changes_and_a_gateway_hears_it(
+        mx: Identity, stack: RunningStack):
+    heard: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_notice(msg: Any) -> None:
+        await heard.put(msg.data)
+
+    await mx.nc.subscribe(POLICY_CHANGES_SUBJECT, cb=on_notice)
+    await mx.nc.flush()
+    # A gateway may not publish a notice (it would make every gateway re-fetch) ...
+    await mx.nc.publish(POLICY_CHANGES_SUBJECT, b'{"v": "1", "type": "policy-changed"}')
+    await mx.nc.flush()
+    await mx.violation("Publish", POLICY_CHANGES_SUBJECT)
+    assert heard.empty()
+    # ... the registry may, and the gateway hears it.
+    registry = await connect_as(stack, "registry")
+    try:
+        await registry.nc.publish(POLICY_CHANGES_SUBJECT, b'{"v": "1", "type": "policy-changed"}')
+        await registry.nc.flush()
+        assert json.loads(await asyncio.wait_for(heard.get(), 10))["type"] == "policy-changed"
+        assert not any("permissions violation" in e.lower() for e in registry.errors)
     finally:
         await registry.nc.close()
 

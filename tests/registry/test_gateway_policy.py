@@ -4,6 +4,8 @@ registry is not taken for the registry being down; the registry tells of each ch
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ from services.exchange.regional_client import (
     RegionalServiceRefused,
 )
 from services.exchange.registry_client import RegistryClient
+from services.registry.models import Consent
 from services.registry.service import SNAPSHOT_MEDIA_TYPE
+from shared.db import session_scope
 from shared.envelope import load_or_create_private_key, public_jwk, sign
-from tests.registry.conftest import INSTITUTIONS, Registry, consent_body, decision_body
+from tests.registry.conftest import INSTITUTIONS, NOW, Registry, consent_body, decision_body
 
 WITHDRAWAL = {"withdrawn_by": "guardian", "reason": "changed-mind"}
 
@@ -202,3 +206,24 @@ def test_each_committed_change_of_agreements_or_consents_is_told_once(registry: 
     registry.decide()
     registry.ok("mx-sndif", "GET", "/v1/policy/snapshot")
     assert notices.count == 6
+
+
+def test_a_snapshot_beyond_the_jose_librarys_default_size_is_taken(registry: Registry,
+                                                                    gateway: CountingClient):
+    """joserfc refuses payloads over 128 kB unless told otherwise: about 300 consents."""
+    registry.activate()
+    registry.consent()
+    with session_scope(registry.engine) as session:
+        for n in range(600):
+            session.add(Consent(
+                id=str(uuid.uuid4()), holder_id="mx-sndif", case_reference=f"MX-BULK-{n:05d}",
+                basis="consent", given_by="guardian", child_heard=True,
+                recipients=["hn-senaf"], purposes=["reception-and-care"],
+                data_categories=["identity", "protection", "child-views"],
+                valid_from=NOW - timedelta(days=1)))
+    snapshot = gateway.refresh_snapshot("mx-sndif")
+    assert len(snapshot.bases) == 601
+    gateway.calls.clear()
+    assert gateway.decide("mx-sndif", decision_body(case_reference="MX-BULK-00599"))[
+        "source"] == "snapshot"
+    assert gateway.calls == []
