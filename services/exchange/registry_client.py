@@ -82,8 +82,9 @@ class RegistryClient(RegionalClient):
 
     def decide(self, acting_for: str, request: dict[str, Any]) -> dict[str, Any]:
         """Allow or deny, as the registry's POST /v1/policy/decisions answers, with
-        `source`: "snapshot" (decided here, no call) or "registry" (asked, because this
-        gateway holds no current snapshot for the institution)."""
+        `source`: "snapshot" (decided here, no call) or "registry" (asked: this gateway holds
+        no current snapshot for the institution, or the snapshot denies and the registry
+        confirms or corrects that)."""
         held = self._held(acting_for)
         if held is None or time.monotonic() - held[0] > self._stale_after:
             return self._decide_at_registry(acting_for, request)
