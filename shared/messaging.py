@@ -50,11 +50,16 @@ def audit_subject(country: str) -> str:
 
 
 async def connect(url: str, name: str, credentials: Path | None = None,
-                  inbox_prefix: str = "") -> NATS:
+                  inbox_prefix: str = "",
+                  on_reconnect: Callable[[], Awaitable[None]] | None = None) -> NATS:
     """Connect as the identity of a .creds file (shared/nats_auth.py), with replies to its
     own inbox prefix (by default the one of the identity named in the creds' JWT; a gateway
-    behind a leaf node logs in there with a local password and sets the prefix)."""
+    behind a leaf node logs in there with a local password and sets the prefix).
+    `on_reconnect` runs after each reconnection (what was published meanwhile on core NATS
+    subjects, such as policy change notices, was missed)."""
     options: dict[str, Any] = {}
+    if on_reconnect is not None:
+        options["reconnected_cb"] = on_reconnect
     if credentials is not None:
         from shared.nats_auth import creds_inbox_prefix  # imports this module's names
 

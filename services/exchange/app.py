@@ -118,8 +118,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Policy decided here from the registry's snapshots: fetched now, again on each
+        # change notice (and after a NATS reconnection, which may have missed some), and
+        # every ENLACE_POLICY_SNAPSHOT_REFRESH_SECONDS.
+        policy = PolicyRefresher(gateway.registry, gateway.keys)
         nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
-                           settings.nats_credentials, settings.nats_inbox_prefix)
+                           settings.nats_credentials, settings.nats_inbox_prefix,
+                           on_reconnect=policy.reconnected)
         js = nc.jetstream()
         limits = InboundLimits.of(settings)
         publisher = OutboxPublisher(
@@ -131,9 +136,6 @@ def create_app(settings: Settings) -> FastAPI:
             max_ack_pending=settings.inbound_max_ack_pending,
         )
         stop = asyncio.Event()
-        # Policy decided here from the registry's snapshots: fetched now, again on each
-        # change notice, and every ENLACE_POLICY_SNAPSHOT_REFRESH_SECONDS.
-        policy = PolicyRefresher(gateway.registry, gateway.keys)
         await nc.subscribe(POLICY_CHANGES_SUBJECT, cb=policy.notice)
         keys_registered = asyncio.Event()
         consumer = InboundConsumer(gateway, publisher, limits)

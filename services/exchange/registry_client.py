@@ -271,6 +271,10 @@ class PolicyRefresher:
         """A policy change notice (its body is not needed: every notice means re-fetch)."""
         self._wake.set()
 
+    async def reconnected(self) -> None:
+        """NATS is back: notices published meanwhile were missed, so fetch now."""
+        self._wake.set()
+
     def wake(self) -> None:
         self._wake.set()
 
