@@ -264,6 +264,8 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "alert-escalated": N_("alert escalated"), "refused": N_("refused"),
         "sign-in": N_("sign-in"), "sign-in-failed": N_("failed sign-in"),
         "password-changed": N_("password changed"),
+        "person-unlocked": N_("account unlocked"),
+        "policy-mismatch": N_("not allowed by the registry's own check"),
         "agreement-created": N_("agreement created"),
         "agreement-updated": N_("agreement updated"),
         "agreement-amended": N_("agreement amended"),

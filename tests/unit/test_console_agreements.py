@@ -8,7 +8,7 @@ from starlette.datastructures import FormData
 from services.exchange.console.agreement_pages import draft_from_form
 from shared.audit_events import ReasonCode
 from shared.policy import AgreementStatus
-from shared.vocabulary import MessageType
+from shared.vocabulary import AuditEventType, MessageType
 from shared.web.i18n import VOCABULARY, label
 
 
@@ -26,7 +26,8 @@ def test_a_draft_is_whole_days_in_utc_and_empty_fields_are_left_out():
 def test_every_state_message_type_and_quarantine_reason_has_a_label():
     for vocabulary, values in (("agreement_status", AgreementStatus),
                                ("message_type", MessageType),
-                               ("quarantine_reason", ReasonCode)):
+                               ("quarantine_reason", ReasonCode),
+                               ("audit_event", AuditEventType)):
         assert set(VOCABULARY[vocabulary]) >= {v.value for v in values}, vocabulary
     assert label("es", "quarantine_reason", "bad_signature").startswith("la firma no coincide")
     assert label("es", "agreement_status", "awaiting-signatures") == "pendiente de firmas"
