@@ -182,7 +182,7 @@ def all_items(list_page: Callable[[PageRequest], Any], path: str) -> list[Any]:
     while True:
         page = list_page(PageRequest(MAX_LIMIT, cursor, path))
         if isinstance(page, BaseModel):
-            page = {"items": page.items, "next": page.next}
+            page = dict(page)
         items += page["items"]
         cursor = cursor_of(page.get("next"))
         if cursor is None:
