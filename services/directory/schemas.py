@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.pagination import Page
+
 
 class InstitutionType(StrEnum):
     child_protection_authority = "child-protection-authority"
@@ -271,18 +273,28 @@ class KeyPublic(BaseModel):
     revocation_reason: str | None
 
 
-class Page(BaseModel):
-    total: int
-    page: int
-    page_size: int
+class InstitutionPage(Page[InstitutionPublic]):
+    """Institutions in a stable order (country, name, id)."""
+
+    total: int = Field(description="How many match, on every page")
 
 
-class InstitutionPage(Page):
-    items: list[InstitutionPublic]
+class FocalPointPage(Page[FocalPointPublic]):
+    """Focal points in a stable order (country, name, id)."""
+
+    total: int = Field(description="How many match, on every page")
 
 
-class FocalPointPage(Page):
-    items: list[FocalPointPublic]
+class CountryPage(Page[CountryPublic]):
+    """Countries by code."""
+
+
+class AreaPage(Page[AreaPublic]):
+    """Areas by id."""
+
+
+class KeyPage(Page[KeyPublic]):
+    """An institution's keys, oldest first."""
 
 
 class InstitutionBrief(BaseModel):
@@ -322,6 +334,7 @@ class LookupAnswer(BaseModel):
 class ChangePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    seq: int = Field(description="Its place in the directory's history of changes")
     version: int
     entity: str
     entity_id: str
@@ -335,8 +348,8 @@ class ChangePublic(BaseModel):
     changes: dict[str, Any] = Field(description="field: [before, after]")
 
 
-class History(BaseModel):
-    items: list[ChangePublic]
+class History(Page[ChangePublic]):
+    """Changes, oldest first."""
 
 
 class PublicKeyIn(BaseModel):
