@@ -147,12 +147,10 @@ def pagination(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> Any:
 
     def page_request(
         request: Request,
-        limit: Annotated[int, Query(ge=1, le=maximum,
-                                    description=f"Most items on one page (at most {maximum})")
-                         ] = default,
-        cursor: Annotated[str | None, Query(
-            description="Where the page starts: copied from the previous page's `next`")
-        ] = None,
+        limit: int = Query(default, ge=1, le=maximum,
+                           description=f"Most items on one page (at most {maximum})"),
+        cursor: str | None = Query(
+            None, description="Where the page starts: copied from the previous page's `next`"),
     ) -> PageRequest:
         if cursor is not None:
             if len(cursor) > MAX_CURSOR_LENGTH:

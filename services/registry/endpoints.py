@@ -37,7 +37,7 @@ from shared.limits import NonNegativeInt64, PositiveInt32, PositiveInt64
 from shared.pagination import PageRequest, Pages, pagination
 from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422))
+router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422, 503))
 
 
 def registry_service(request: Request, session: SessionDep) -> RegistryService:
