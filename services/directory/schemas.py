@@ -62,6 +62,9 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 AreaId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Za-z0-9]{1,20}){1,3}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+# One string schema, not `Language | Literal[""]`: a client generated from the OpenAPI reads
+# a union of a string and a constant as the constant alone.
+LanguageOrEmpty = Annotated[str, StringConstraints(pattern=r"^([a-z]{2,3})?$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -108,7 +111,7 @@ class InstitutionData(Strict):
     id: Slug
     country: CountryCode
     name: Name = Field(description="In the institution's own language")
-    name_language: Language | Literal[""] = ""
+    name_language: LanguageOrEmpty = ""
     translations: dict[Language, Name] = Field(default_factory=dict, max_length=10)
     acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     type: InstitutionType
@@ -180,7 +183,7 @@ class InstitutionUpdate(Patch):
         "channels": [{"kind": "phone", "value": "+52 962 555 0100", "note": "guardia 24 h"}]}]})
 
     name: Name | None = None
-    name_language: Language | Literal[""] | None = None
+    name_language: LanguageOrEmpty | None = None
     translations: dict[Language, Name] | None = None
     acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     type: InstitutionType | None = None
