@@ -15,7 +15,7 @@ from shared.envelope import sign
 from shared.errors import Forbidden
 from shared.http import url_path
 from shared.limits import PositiveInt32
-from shared.pagination import PageRequest, Pages
+from shared.pagination import Page, PageRequest, Pages
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["agreements and consents"],
@@ -43,6 +43,19 @@ WITHDRAWAL_EXAMPLE: dict[str, Any] = {"withdrawn_by": "legal-representative",
                                       "reason": "changed-mind"}
 
 
+class RegistryPage(Page[dict[str, Any]]):
+    """A page of the registry's list, as the registry answers it (its OpenAPI describes the
+    items); `next` is a link of this API too."""
+
+
+class AgreementPage(RegistryPage):
+    """Agreements by id (the registry's `AgreementPublic`), or the versions of one."""
+
+
+class ConsentPage(RegistryPage):
+    """Consents and legal bases, oldest recorded first (the registry's `ConsentPublic`)."""
+
+
 class SignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 1}]})
 
@@ -64,7 +77,7 @@ def _page_params(pages: PageRequest) -> dict[str, Any]:
     return {"limit": pages.limit, **({"cursor": pages.cursor} if pages.cursor else {})}
 
 
-@router.get("/agreements", operation_id="agreements_list")
+@router.get("/agreements", response_model=AgreementPage, operation_id="agreements_list")
 def list_agreements(request: Request, principal: CurrentPrincipal, pages: Pages) -> Any:
     """The registry's agreements, as your institution sees them (administrators)."""
     gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
@@ -84,7 +97,8 @@ def draft_agreement(request: Request, principal: CurrentPrincipal,
     return gateway.registry.call(principal.institution_id, "POST", "/v1/agreements", json=body)
 
 
-@router.get("/agreements/{agreement_id}/versions", operation_id="agreements_versions_list")
+@router.get("/agreements/{agreement_id}/versions", response_model=AgreementPage,
+            operation_id="agreements_versions_list")
 def list_agreement_versions(agreement_id: str, request: Request,
                             principal: CurrentPrincipal, pages: Pages) -> Any:
     """Every version of one agreement, oldest first, each with its signatures."""
@@ -133,7 +147,7 @@ def record_consent(request: Request, principal: CurrentPrincipal,
     return gateway.registry.call(principal.institution_id, "POST", "/v1/consents", json=body)
 
 
-@router.get("/consents", operation_id="consents_list")
+@router.get("/consents", response_model=ConsentPage, operation_id="consents_list")
 def list_consents(request: Request, principal: CurrentPrincipal, pages: Pages,
                   case_reference: str | None = None) -> Any:
     """Your institution's consents and legal bases, optionally for one case."""
