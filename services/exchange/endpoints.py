@@ -30,7 +30,7 @@ from services.exchange.schemas import (
 from services.exchange.service import ReferralService
 from services.exchange.webhooks import WebhookService
 from shared.auth import CurrentPrincipal, SessionDep
-from shared.pagination import Pages
+from shared.pagination import PageRequest, Pages, pagination
 from shared.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["exchange"],
@@ -109,7 +109,8 @@ def act_on_referral(
 
 @router.get("/quarantine", response_model=QuarantinePage, operation_id="quarantine_list")
 def list_quarantine(
-    referrals: Referrals, principal: CurrentPrincipal, pages: Pages
+    referrals: Referrals, principal: CurrentPrincipal,
+    pages: Annotated[PageRequest, pagination(100, 1000)],
 ) -> QuarantinePage:
     """Messages this gateway refused, newest first, each with its reason (administrators and
     auditors)."""

@@ -183,7 +183,7 @@ def hn_database(stack: RunningStack):  # type: ignore[no-untyped-def]
 
 def quarantine_listing(stack: RunningStack) -> dict:
     with stack.gateway("HN", "hn-senaf", role="country_admin") as hn:
-        return hn.get("/v1/quarantine", params={"limit": 500}).json()
+        return hn.get("/v1/quarantine", params={"limit": 1000}).json()
 
 
 @pytest.mark.parametrize("claimed", ["\\ud800", "\\u0000", "\\udfff\\u0000x"])
