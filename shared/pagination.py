@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -105,7 +105,7 @@ class PageRequest:
     def next_link(self, key: Key) -> str:
         query = [(k, v) for k, v in self.query if k not in ("cursor", "limit")]
         query += [("limit", str(self.limit)), ("cursor", encode_cursor(key))]
-        return f"{self.path}?{urlencode(query)}"
+        return f"{quote(self.path)}?{urlencode(query)}"
 
     def page(self, rows: Sequence[T], key: Callable[[T], Key]) -> tuple[list[T], str | None]:
         """Rows fetched with `limit + 1` (see `fetch`): this page, and the link to the next."""
