@@ -23,6 +23,7 @@ import pytest
 
 from services.demo_data import SAMPLE_REFERRAL
 from tests.conftest import RunningStack
+from tests.e2e.test_alerts import ALERT
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 BAD_TOKEN = "enl_" + "x" * 43
@@ -122,6 +123,23 @@ def test_a_case_system_sends_reads_and_pages_through_referrals(
     assert len(listed) == len(set(listed)), "a page repeated an item"
     assert listed[:3] == [s.id for s in reversed(sent)], "newest first, across pages"
     assert pages[-1].next_ is None
+
+
+def test_a_case_system_pages_through_alerts(
+        generated: dict[str, ModuleType], client_stack: RunningStack) -> None:
+    gw = generated["gateway"]
+    api, models = "api.exchange", module(gw, "models")
+    url = client_stack.info["gateways"]["MX"]["url"]
+    caseworker = client(gw, url, client_stack.token("MX", "mx-sndif"))
+    issued = [module(gw, f"{api}.alerts_issue").sync(
+        client=caseworker, body=models.AlertCreate.from_dict(ALERT)) for _ in range(3)]
+    assert all(isinstance(a, models.AlertView) for a in issued), issued
+    list_alerts = module(gw, f"{api}.alerts_list").sync
+    pages = every_page(lambda **p: list_alerts(client=caseworker, direction="outbound", **p),
+                       limit=2)
+    listed = [alert.id for page in pages for alert in page.items]
+    assert len(pages) >= 2 and len(listed) == len(set(listed))
+    assert listed[:3] == [a.id for a in reversed(issued)], "newest first, across pages"
 
 
 def test_a_case_system_reads_each_refusal_as_a_typed_problem(
