@@ -195,7 +195,7 @@ def main() -> None:
 
         def text_and_filters() -> tuple[str, dict]:
             return "/v1/institutions", {"q": rng.choice(WORDS), "country": rng.choice(countries),
-                                        "type": rng.choice(TYPES), "page": rng.randint(1, 3)}
+                                        "type": rng.choice(TYPES), "limit": rng.choice([5, 20, 99])}
 
         def lookup() -> tuple[str, dict]:
             where = area()
@@ -209,7 +209,7 @@ def main() -> None:
                   f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):", flush=True)
             for label, requests in [("search: free text", text_search),
                                     ("search: country+competence+area", filtered_search),
-                                    ("search: text+country+type, pages", text_and_filters),
+                                    ("search: text+country+type, page sizes", text_and_filters),
                                     ("lookup: country+topic+area", lookup)]:
                 measure(client, pid, label, requests, args.requests)
 

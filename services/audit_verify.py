@@ -26,6 +26,7 @@ from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
 from shared.audit_events import AuditRejected, KeyRecord, verify_signature
 from shared.envelope import EnvelopeError, verify
+from shared.pagination import every
 
 PAGE = 1000
 
@@ -79,10 +80,9 @@ class DirectoryKeys:
     def _fetch(self, institution_id: str) -> list[KeyRecord]:
         path = quote(institution_id, safe="")
         if self.with_history:
-            response = self.http.get(f"/v1/institutions/{path}/keys")
-            if response.status_code == 200:
-                return [KeyRecord.model_validate(k) for k in response.json()
-                        if k.get("use") == "sig"]
+            keys = self._every(f"/v1/institutions/{path}/keys?limit=500")
+            if keys is not None:
+                return [KeyRecord.model_validate(k) for k in keys if k.get("use") == "sig"]
         response = self.http.get(f"/v1/institutions/{path}/jwks")
         if response.status_code == 404:
             return []
@@ -91,6 +91,22 @@ class DirectoryKeys:
                                      f"keys of {institution_id}")
         return [KeyRecord(jwk=k, valid_from=datetime.min.replace(tzinfo=UTC))
                 for k in response.json()["keys"] if k.get("use") == "sig"]
+
+    def _every(self, first: str) -> list[dict[str, Any]] | None:
+        """Every item of a list, following `next`; None if its first page is refused."""
+        items: list[dict[str, Any]] = []
+        link: str | None = first
+        while link is not None:
+            response = self.http.get(link)
+            if response.status_code != 200 and link == first:
+                return None
+            if response.status_code != 200:
+                raise VerificationFailed(f"the directory answered {response.status_code} "
+                                         "for a page of keys")
+            page = response.json()
+            items += page["items"]
+            link = page["next"]
+        return items
 
     def country_of(self, institution_id: str) -> str | None:
         """The institution's country (None without a token: the directory says it to users)."""
@@ -126,13 +142,8 @@ class RegistryLog:
         return response.json()
 
     def entries(self) -> Iterator[dict[str, Any]]:
-        after = 0
-        while True:
-            items = self.get("/v1/audit/entries", after_seq=after, limit=PAGE)["items"]
-            yield from items
-            if len(items) < PAGE:
-                return
-            after = items[-1]["seq"]
+        """Every entry in log order, page after page (following `next`)."""
+        yield from every(lambda link: dict(self.get(link)), f"/v1/audit/entries?limit={PAGE}")
 
 
 def check_consistency(log: AuditSource, saved: Checkpoint, latest: Checkpoint) -> None:

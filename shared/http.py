@@ -9,10 +9,12 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from shared.errors import install_problem_handlers, problem_body, problem_response
 from shared.limits import JsonDepthLimit
 from shared.logging import CORRELATION_HEADER, correlation, get_logger
+from shared.problems import problem_responses
 from shared.web.docs import install_docs
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]
@@ -25,6 +27,14 @@ SERVICE_CALL_TIMEOUT_SECONDS = 35.0
 log = get_logger(__name__)
 
 
+def operation_id(route: APIRoute) -> str:
+    """The operation id of a route that sets none: its function's name, not FastAPI's
+    `<name>_<path>_<method>`. Every route of ours sets `<thing>_<verb>` itself (e.g.
+    `referrals_send`), the names a client generated from the OpenAPI gives its functions;
+    tests/shared/test_openapi_conventions.py checks that."""
+    return route.name
+
+
 def create_service_app(
     title: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
@@ -32,7 +42,7 @@ def create_service_app(
     description: str = "",
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, generate_unique_id_function=operation_id)
     install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(JsonDepthLimit)
@@ -49,12 +59,13 @@ def create_service_app(
                      status=response.status_code)
             return response
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], operation_id="health_live")
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], response_model=None)
+    @app.get("/readyz", tags=["operations"], response_model=None, operation_id="health_ready",
+             responses=problem_responses(503))
     async def readyz() -> JSONResponse | dict[str, Any]:
         """Readiness: the database and, where used, NATS are reachable."""
         checks = await readiness(app)

@@ -5,6 +5,7 @@ and FastAPI must see their body types as objects, not as names to resolve.)
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,10 +15,12 @@ from services.directory import transfer
 from services.directory.schemas import (
     JWKS,
     AreaData,
+    AreaPage,
     AreaPublic,
     AreaUpdate,
     Competence,
     CountryData,
+    CountryPage,
     CountryPublic,
     CredentialsRevoked,
     FocalPointData,
@@ -34,6 +37,7 @@ from services.directory.schemas import (
     InstitutionUpdate,
     Introspection,
     IntrospectionRequest,
+    KeyPage,
     KeyPublic,
     LookupAnswer,
     PublicKeyIn,
@@ -51,8 +55,10 @@ from services.directory.snapshot import sign_snapshot
 from shared.acting import Caller
 from shared.auth import Role, SessionDep, require_role
 from shared.limits import NonNegativeInt32
+from shared.pagination import PageRequest, Pages, pagination
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1", tags=["directory"])
+router = APIRouter(prefix="/v1", tags=["directory"], responses=problem_responses(401, 403, 422))
 
 
 def directory(session: SessionDep) -> DirectoryService:
@@ -62,20 +68,22 @@ def directory(session: SessionDep) -> DirectoryService:
 
 Service = Annotated[DirectoryService, Depends(directory)]
 EntryKind = Literal["areas", "institutions", "focal-points"]
-PageNumber = Annotated[int, Query(ge=1, le=10_000)]
-PageSize = Annotated[int, Query(ge=1, le=100)]
+SearchPages = Annotated[PageRequest, pagination(20, 100)]
 Code = Annotated[str | None, Query(max_length=64)]
 Text = Annotated[str | None, Query(max_length=200, description="Words to find, in any case "
                                                                 "and with or without accents")]
 
 
-@router.get("/countries", response_model=list[CountryPublic])
-def list_countries(service: Service, _: Caller) -> list[CountryPublic]:
-    """Countries known to the directory (CRM members and observers)."""
-    return [CountryPublic.model_validate(c) for c in service.repo.countries()]
+@router.get("/countries", response_model=CountryPage, operation_id="countries_list")
+def list_countries(service: Service, _: Caller, pages: Pages) -> CountryPage:
+    """Countries known to the directory (CRM members and observers), by code."""
+    countries = sorted(service.repo.countries(), key=lambda c: c.code)
+    rows, next_link = pages.slice(countries, lambda c: (c.code,), str)
+    return CountryPage(items=[CountryPublic.model_validate(c) for c in rows], next=next_link)
 
 
-@router.post("/countries", response_model=CountryPublic, status_code=201)
+@router.post("/countries", response_model=CountryPublic, status_code=201,
+             operation_id="countries_create")
 def create_country(body: CountryData, service: Service,
                    principal: Caller) -> CountryPublic:
     """Add a member or observer country (regional administrators; `409` if the code is
@@ -83,31 +91,37 @@ def create_country(body: CountryData, service: Service,
     return CountryPublic.model_validate(service.create_country(principal, body))
 
 
-@router.get("/areas", response_model=list[AreaPublic])
-def list_areas(service: Service, _: Caller, country: Code = None,
-               q: Text = None) -> list[AreaPublic]:
-    """Administrative areas, optionally of one country or matching words."""
-    return [AreaPublic.model_validate(a) for a in service.areas(country, q)]
+@router.get("/areas", response_model=AreaPage, operation_id="areas_list")
+def list_areas(service: Service, _: Caller, pages: Pages, country: Code = None,
+               q: Text = None) -> AreaPage:
+    """Administrative areas by id, optionally of one country or matching words."""
+    areas = sorted(service.areas(country, q), key=lambda a: a.id)
+    rows, next_link = pages.slice(areas, lambda a: (a.id,), str)
+    return AreaPage(items=[AreaPublic.model_validate(a) for a in rows], next=next_link)
 
 
-@router.get("/institutions", response_model=InstitutionPage)
+@router.get("/institutions", response_model=InstitutionPage, operation_id="institutions_list")
 def search_institutions(
-    service: Service, _: Caller, q: Text = None, country: Code = None,
+    service: Service, _: Caller, pages: SearchPages, q: Text = None, country: Code = None,
     type: InstitutionType | None = None, competence: Competence | None = None,
     language: Code = None,
     area: Annotated[str | None, Query(max_length=64, description="Institutions covering this "
                                       "area: by name, by a containing area, or nationally")
                     ] = None,
-    include_inactive: bool = False, page: PageNumber = 1, page_size: PageSize = 20,
+    include_inactive: bool = False,
 ) -> InstitutionPage:
     """Search institutions; pages are in a stable order (country, name, id)."""
-    return service.search_institutions(
+    after = pages.after(str)
+    rows, total = service.search_institutions(
         q=q, country=country, type=type, competence=competence, language=language, area=area,
-        include_inactive=include_inactive, page=page, page_size=page_size,
+        include_inactive=include_inactive, limit=pages.fetch, after_id=after[0] if after else None,
     )
+    items, next_link = pages.page(rows, lambda i: (i.id,))
+    return InstitutionPage(items=items, next=next_link, total=total)
 
 
-@router.get("/focal-points/lookup", response_model=LookupAnswer)
+@router.get("/focal-points/lookup", response_model=LookupAnswer,
+            operation_id="focal_points_lookup")
 def lookup_focal_points(
     service: Service, _: Caller,
     country: Annotated[str, Query(max_length=2, description="Whose focal points (ISO 3166-1)")],
@@ -121,18 +135,21 @@ def lookup_focal_points(
     return service.lookup(country, topic, area, language, limit)
 
 
-@router.get("/focal-points", response_model=FocalPointPage)
+@router.get("/focal-points", response_model=FocalPointPage, operation_id="focal_points_list")
 def search_focal_points(
-    service: Service, _: Caller, q: Text = None, country: Code = None,
+    service: Service, _: Caller, pages: SearchPages, q: Text = None, country: Code = None,
     institution_id: Code = None, topic: Competence | None = None, language: Code = None,
-    area: Code = None, include_inactive: bool = False, page: PageNumber = 1,
-    page_size: PageSize = 20,
+    area: Code = None, include_inactive: bool = False,
 ) -> FocalPointPage:
     """Search focal points; pages are in a stable order (country, name, id)."""
-    return service.search_focal_points(
+    after = pages.after(str)
+    rows, total = service.search_focal_points(
         q=q, country=country, institution_id=institution_id, topic=topic, language=language,
-        area=area, include_inactive=include_inactive, page=page, page_size=page_size,
+        area=area, include_inactive=include_inactive, limit=pages.fetch,
+        after_id=after[0] if after else None,
     )
+    items, next_link = pages.page(rows, lambda f: (f.id,))
+    return FocalPointPage(items=items, next=next_link, total=total)
 
 
 def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
@@ -152,24 +169,28 @@ def entry_routes(path: str, kind: Kind, data_model: type[BaseModel],
                principal: Caller) -> Any:
         return public_model.model_validate(service.update(principal, kind, entry_id, body))
 
-    def history(entry_id: str, service: Service, principal: Caller) -> History:
+    def history(entry_id: str, service: Service, principal: Caller, pages: Pages) -> History:
         require_role(principal, Role.country_admin, Role.regional_admin, Role.auditor)
-        return History(items=service.history(kind, entry_id))
+        rows, next_link = pages.slice(service.history(kind, entry_id), lambda c: (c.seq,), int)
+        return History(items=rows, next=next_link)
 
-    routes: list[tuple[str, str, Callable[..., Any], Any, int, str]] = [
-        ("POST", path, create, public_model, 201,
+    things = path.strip("/").replace("-", "_")
+    routes: list[tuple[str, str, Callable[..., Any], Any, int, str, str]] = [
+        ("POST", path, create, public_model, 201, "create",
          f"Create {a_noun} (country administrators: their own country)."),
-        ("GET", f"{path}/{{entry_id}}", read, public_model, 200, f"One {noun}."),
-        ("PATCH", f"{path}/{{entry_id}}", update, public_model, 200,
+        ("GET", f"{path}/{{entry_id}}", read, public_model, 200, "get", f"One {noun}."),
+        ("PATCH", f"{path}/{{entry_id}}", update, public_model, 200, "update",
          f'Change {a_noun}: only the fields sent. {{"active": false}} deactivates it; '
          "nothing is ever deleted."),
-        ("GET", f"{path}/{{entry_id}}/history", history, History, 200,
-         f"Every change to the {noun}: who, when, what (administrators and auditors)."),
+        ("GET", f"{path}/{{entry_id}}/history", history, History, 200, "history_list",
+         f"Every change to the {noun}, oldest first: who, when, what (administrators and "
+         "auditors)."),
     ]
-    for method, route, endpoint, model, status, doc in routes:
+    for method, route, endpoint, model, status, verb, doc in routes:
         endpoint.__doc__ = doc
         router.add_api_route(route, endpoint, methods=[method], response_model=model,
-                             status_code=status, name=f"{endpoint.__name__}_{kind.entity}")
+                             status_code=status, name=f"{endpoint.__name__}_{kind.entity}",
+                             operation_id=f"{things}_{verb}")
 
 
 entry_routes("/areas", AREAS, AreaData, AreaUpdate, AreaPublic)
@@ -181,20 +202,25 @@ entry_routes("/focal-points", FOCAL_POINTS, FocalPointData, FocalPointUpdate, Fo
 # Keys ------------------------------------------------------------------------------------
 
 
-@router.get("/institutions/{institution_id}/jwks", response_model=JWKS)
+@router.get("/institutions/{institution_id}/jwks", response_model=JWKS,
+            operation_id="institutions_jwks_get")
 def get_jwks(institution_id: str, service: Service) -> JWKS:
     """The institution's current public keys, signing and encryption (public: anyone may
     verify or encrypt)."""
     return JWKS(keys=service.jwks(institution_id))
 
 
-@router.get("/institutions/{institution_id}/keys", response_model=list[KeyPublic])
-def list_keys(institution_id: str, service: Service, _: Caller) -> list[KeyPublic]:
-    """Every key the institution has had, with validity and revocation."""
-    return [KeyPublic.model_validate(k) for k in service.keys(institution_id)]
+@router.get("/institutions/{institution_id}/keys", response_model=KeyPage,
+            operation_id="institutions_keys_list")
+def list_keys(institution_id: str, service: Service, _: Caller, pages: Pages) -> KeyPage:
+    """Every key the institution has had, oldest first, with validity and revocation."""
+    rows, next_link = pages.slice(service.keys(institution_id),
+                                  lambda k: (k.valid_from, k.kid), datetime, str)
+    return KeyPage(items=[KeyPublic.model_validate(k) for k in rows], next=next_link)
 
 
-@router.post("/institutions/{institution_id}/keys", status_code=201)
+@router.post("/institutions/{institution_id}/keys", status_code=201,
+             operation_id="institutions_keys_register")
 def register_key(institution_id: str, body: PublicKeyIn, service: Service,
                  principal: Caller) -> dict[str, Any]:
     """A gateway registers the public half of a key it holds for one of its institutions:
@@ -202,7 +228,8 @@ def register_key(institution_id: str, body: PublicKeyIn, service: Service,
     return service.register_key(principal, institution_id, body)
 
 
-@router.post("/institutions/{institution_id}/keys/{kid}/revocation", response_model=KeyPublic)
+@router.post("/institutions/{institution_id}/keys/{kid}/revocation", response_model=KeyPublic,
+             operation_id="institutions_keys_revoke")
 def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service,
                principal: Caller) -> KeyPublic:
     """Revoke a key, with the reason (its gateway, its country's or a regional administrator).
@@ -215,7 +242,7 @@ def revoke_key(institution_id: str, kid: str, body: Revocation, service: Service
 
 
 @router.post("/institutions/{institution_id}/credentials", response_model=GatewayCredentials,
-             status_code=201)
+             status_code=201, operation_id="institutions_credentials_issue")
 def issue_credentials(institution_id: str, request: Request, response: Response,
                       service: Service, principal: Caller) -> GatewayCredentials:
     """Issue the credentials of the institution's gateway (regional administrators): a bearer
@@ -226,7 +253,7 @@ def issue_credentials(institution_id: str, request: Request, response: Response,
 
 
 @router.post("/institutions/{institution_id}/credentials/revocation",
-             response_model=CredentialsRevoked)
+             response_model=CredentialsRevoked, operation_id="institutions_credentials_revoke")
 def revoke_credentials(institution_id: str, service: Service,
                        principal: Caller) -> CredentialsRevoked:
     """Revoke the institution's gateway token (regional administrators). The directory
@@ -234,7 +261,8 @@ def revoke_credentials(institution_id: str, service: Service,
     return service.revoke_credentials(principal, institution_id)
 
 
-@router.post("/tokens/introspect", response_model=Introspection, response_model_exclude_none=True)
+@router.post("/tokens/introspect", response_model=Introspection, response_model_exclude_none=True,
+             operation_id="tokens_introspect")
 def introspect_token(body: IntrospectionRequest, service: Service,
                      principal: Caller) -> Introspection:
     """Is this an active gateway token, and whose? (RFC 7662 style, with a JSON body; only
@@ -249,7 +277,7 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.get("/export/{kind}")
+@router.get("/export/{kind}", operation_id="entries_export")
 def export_entries(kind: EntryKind, service: Service, _: Caller,
                    format: Literal["json", "csv"] = "json", country: Code = None) -> Response:
     """Every entry of a kind (or of one country), as a JSON array or CSV; an import takes
@@ -263,7 +291,7 @@ def export_entries(kind: EntryKind, service: Service, _: Caller,
     return Response(transfer.to_json(records), media_type=transfer.JSON_MEDIA_TYPE)
 
 
-@router.post("/import/{kind}", response_model=ImportResult)
+@router.post("/import/{kind}", response_model=ImportResult, operation_id="entries_import")
 def import_entries(
     kind: EntryKind, request: Request, body: Annotated[bytes, Depends(raw_body)],
     service: Service, principal: Caller,
@@ -279,7 +307,8 @@ def import_entries(
 # Snapshot --------------------------------------------------------------------------------
 
 
-@router.get("/snapshot", responses={200: {"content": {"application/jose": {}}}})
+@router.get("/snapshot", responses={200: {"content": {"application/jose": {}}}},
+            operation_id="snapshot_get")
 def get_snapshot(
     request: Request, service: Service, _: Caller,
     since: Annotated[NonNegativeInt32 | None, Query(description="Only what changed after this "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from services.directory.models import (
 )
 from shared.auth import ApiToken
 from shared.directory_search import MAX_AREA_DEPTH
+from shared.pagination import invalid_cursor
 
 Row = TypeVar("Row", bound=SQLModel)
 Listed = TypeVar("Listed", Institution, FocalPoint)
@@ -151,9 +153,10 @@ class DirectoryRepository:
 
     # Search ------------------------------------------------------------------------------
 
-    def _page(self, model: type[Listed], conditions: list[ColumnElement[bool]], offset: int,
-              limit: int) -> tuple[list[Listed], int]:
-        """One page in a stable order (country, name, id), and the number of all matches.
+    def _page(self, model: type[Listed], conditions: list[ColumnElement[bool]],
+              after_id: str | None, limit: int) -> tuple[list[Listed], int]:
+        """One page in a stable order (country, name, id), after the entry `after_id` (a
+        previous page's last), and the number of all matches.
 
         The keys of every match are read in one pass and paged here: a directory is at most
         some tens of thousands of entries, and one pass costs the same whether the words are
@@ -161,28 +164,34 @@ class DirectoryRepository:
         slow for rare ones)."""
         keys = sorted(tuple(key) for key in self.session.exec(
             select(model.country, model.name_key, model.id).where(*conditions)))
-        page = [key[2] for key in keys[offset:offset + limit]]
+        start = 0
+        if after_id is not None:
+            last = self.session.get(model, after_id)
+            if last is None:
+                raise invalid_cursor()
+            start = bisect_right(keys, (last.country, last.name_key, last.id))
+        page = [key[2] for key in keys[start:start + limit]]
         rows = {row.id: row for row in self.by_ids(model, page)}
         return [rows[i] for i in page], len(keys)
 
     def search_institutions(self, f: Filters, type: str | None, competence: str | None,
-                            offset: int, limit: int) -> tuple[list[Institution], int]:
+                            after_id: str | None, limit: int) -> tuple[list[Institution], int]:
         conditions = _common(Institution, INSTITUTION, f)
         if type:
             conditions.append(col(Institution.type) == type)
         if competence:
             conditions.append(_tagged(INSTITUTION, col(Institution.id), "competence",
                                       [competence]))
-        return self._page(Institution, conditions, offset, limit)
+        return self._page(Institution, conditions, after_id, limit)
 
     def search_focal_points(self, f: Filters, institution_id: str | None, topic: str | None,
-                            offset: int, limit: int) -> tuple[list[FocalPoint], int]:
+                            after_id: str | None, limit: int) -> tuple[list[FocalPoint], int]:
         conditions = _common(FocalPoint, FOCAL_POINT, f)
         if institution_id:
             conditions.append(col(FocalPoint.institution_id) == institution_id)
         if topic:
             conditions.append(_tagged(FOCAL_POINT, col(FocalPoint.id), "topic", [topic]))
-        return self._page(FocalPoint, conditions, offset, limit)
+        return self._page(FocalPoint, conditions, after_id, limit)
 
     def lookup_candidates(self, country: str, topic: str, covering: list[str],
                           language: str | None, now: datetime

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shared.pagination import Page
+
 
 class InstitutionType(StrEnum):
     child_protection_authority = "child-protection-authority"
@@ -60,6 +62,9 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 AreaId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Za-z0-9]{1,20}){1,3}$")]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+# One string schema, not `Language | Literal[""]`: a client generated from the OpenAPI reads
+# a union of a string and a constant as the constant alone.
+LanguageOrEmpty = Annotated[str, StringConstraints(pattern=r"^([a-z]{2,3})?$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -106,7 +111,7 @@ class InstitutionData(Strict):
     id: Slug
     country: CountryCode
     name: Name = Field(description="In the institution's own language")
-    name_language: Language | Literal[""] = ""
+    name_language: LanguageOrEmpty = ""
     translations: dict[Language, Name] = Field(default_factory=dict, max_length=10)
     acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
     type: InstitutionType
@@ -178,7 +183,7 @@ class InstitutionUpdate(Patch):
         "channels": [{"kind": "phone", "value": "+52 962 555 0100", "note": "guardia 24 h"}]}]})
 
     name: Name | None = None
-    name_language: Language | Literal[""] | None = None
+    name_language: LanguageOrEmpty | None = None
     translations: dict[Language, Name] | None = None
     acronym: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     type: InstitutionType | None = None
@@ -271,18 +276,28 @@ class KeyPublic(BaseModel):
     revocation_reason: str | None
 
 
-class Page(BaseModel):
-    total: int
-    page: int
-    page_size: int
+class InstitutionPage(Page[InstitutionPublic]):
+    """Institutions in a stable order (country, name, id)."""
+
+    total: int = Field(description="How many match, on every page")
 
 
-class InstitutionPage(Page):
-    items: list[InstitutionPublic]
+class FocalPointPage(Page[FocalPointPublic]):
+    """Focal points in a stable order (country, name, id)."""
+
+    total: int = Field(description="How many match, on every page")
 
 
-class FocalPointPage(Page):
-    items: list[FocalPointPublic]
+class CountryPage(Page[CountryPublic]):
+    """Countries by code."""
+
+
+class AreaPage(Page[AreaPublic]):
+    """Areas by id."""
+
+
+class KeyPage(Page[KeyPublic]):
+    """An institution's keys, oldest first."""
 
 
 class InstitutionBrief(BaseModel):
@@ -322,6 +337,7 @@ class LookupAnswer(BaseModel):
 class ChangePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    seq: int = Field(description="Its place in the directory's history of changes")
     version: int
     entity: str
     entity_id: str
@@ -335,8 +351,8 @@ class ChangePublic(BaseModel):
     changes: dict[str, Any] = Field(description="field: [before, after]")
 
 
-class History(BaseModel):
-    items: list[ChangePublic]
+class History(Page[ChangePublic]):
+    """Changes, oldest first."""
 
 
 class PublicKeyIn(BaseModel):

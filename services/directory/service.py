@@ -32,14 +32,12 @@ from services.directory.schemas import (
     CountryPublic,
     CredentialsRevoked,
     FocalPointData,
-    FocalPointPage,
     FocalPointPublic,
     GatewayCredentials,
     ImportIssue,
     ImportResult,
     InstitutionBrief,
     InstitutionData,
-    InstitutionPage,
     InstitutionPublic,
     Introspection,
     KeyPublic,
@@ -175,25 +173,24 @@ class DirectoryService:
     def search_institutions(
         self, *, q: str | None = None, country: str | None = None, type: str | None = None,
         competence: str | None = None, language: str | None = None, area: str | None = None,
-        include_inactive: bool = False, page: int = 1, page_size: int = 20,
-    ) -> InstitutionPage:
+        include_inactive: bool = False, limit: int = 20, after_id: str | None = None,
+    ) -> tuple[list[InstitutionPublic], int]:
+        """Up to `limit` matches after the one `after_id`, and the number of all."""
         filters = self._filters(q, country, language, area, include_inactive)
-        rows, total = self.repo.search_institutions(filters, type, competence,
-                                                    (page - 1) * page_size, page_size)
-        return InstitutionPage(items=[InstitutionPublic.model_validate(r) for r in rows],
-                               total=total, page=page, page_size=page_size)
+        rows, total = self.repo.search_institutions(filters, type, competence, after_id, limit)
+        return [InstitutionPublic.model_validate(r) for r in rows], total
 
     def search_focal_points(
         self, *, q: str | None = None, country: str | None = None,
         institution_id: str | None = None, topic: str | None = None,
         language: str | None = None, area: str | None = None, include_inactive: bool = False,
-        page: int = 1, page_size: int = 20,
-    ) -> FocalPointPage:
+        limit: int = 20, after_id: str | None = None,
+    ) -> tuple[list[FocalPointPublic], int]:
+        """Up to `limit` matches after the one `after_id`, and the number of all."""
         filters = self._filters(q, country, language, area, include_inactive)
-        rows, total = self.repo.search_focal_points(filters, institution_id, topic,
-                                                    (page - 1) * page_size, page_size)
-        return FocalPointPage(items=[FocalPointPublic.model_validate(r) for r in rows],
-                              total=total, page=page, page_size=page_size)
+        rows, total = self.repo.search_focal_points(filters, institution_id, topic, after_id,
+                                                    limit)
+        return [FocalPointPublic.model_validate(r) for r in rows], total
 
     def lookup(self, country: str, topic: Competence, area_id: str | None,
                language: str | None, limit: int = 10) -> LookupAnswer:

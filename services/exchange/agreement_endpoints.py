@@ -15,8 +15,11 @@ from shared.envelope import sign
 from shared.errors import Forbidden
 from shared.http import url_path
 from shared.limits import PositiveInt32
+from shared.pagination import Page, PageRequest, Pages
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1", tags=["agreements and consents"])
+router = APIRouter(prefix="/v1", tags=["agreements and consents"],
+                   responses=problem_responses(401, 403, 422, 503))
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 
@@ -40,6 +43,19 @@ WITHDRAWAL_EXAMPLE: dict[str, Any] = {"withdrawn_by": "legal-representative",
                                       "reason": "changed-mind"}
 
 
+class RegistryPage(Page[dict[str, Any]]):
+    """A page of the registry's list, as the registry answers it (its OpenAPI describes the
+    items); `next` is a link of this API too."""
+
+
+class AgreementPage(RegistryPage):
+    """Agreements by id (the registry's `AgreementPublic`), or the versions of one."""
+
+
+class ConsentPage(RegistryPage):
+    """Consents and legal bases, oldest recorded first (the registry's `ConsentPublic`)."""
+
+
 class SignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 1}]})
 
@@ -55,14 +71,21 @@ def _hosted(request: Request, principal: Principal, *roles: Role) -> Any:
     return gateway
 
 
-@router.get("/agreements")
-def list_agreements(request: Request, principal: CurrentPrincipal) -> Any:
+def _page_params(pages: PageRequest) -> dict[str, Any]:
+    """The page asked for, passed on to the registry: its `next` links fit this API too,
+    whose list paths are the registry's."""
+    return {"limit": pages.limit, **({"cursor": pages.cursor} if pages.cursor else {})}
+
+
+@router.get("/agreements", response_model=AgreementPage, operation_id="agreements_list")
+def list_agreements(request: Request, principal: CurrentPrincipal, pages: Pages) -> Any:
     """The registry's agreements, as your institution sees them (administrators)."""
     gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
-    return gateway.registry.call(principal.institution_id, "GET", "/v1/agreements")
+    return gateway.registry.call(principal.institution_id, "GET", "/v1/agreements",
+                                 params=_page_params(pages))
 
 
-@router.post("/agreements", status_code=201)
+@router.post("/agreements", status_code=201, operation_id="agreements_draft")
 def draft_agreement(request: Request, principal: CurrentPrincipal,
                     body: dict[str, Any] = Body(openapi_examples={"draft": {
                         "summary": "A draft between two institutions",
@@ -74,16 +97,19 @@ def draft_agreement(request: Request, principal: CurrentPrincipal,
     return gateway.registry.call(principal.institution_id, "POST", "/v1/agreements", json=body)
 
 
-@router.get("/agreements/{agreement_id}/versions")
+@router.get("/agreements/{agreement_id}/versions", response_model=AgreementPage,
+            operation_id="agreements_versions_list")
 def list_agreement_versions(agreement_id: str, request: Request,
-                            principal: CurrentPrincipal) -> Any:
+                            principal: CurrentPrincipal, pages: Pages) -> Any:
     """Every version of one agreement, oldest first, each with its signatures."""
     gateway = _hosted(request, principal, Role.country_admin, Role.auditor)
     return gateway.registry.call(principal.institution_id, "GET",
-                                 url_path("v1", "agreements", agreement_id, "versions"))
+                                 url_path("v1", "agreements", agreement_id, "versions"),
+                                 params=_page_params(pages))
 
 
-@router.get("/agreements/{agreement_id}/versions/{version}/content")
+@router.get("/agreements/{agreement_id}/versions/{version}/content",
+            operation_id="agreements_content_get")
 def agreement_content(agreement_id: str, version: PositiveInt32, request: Request,
                       principal: CurrentPrincipal) -> Any:
     """The canonical content of a version: exactly what each party signs."""
@@ -92,7 +118,8 @@ def agreement_content(agreement_id: str, version: PositiveInt32, request: Reques
         "v1", "agreements", agreement_id, "versions", version, "content"))
 
 
-@router.post("/agreements/{agreement_id}/signatures", status_code=201)
+@router.post("/agreements/{agreement_id}/signatures", status_code=201,
+             operation_id="agreements_sign")
 def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
                    principal: CurrentPrincipal) -> Any:
     """Sign a version of an agreement for your institution, or for your country when the
@@ -109,7 +136,7 @@ def sign_agreement(agreement_id: str, body: SignRequest, request: Request,
     return gateway.registry.call(me, "POST", f"{path}/signatures", json={"jws": token})
 
 
-@router.post("/consents", status_code=201)
+@router.post("/consents", status_code=201, operation_id="consents_record")
 def record_consent(request: Request, principal: CurrentPrincipal,
                    body: dict[str, Any] = Body(openapi_examples={"consent": {
                        "summary": "Consent of the legal representative",
@@ -120,17 +147,19 @@ def record_consent(request: Request, principal: CurrentPrincipal,
     return gateway.registry.call(principal.institution_id, "POST", "/v1/consents", json=body)
 
 
-@router.get("/consents")
-def list_consents(request: Request, principal: CurrentPrincipal,
+@router.get("/consents", response_model=ConsentPage, operation_id="consents_list")
+def list_consents(request: Request, principal: CurrentPrincipal, pages: Pages,
                   case_reference: str | None = None) -> Any:
     """Your institution's consents and legal bases, optionally for one case."""
     gateway = _hosted(request, principal, Role.caseworker, Role.country_admin, Role.auditor)
-    params = {"case_reference": case_reference} if case_reference else {}
+    params = _page_params(pages)
+    if case_reference:
+        params["case_reference"] = case_reference
     return gateway.registry.call(principal.institution_id, "GET", "/v1/consents",
                                  params=params)
 
 
-@router.post("/consents/{consent_id}/withdrawal")
+@router.post("/consents/{consent_id}/withdrawal", operation_id="consents_withdraw")
 def withdraw_consent(consent_id: str, request: Request, principal: CurrentPrincipal,
                      body: dict[str, Any] = Body(openapi_examples={"withdrawal": {
                          "summary": "Withdrawn by the legal representative",

@@ -27,6 +27,7 @@ from shared.db import session_scope, utcnow
 from shared.envelope import Envelope
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.logging import get_logger
+from shared.pagination import keyset
 from shared.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
@@ -230,12 +231,18 @@ class AlertService:
     def get(self, principal: Principal, alert_id: str) -> AlertView:
         return self.view(self._visible(principal, alert_id))
 
-    def list_alerts(self, principal: Principal, direction: str | None) -> list[AlertView]:
+    def list_alerts(self, principal: Principal, direction: str | None, limit: int = 200,
+                    after: tuple[datetime, str] | None = None) -> list[AlertView]:
+        """Newest first; `after`: the (created_at, id) of the previous page's last alert."""
         self._local(principal)
         query = select(Alert).where(_mine(principal))
         if direction:
             query = query.where(Alert.direction == direction)
-        rows = self.session.exec(query.order_by(col(Alert.created_at).desc()).limit(200))
+        order = (col(Alert.created_at), col(Alert.id))
+        after_last = keyset(order, after, descending=True)
+        if after_last is not None:
+            query = query.where(after_last)
+        rows = self.session.exec(query.order_by(*(c.desc() for c in order)).limit(limit))
         return [self.view(a) for a in rows]
 
 

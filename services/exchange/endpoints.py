@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from services.exchange.alerts import AlertService
 from services.exchange.schemas import (
@@ -23,13 +24,17 @@ from services.exchange.schemas import (
     ReferralPublic,
     WebhookCreate,
     WebhookCreated,
+    WebhookPage,
     WebhookPublic,
 )
 from services.exchange.service import ReferralService
 from services.exchange.webhooks import WebhookService
 from shared.auth import CurrentPrincipal, SessionDep
+from shared.pagination import PageRequest, Pages, pagination
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1", tags=["exchange"])
+router = APIRouter(prefix="/v1", tags=["exchange"],
+                   responses=problem_responses(401, 403, 422, 503))
 
 
 def referral_service(request: Request, session: SessionDep) -> ReferralService:
@@ -46,7 +51,8 @@ def alert_service(request: Request, session: SessionDep) -> AlertService:
 Alerts = Annotated[AlertService, Depends(alert_service)]
 
 
-@router.post("/referrals", response_model=ReferralAccepted, status_code=202)
+@router.post("/referrals", response_model=ReferralAccepted, status_code=202,
+             operation_id="referrals_send")
 def send_referral(
     body: ReferralCreate, referrals: Referrals, principal: CurrentPrincipal,
     request: Request, background: BackgroundTasks,
@@ -57,20 +63,24 @@ def send_referral(
     return ReferralAccepted(id=referral.id, status=referral.status)
 
 
-@router.get("/referrals", response_model=ReferralPage)
+@router.get("/referrals", response_model=ReferralPage, operation_id="referrals_list")
 def list_referrals(
     referrals: Referrals,
     principal: CurrentPrincipal,
+    pages: Pages,
     direction: Literal["inbound", "outbound"] | None = None,
     status: str | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    before: str | None = Query(None, description="id of the last item of the previous page"),
 ) -> ReferralPage:
     """Your institution's referrals, newest first (no personal data in the listing)."""
-    return ReferralPage(items=referrals.list_referrals(principal, direction, status, limit, before))
+    after = pages.after(str)
+    rows = referrals.list_referrals(principal, direction, status, pages.fetch,
+                                    after[0] if after else None)
+    items, next_link = pages.page(rows, lambda r: (r.id,))
+    return ReferralPage(items=items, next=next_link)
 
 
-@router.get("/referrals/{referral_id}", response_model=ReferralPublic)
+@router.get("/referrals/{referral_id}", response_model=ReferralPublic,
+            operation_id="referrals_get")
 def get_referral(
     referral_id: str, referrals: Referrals, principal: CurrentPrincipal, request: Request,
     background: BackgroundTasks,
@@ -81,7 +91,8 @@ def get_referral(
     return referral
 
 
-@router.post("/referrals/{referral_id}/actions", response_model=ReferralPublic)
+@router.post("/referrals/{referral_id}/actions", response_model=ReferralPublic,
+             operation_id="referrals_act")
 def act_on_referral(
     referral_id: str, body: ActionRequest, referrals: Referrals, principal: CurrentPrincipal,
     request: Request, background: BackgroundTasks,
@@ -96,20 +107,26 @@ def act_on_referral(
     return referrals.public(referral)
 
 
-@router.get("/quarantine", response_model=QuarantinePage)
+@router.get("/quarantine", response_model=QuarantinePage, operation_id="quarantine_list")
 def list_quarantine(
-    referrals: Referrals, principal: CurrentPrincipal, limit: int = Query(100, ge=1, le=1000)
+    referrals: Referrals, principal: CurrentPrincipal,
+    pages: Annotated[PageRequest, pagination(100, 1000)],
 ) -> QuarantinePage:
-    """Messages this gateway refused, each with its reason (administrators and auditors)."""
-    rows = referrals.quarantine(principal, limit)
+    """Messages this gateway refused, newest first, each with its reason (administrators and
+    auditors)."""
+    after = pages.after(int)
+    rows, next_link = pages.page(
+        referrals.quarantine(principal, pages.fetch, after[0] if after else None),
+        lambda r: (r.id,))
     return QuarantinePage(
-        items=[QuarantinePublic.model_validate(r) for r in rows],
+        items=[QuarantinePublic.model_validate(r) for r in rows], next=next_link,
         over_quota=[QuarantineQuotaPublic.model_validate(r)
                     for r in referrals.repo.quarantine_over_quota()],
     )
 
 
-@router.post("/alerts", response_model=AlertView, status_code=202)
+@router.post("/alerts", response_model=AlertView, status_code=202,
+             operation_id="alerts_issue")
 def issue_alert(
     body: AlertCreate, alerts: Alerts, principal: CurrentPrincipal, request: Request,
     background: BackgroundTasks,
@@ -120,22 +137,25 @@ def issue_alert(
     return alerts.view(alert)
 
 
-@router.get("/alerts", response_model=AlertPage)
+@router.get("/alerts", response_model=AlertPage, operation_id="alerts_list")
 def list_alerts(
-    alerts: Alerts, principal: CurrentPrincipal,
+    alerts: Alerts, principal: CurrentPrincipal, pages: Pages,
     direction: Literal["inbound", "outbound"] | None = None,
 ) -> AlertPage:
     """Alerts your institution issued or received, newest first."""
-    return AlertPage(items=alerts.list_alerts(principal, direction))
+    rows = alerts.list_alerts(principal, direction, pages.fetch, pages.after(datetime, str))
+    items, next_link = pages.page(rows, lambda a: (a.created_at, a.id))
+    return AlertPage(items=items, next=next_link)
 
 
-@router.get("/alerts/{alert_id}", response_model=AlertView)
+@router.get("/alerts/{alert_id}", response_model=AlertView, operation_id="alerts_get")
 def get_alert(alert_id: str, alerts: Alerts, principal: CurrentPrincipal) -> AlertView:
     """One alert; for the issuer, per country: who received it and who acknowledged."""
     return alerts.get(principal, alert_id)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertView)
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertView,
+             operation_id="alerts_acknowledge")
 def acknowledge_alert(
     alert_id: str, body: Acknowledgement, alerts: Alerts, principal: CurrentPrincipal,
     request: Request, background: BackgroundTasks,
@@ -146,7 +166,8 @@ def acknowledge_alert(
     return alerts.view(alert)
 
 
-@router.post("/alerts/{alert_id}/actions", response_model=AlertView)
+@router.post("/alerts/{alert_id}/actions", response_model=AlertView,
+             operation_id="alerts_change")
 def change_alert(
     alert_id: str, body: AlertChange, alerts: Alerts, principal: CurrentPrincipal,
     request: Request, background: BackgroundTasks,
@@ -157,7 +178,8 @@ def change_alert(
     return alerts.view(alert)
 
 
-@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201,
+             operation_id="webhooks_subscribe")
 def subscribe_webhook(
     body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> WebhookCreated:
@@ -170,14 +192,17 @@ def subscribe_webhook(
     return WebhookCreated.model_validate(subscription, from_attributes=True)
 
 
-@router.get("/webhooks", response_model=list[WebhookPublic])
-def list_webhooks(session: SessionDep, principal: CurrentPrincipal) -> list[WebhookPublic]:
-    """Your institution's webhooks (without their secrets)."""
-    subscriptions = WebhookService(session).subscriptions(principal)
-    return [WebhookPublic.model_validate(s) for s in subscriptions]
+@router.get("/webhooks", response_model=WebhookPage, operation_id="webhooks_list")
+def list_webhooks(session: SessionDep, principal: CurrentPrincipal, pages: Pages
+                  ) -> WebhookPage:
+    """Your institution's webhooks (without their secrets), oldest first."""
+    subscriptions = sorted(WebhookService(session).subscriptions(principal),
+                           key=lambda s: (s.created_at, s.id))
+    rows, next_link = pages.slice(subscriptions, lambda s: (s.created_at, s.id), datetime, str)
+    return WebhookPage(items=[WebhookPublic.model_validate(s) for s in rows], next=next_link)
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204)
+@router.delete("/webhooks/{webhook_id}", status_code=204, operation_id="webhooks_delete")
 def delete_webhook(webhook_id: str, session: SessionDep, principal: CurrentPrincipal) -> None:
     """Stop pushing to this URL."""
     WebhookService(session).unsubscribe(principal, webhook_id)

@@ -109,9 +109,11 @@ class GatewayRepository:
         return list(self.session.exec(query))
 
     def quarantine(self, limit: int, country: str, institution_id: str,
-                   unaddressed_except: list[str] | None = None) -> list[QuarantinedMessage]:
+                   unaddressed_except: list[str] | None = None,
+                   before_id: int | None = None) -> list[QuarantinedMessage]:
         """Entries whose subject names `institution_id` as recipient; with
-        `unaddressed_except`, also those naming none of `institution_id` and these."""
+        `unaddressed_except`, also those naming none of `institution_id` and these; newest
+        first, older than `before_id` if given."""
         def addressed_to(institution: str) -> Any:
             prefix = f"enlace.msg.{country}.{institution}."
             escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -123,6 +125,8 @@ class GatewayRepository:
             scope = or_(scope, not_(or_(*hosted)))
         query = (select(QuarantinedMessage).where(scope)
                  .order_by(col(QuarantinedMessage.id).desc()))
+        if before_id is not None:
+            query = query.where(col(QuarantinedMessage.id) < before_id)
         return list(self.session.exec(query.limit(limit)))
 
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.pagination import Page
 from shared.vocabulary import AlertCategory, DataCategory, Purpose
 
 CountryCode = Field(pattern=r"^[A-Z]{2}$")
@@ -287,8 +288,8 @@ class ActionRequest(Strict):
     note: str | None = Field(default=None, max_length=4000)
 
 
-class ReferralPage(BaseModel):
-    items: list[ReferralSummary]
+class ReferralPage(Page[ReferralSummary]):
+    """Referrals, newest first."""
 
 
 class QuarantinePublic(BaseModel):
@@ -325,8 +326,9 @@ class QuarantineQuotaPublic(BaseModel):
         return value or None
 
 
-class QuarantinePage(BaseModel):
-    items: list[QuarantinePublic]
+class QuarantinePage(Page[QuarantinePublic]):
+    """Refused messages, newest first, and every sender over its quota."""
+
     over_quota: list[QuarantineQuotaPublic] = []
 
 
@@ -343,6 +345,10 @@ class WebhookPublic(BaseModel):
     id: str
     url: str
     created_at: datetime
+
+
+class WebhookPage(Page[WebhookPublic]):
+    """Webhooks, oldest first."""
 
 
 class WebhookCreated(WebhookPublic):
@@ -473,5 +479,5 @@ class AlertView(BaseModel):
     targets: list[AlertTargetPublic] = Field(default_factory=list)
 
 
-class AlertPage(BaseModel):
-    items: list[AlertView]
+class AlertPage(Page[AlertView]):
+    """Alerts, newest first."""

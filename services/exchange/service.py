@@ -38,6 +38,7 @@ from shared.db import session_scope, utcnow
 from shared.envelope import digest, unverified_parts
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.logging import get_logger
+from shared.pagination import invalid_cursor
 from shared.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
@@ -217,8 +218,8 @@ class ReferralService:
         before: str | None,
     ) -> list[ReferralSummary]:
         self._local_caseworker(principal)
-        if before is not None:
-            self._visible(principal, before, code="unknown_cursor")
+        if before is not None and self.repo.referral_of(before, principal.institution_id) is None:
+            raise invalid_cursor()
         rows = self.repo.referrals_of([principal.institution_id], direction, status, limit, before)
         return [ReferralSummary.model_validate(r) for r in rows]
 
@@ -271,7 +272,8 @@ class ReferralService:
 
     # Administration -------------------------------------------------------------------
 
-    def quarantine(self, principal: Principal, limit: int) -> list[QuarantinedMessage]:
+    def quarantine(self, principal: Principal, limit: int,
+                   before_id: int | None = None) -> list[QuarantinedMessage]:
         """What was addressed to the caller's institution; for a country administrator
         also what was addressed to no institution this gateway hosts (nobody else's)."""
         require_role(principal, Role.country_admin, Role.auditor)
@@ -281,4 +283,5 @@ class ReferralService:
         others = [i for i in self.gateway.keys if i != principal.institution_id]
         return self.repo.quarantine(
             limit, self.gateway.country, principal.institution_id,
-            unaddressed_except=others if principal.role == Role.country_admin else None)
+            unaddressed_except=others if principal.role == Role.country_admin else None,
+            before_id=before_id)

@@ -12,6 +12,7 @@ import httpx
 from shared.audit_events import KeyRecord
 from shared.errors import Unavailable
 from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
+from shared.pagination import every as every_item
 
 
 class DirectoryUnavailable(Unavailable):
@@ -57,10 +58,8 @@ class DirectoryLookup:
     def signing_key_records(self, institution_id: str) -> list[KeyRecord]:
         """Every signing key the institution has had, with validity and revocation (read
         fresh: a revocation counts at once)."""
-        response = self._get(f"/v1/institutions/{institution_id}/keys", authenticated=True)
-        if response is None:
-            return []
-        return [KeyRecord.model_validate(k) for k in response.json() if k.get("use") == "sig"]
+        keys = self.every(f"/v1/institutions/{quote(institution_id, safe='')}/keys")
+        return [KeyRecord.model_validate(k) for k in keys if k.get("use") == "sig"]
 
     def country_of(self, institution_id: str) -> str:
         """The institution's country, or "" when the directory does not know it."""
@@ -85,23 +84,18 @@ class DirectoryLookup:
         return dict(response.json()) if response is not None else None
 
     def countries(self) -> list[dict[str, Any]]:
-        response = self._get("/v1/countries", authenticated=True)
-        return list(response.json()) if response is not None else []
+        return self.every("/v1/countries")
 
     def every(self, path: str, **params: str) -> list[dict[str, Any]]:
-        """Every item of a paged search (`/v1/institutions`, `/v1/focal-points`)."""
-        items: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            query = urlencode({**params, "page": page, "page_size": 100})
-            response = self._get(f"{path}?{query}", authenticated=True)
-            if response is None:
-                return items
-            body = response.json()
-            items += body["items"]
-            if len(items) >= body["total"] or not body["items"]:
-                return items
-            page += 1
+        """Every item of a list (`/v1/institutions`, `/v1/countries`, ...), following `next`;
+        none when the directory knows no such list (404)."""
+        query = urlencode({**params, "limit": 100})
+
+        def page(link: str) -> dict[str, Any]:
+            response = self._get(link, authenticated=True)
+            return response.json() if response is not None else {"items": [], "next": None}
+
+        return list(every_item(page, f"{path}?{query}"))
 
     def close(self) -> None:
         self.http.close()

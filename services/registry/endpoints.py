@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.registry.schemas import (
     AgreementContent,
     AgreementCreate,
+    AgreementPage,
     AgreementPublic,
     AgreementTermsIn,
     AuditEntryPublic,
@@ -33,9 +34,11 @@ from services.registry.schemas import (
 )
 from services.registry.service import RegistryService
 from shared.auth import CurrentPrincipal, SessionDep
-from shared.limits import NonNegativeInt32, NonNegativeInt64, PositiveInt32, PositiveInt64
+from shared.limits import NonNegativeInt64, PositiveInt32, PositiveInt64
+from shared.pagination import PageRequest, Pages, pagination
+from shared.problems import problem_responses
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422, 503))
 
 
 def registry_service(request: Request, session: SessionDep) -> RegistryService:
@@ -55,15 +58,19 @@ Registry = Annotated[RegistryService, Depends(registry_service)]
 # Agreements ----------------------------------------------------------------------------
 
 
-@router.get("/agreements", response_model=list[AgreementPublic], tags=["agreements"])
-def list_agreements(registry: Registry, _: CurrentPrincipal, status: str | None = None
-                    ) -> list[AgreementPublic]:
-    """Every agreement, each in the version in force (or its newest, if none ever was)."""
-    return [registry.public(a) for a in registry.agreements(status)]
+@router.get("/agreements", response_model=AgreementPage, tags=["agreements"],
+            operation_id="agreements_list")
+def list_agreements(registry: Registry, _: CurrentPrincipal, pages: Pages,
+                    status: str | None = None) -> AgreementPage:
+    """Every agreement by id, each in the version in force (or its newest, if none ever
+    was)."""
+    rows, next_link = pages.slice(sorted(registry.agreements(status), key=lambda a: a.id),
+                                  lambda a: (a.id,), str)
+    return AgreementPage(items=[registry.public(a) for a in rows], next=next_link)
 
 
 @router.post("/agreements", response_model=AgreementPublic, status_code=201,
-             tags=["agreements"])
+             tags=["agreements"], operation_id="agreements_create")
 def create_agreement(body: AgreementCreate, registry: Registry, principal: CurrentPrincipal
                      ) -> AgreementPublic:
     """Draft a new agreement, version 1 (regional administrators, or the gateway of a party
@@ -71,22 +78,24 @@ def create_agreement(body: AgreementCreate, registry: Registry, principal: Curre
     return registry.public(registry.create_agreement(principal, body))
 
 
-@router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"])
+@router.get("/agreements/{agreement_id}", response_model=AgreementPublic, tags=["agreements"],
+            operation_id="agreements_get")
 def get_agreement(agreement_id: str, registry: Registry, _: CurrentPrincipal) -> AgreementPublic:
     """The version in force of one agreement, with its signatures."""
     return registry.public(registry.current(agreement_id))
 
 
-@router.get("/agreements/{agreement_id}/versions", response_model=list[AgreementPublic],
-            tags=["agreements"])
-def list_versions(agreement_id: str, registry: Registry, _: CurrentPrincipal
-                  ) -> list[AgreementPublic]:
+@router.get("/agreements/{agreement_id}/versions", response_model=AgreementPage,
+            tags=["agreements"], operation_id="agreements_versions_list")
+def list_versions(agreement_id: str, registry: Registry, _: CurrentPrincipal, pages: Pages
+                  ) -> AgreementPage:
     """Every version of one agreement, oldest first."""
-    return [registry.public(a) for a in registry.versions(agreement_id)]
+    rows, next_link = pages.slice(registry.versions(agreement_id), lambda a: (a.version,), int)
+    return AgreementPage(items=[registry.public(a) for a in rows], next=next_link)
 
 
 @router.post("/agreements/{agreement_id}/versions", response_model=AgreementPublic,
-             status_code=201, tags=["agreements"])
+             status_code=201, tags=["agreements"], operation_id="agreements_amend")
 def amend_agreement(agreement_id: str, body: AgreementTermsIn, registry: Registry,
                     principal: CurrentPrincipal) -> AgreementPublic:
     """Amend: a new version as a draft; the current one stays in force until it is active."""
@@ -94,7 +103,7 @@ def amend_agreement(agreement_id: str, body: AgreementTermsIn, registry: Registr
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
-            tags=["agreements"])
+            tags=["agreements"], operation_id="agreements_version_get")
 def get_version(agreement_id: str, version: PositiveInt32, registry: Registry,
                 _: CurrentPrincipal) -> AgreementPublic:
     """One version of an agreement."""
@@ -102,7 +111,7 @@ def get_version(agreement_id: str, version: PositiveInt32, registry: Registry,
 
 
 @router.put("/agreements/{agreement_id}/versions/{version}", response_model=AgreementPublic,
-            tags=["agreements"])
+            tags=["agreements"], operation_id="agreements_draft_update")
 def update_draft(agreement_id: str, version: PositiveInt32, body: AgreementTermsIn,
                  registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """Change the terms of a draft (regional administrators)."""
@@ -110,7 +119,8 @@ def update_draft(agreement_id: str, version: PositiveInt32, body: AgreementTerms
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/status",
-             response_model=AgreementPublic, tags=["agreements"])
+             response_model=AgreementPublic, tags=["agreements"],
+             operation_id="agreements_status_change")
 def change_status(agreement_id: str, version: PositiveInt32, body: StatusChange,
                   registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """Submit for signatures, suspend, resume or terminate (regional administrators)."""
@@ -118,7 +128,8 @@ def change_status(agreement_id: str, version: PositiveInt32, body: StatusChange,
 
 
 @router.get("/agreements/{agreement_id}/versions/{version}/content",
-            response_model=AgreementContent, tags=["agreements"])
+            response_model=AgreementContent, tags=["agreements"],
+            operation_id="agreements_content_get")
 def get_content(agreement_id: str, version: PositiveInt32, registry: Registry,
                 _: CurrentPrincipal) -> AgreementContent:
     """The canonical content of a version: what each party signs."""
@@ -126,7 +137,8 @@ def get_content(agreement_id: str, version: PositiveInt32, registry: Registry,
 
 
 @router.post("/agreements/{agreement_id}/versions/{version}/signatures",
-             response_model=AgreementPublic, status_code=201, tags=["agreements"])
+             response_model=AgreementPublic, status_code=201, tags=["agreements"],
+             operation_id="agreements_sign")
 def add_signature(agreement_id: str, version: PositiveInt32, body: SignatureIn,
                   registry: Registry, principal: CurrentPrincipal) -> AgreementPublic:
     """A party's signature, from its gateway; the last one makes the version active."""
@@ -136,23 +148,30 @@ def add_signature(agreement_id: str, version: PositiveInt32, body: SignatureIn,
 # Consent and other legal bases ---------------------------------------------------------
 
 
-@router.post("/consents", response_model=ConsentPublic, status_code=201, tags=["consents"])
+@router.post("/consents", response_model=ConsentPublic, status_code=201, tags=["consents"],
+             operation_id="consents_record")
 def record_consent(body: ConsentCreate, registry: Registry, principal: CurrentPrincipal
                    ) -> ConsentPublic:
     """Record a consent or another legal basis for a case (the case holder's gateway)."""
     return ConsentPublic.model_validate(registry.record_consent(principal, body))
 
 
-@router.get("/consents", response_model=ConsentPage, tags=["consents"])
-def list_consents(registry: Registry, principal: CurrentPrincipal,
+@router.get("/consents", response_model=ConsentPage, tags=["consents"],
+            operation_id="consents_list")
+def list_consents(registry: Registry, principal: CurrentPrincipal, pages: Pages,
                   case_reference: str | None = None, holder_id: str | None = None
                   ) -> ConsentPage:
-    """Consents and legal bases: a gateway sees its institution's; auditors see all."""
-    rows = registry.consents(principal, case_reference, holder_id)
-    return ConsentPage(items=[ConsentPublic.model_validate(r) for r in rows])
+    """Consents and legal bases, oldest recorded first: a gateway sees its institution's;
+    auditors see all."""
+    rows, next_link = pages.page(
+        registry.consents(principal, case_reference, holder_id, pages.fetch,
+                          pages.after(datetime, str)),
+        lambda c: (c.recorded_at, c.id))
+    return ConsentPage(items=[ConsentPublic.model_validate(r) for r in rows], next=next_link)
 
 
-@router.get("/consents/{consent_id}", response_model=ConsentPublic, tags=["consents"])
+@router.get("/consents/{consent_id}", response_model=ConsentPublic, tags=["consents"],
+            operation_id="consents_get")
 def get_consent(consent_id: str, registry: Registry, principal: CurrentPrincipal
                 ) -> ConsentPublic:
     """One consent or legal basis."""
@@ -160,7 +179,7 @@ def get_consent(consent_id: str, registry: Registry, principal: CurrentPrincipal
 
 
 @router.post("/consents/{consent_id}/withdrawal", response_model=ConsentPublic,
-             tags=["consents"])
+             tags=["consents"], operation_id="consents_withdraw")
 def withdraw_consent(consent_id: str, body: Withdrawal, registry: Registry,
                      principal: CurrentPrincipal) -> ConsentPublic:
     """Withdraw: recorded, never deleted; the next decision no longer counts it."""
@@ -170,13 +189,15 @@ def withdraw_consent(consent_id: str, body: Withdrawal, registry: Registry,
 # Policy --------------------------------------------------------------------------------
 
 
-@router.post("/policy/decisions", response_model=Decision, tags=["policy"])
+@router.post("/policy/decisions", response_model=Decision, tags=["policy"],
+             operation_id="policy_decide")
 def decide(body: DecisionRequest, registry: Registry, principal: CurrentPrincipal) -> Decision:
     """May this flow happen? Allow (agreement, legal basis, categories) or deny (why)."""
     return registry.decide(principal, body)
 
 
-@router.get("/policy/snapshot", response_model=SnapshotPublic, tags=["policy"])
+@router.get("/policy/snapshot", response_model=SnapshotPublic, tags=["policy"],
+            operation_id="policy_snapshot_get")
 def policy_snapshot(request: Request, registry: Registry, principal: CurrentPrincipal
                     ) -> SnapshotPublic:
     """What your gateway needs to decide while the registry is down, signed, with an expiry."""
@@ -188,46 +209,52 @@ def policy_snapshot(request: Request, registry: Registry, principal: CurrentPrin
 # Audit ---------------------------------------------------------------------------------
 
 
-@router.get("/audit/entries", response_model=AuditPage, tags=["audit"])
+@router.get("/audit/entries", response_model=AuditPage, tags=["audit"],
+            operation_id="audit_entries_list")
 def list_audit_entries(
     registry: Registry,
     principal: CurrentPrincipal,
+    pages: Annotated[PageRequest, pagination(100, 1000)],
     message_id: str | None = None,
     institution_id: str | None = None,
     event_type: Annotated[list[str] | None, Query()] = None,
     case_reference: str | None = None,
     since: datetime | None = Query(None, description="occurred at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="occurred before (ISO 8601)"),
-    after_seq: Annotated[NonNegativeInt32, Query()] = 0,
-    limit: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:
     """Audit entries in log order (auditors and regional administrators). With
     case_reference: who has seen this child's data, when and under which agreement."""
-    rows = registry.audit_entries(
+    after = pages.after(int)
+    rows, next_link = pages.page(registry.audit_entries(
         principal, message_id=message_id, institution_id=institution_id, event_types=event_type,
-        case_reference=case_reference, since=since, until=until, after_seq=after_seq,
-        limit=limit,
-    )
-    return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows])
+        case_reference=case_reference, since=since, until=until,
+        after_seq=after[0] if after else 0, limit=pages.fetch,
+    ), lambda e: (e.seq,))
+    return AuditPage(items=[AuditEntryPublic.model_validate(r) for r in rows], next=next_link)
 
 
-@router.get("/audit/quarantine", response_model=AuditQuarantinePage, tags=["audit"])
+@router.get("/audit/quarantine", response_model=AuditQuarantinePage, tags=["audit"],
+            operation_id="audit_quarantine_list")
 def list_audit_quarantine(
     registry: Registry,
     principal: CurrentPrincipal,
+    pages: Annotated[PageRequest, pagination(100, 1000)],
     reason: str | None = Query(None, max_length=40),
     institution_id: str | None = Query(None, max_length=64),
-    after_id: Annotated[NonNegativeInt32, Query()] = 0,
-    limit: int = Query(100, ge=1, le=1000),
 ) -> AuditQuarantinePage:
     """Audit events the registry refused, with the reason (auditors and regional
     administrators). Only the hash and size of each message are kept, and the claimed ids
     that fit their patterns; never its content."""
-    rows = registry.audit_quarantine(principal, reason, institution_id, after_id, limit)
-    return AuditQuarantinePage(items=[AuditQuarantinePublic.model_validate(r) for r in rows])
+    after = pages.after(int)
+    rows, next_link = pages.page(registry.audit_quarantine(
+        principal, reason, institution_id, after[0] if after else 0, pages.fetch),
+        lambda q: (q.id,))
+    return AuditQuarantinePage(items=[AuditQuarantinePublic.model_validate(r) for r in rows],
+                               next=next_link)
 
 
-@router.get("/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"])
+@router.get("/audit/checkpoint", response_model=CheckpointPublic, tags=["audit"],
+            operation_id="audit_checkpoint_get")
 def latest_checkpoint(request: Request, registry: Registry) -> CheckpointPublic:
     """The signed tree size and root hash of the log now (public: hashes only)."""
     checkpoint = registry.audit.checkpoint(request.app.state.signing_key)
@@ -235,7 +262,8 @@ def latest_checkpoint(request: Request, registry: Registry) -> CheckpointPublic:
                             issued_at=checkpoint.issued_at, jws=checkpoint.jws)
 
 
-@router.get("/audit/proofs/inclusion", response_model=InclusionProof, tags=["audit"])
+@router.get("/audit/proofs/inclusion", response_model=InclusionProof, tags=["audit"],
+            operation_id="audit_inclusion_proof_get")
 def inclusion_proof(registry: Registry, leaf_index: Annotated[NonNegativeInt64, Query()],
                     tree_size: Annotated[PositiveInt64, Query()]) -> InclusionProof:
     """RFC 9162 inclusion proof of one entry in the tree of `tree_size` leaves (public)."""
@@ -244,7 +272,8 @@ def inclusion_proof(registry: Registry, leaf_index: Annotated[NonNegativeInt64, 
                           audit_path=[h.hex() for h in path])
 
 
-@router.get("/audit/proofs/consistency", response_model=ConsistencyProof, tags=["audit"])
+@router.get("/audit/proofs/consistency", response_model=ConsistencyProof, tags=["audit"],
+            operation_id="audit_consistency_proof_get")
 def consistency_proof(registry: Registry, first: Annotated[PositiveInt64, Query()],
                       second: Annotated[PositiveInt64, Query()]) -> ConsistencyProof:
     """RFC 9162 consistency proof: the tree of `second` leaves extends that of `first`."""
@@ -252,7 +281,8 @@ def consistency_proof(registry: Registry, first: Annotated[PositiveInt64, Query(
     return ConsistencyProof(first=first, second=second, consistency_path=[h.hex() for h in path])
 
 
-@router.get("/audit/tree", response_model=SubtreePublic, tags=["audit"])
+@router.get("/audit/tree", response_model=SubtreePublic, tags=["audit"],
+            operation_id="audit_tree_get")
 def subtree(registry: Registry, start: Annotated[NonNegativeInt64, Query()],
             end: Annotated[PositiveInt64, Query()]
             ) -> SubtreePublic:

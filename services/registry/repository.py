@@ -20,6 +20,7 @@ from services.registry.models import (
     AuditTree,
     Consent,
 )
+from shared.pagination import keyset
 
 NodeKey = tuple[int, int]
 
@@ -61,13 +62,18 @@ class RegistryRepository:
         return self.session.get(Consent, consent_id)
 
     def consents(self, holder_id: str | None = None, case_reference: str | None = None,
-                 limit: int = 1000) -> list[Consent]:
+                 limit: int = 1000, after: tuple[datetime, str] | None = None) -> list[Consent]:
+        """Oldest recorded first; `after`: the (recorded_at, id) of a previous page's last."""
+        order = (col(Consent.recorded_at), col(Consent.id))
         query = select(Consent)
+        after_last = keyset(order, after)
+        if after_last is not None:
+            query = query.where(after_last)
         if holder_id is not None:
             query = query.where(Consent.holder_id == holder_id)
         if case_reference is not None:
             query = query.where(Consent.case_reference == case_reference)
-        return list(self.session.exec(query.order_by(col(Consent.recorded_at)).limit(limit)))
+        return list(self.session.exec(query.order_by(*order).limit(limit)))
 
     def consents_for_snapshot(self, institution_id: str, country: str) -> list[Consent]:
         """Consents this institution holds or may receive under (scope filtered in Python:

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.pagination import Page
 from shared.policy import (
     AgreementStatus,
     CaseReference,
@@ -146,6 +147,10 @@ class AgreementPublic(BaseModel):
     unsigned_parties: list[str] = Field(default_factory=list)
 
 
+class AgreementPage(Page[AgreementPublic]):
+    """Agreements (by id), or the versions of one (oldest first)."""
+
+
 class AgreementContent(BaseModel):
     """The canonical content of a version: what each party signs."""
 
@@ -266,8 +271,8 @@ class ConsentPublic(BaseModel):
     withdrawal_reason: str | None
 
 
-class ConsentPage(BaseModel):
-    items: list[ConsentPublic]
+class ConsentPage(Page[ConsentPublic]):
+    """Consents and legal bases, oldest recorded first."""
 
 
 # Policy snapshot -----------------------------------------------------------------------
@@ -311,8 +316,8 @@ class AuditEntryPublic(AuditEventFields):
         return value.hex() if isinstance(value, bytes) else value
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEntryPublic]
+class AuditPage(Page[AuditEntryPublic]):
+    """Audit entries in log order."""
 
 
 class AuditQuarantinePublic(BaseModel):
@@ -330,8 +335,8 @@ class AuditQuarantinePublic(BaseModel):
     kid: str | None = Field(description="the claimed key id, if a thumbprint")
 
 
-class AuditQuarantinePage(BaseModel):
-    items: list[AuditQuarantinePublic]
+class AuditQuarantinePage(Page[AuditQuarantinePublic]):
+    """Refused audit events, oldest first."""
 
 
 class CheckpointPublic(BaseModel):

@@ -386,12 +386,13 @@ class RegistryService:
         return consent
 
     def consents(self, principal: Principal, case_reference: str | None,
-                 holder_id: str | None) -> list[Consent]:
+                 holder_id: str | None, limit: int = 1000,
+                 after: tuple[datetime, str] | None = None) -> list[Consent]:
         if principal.role == Role.gateway:
             holder_id = principal.institution_id
         else:
             require_role(principal, Role.auditor, Role.regional_admin)
-        return self.repo.consents(holder_id, case_reference)
+        return self.repo.consents(holder_id, case_reference, limit, after)
 
     @staticmethod
     def _may_read_consents_of(principal: Principal, holder_id: str) -> bool:

@@ -10,6 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from shared.errors import PROBLEM_MEDIA_TYPE
+from shared.problems import PROBLEM_EXAMPLES
+
 DOCS_PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -32,41 +35,29 @@ INIT_SCRIPT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#sw
 """
 
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem", "type": "object",
-    "description": "RFC 9457 problem details; `code` is stable, `detail` is for people.",
-    "required": ["type", "title", "status", "code", "detail"],
-    "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"},
-        "status": {"type": "integer"}, "code": {"type": "string"},
-        "detail": {"type": "string"}, "instance": {"type": "string"},
-        "errors": {"type": "array", "description": "422: where and what kind, never the value",
-                   "items": {"type": "object", "properties": {
-                       "location": {"type": "array", "items": {}},
-                       "kind": {"type": "string"}, "message": {"type": "string"}}}},
-    },
-}
-PROBLEMS = {
-    "401": "No valid bearer token (`missing_token`, `invalid_token`)",
-    "403": "Your role or institution may not do this",
-    "404": "Nothing with this id is visible to you",
-    "409": "The resource's current state does not allow this",
-    "422": "The request is not valid (`invalid_request` with `errors`, or a rule's code)",
-}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def _problem_responses(path: str, method: str, operation: dict[str, Any]) -> None:
-    """The problems an operation can answer with, as application/problem+json."""
-    codes = ["401", "403", "422"]
-    if "{" in path:
-        codes.append("404")
-    if method in ("post", "put", "patch", "delete"):
-        codes.append("409")
+    """Every problem an operation can answer with, as application/problem+json only: the
+    router's (401, 403, 422, ...), and 404 where a path names a thing, 409 where it writes."""
     responses = operation.setdefault("responses", {})
-    for code in sorted(codes):
-        responses[code] = {"description": PROBLEMS[code], "content": {
-            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    extra = []
+    if "{" in path:
+        extra.append(404)
+    if method in ("post", "put", "patch", "delete"):
+        extra.append(409)
+    for status in extra:
+        if str(status) not in responses:
+            description, example = PROBLEM_EXAMPLES[status]
+            responses[str(status)] = {"description": description, "content": {
+                PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF, "example": example}}}
+    for status, response in responses.items():
+        content = response.get("content", {})
+        if status[0] in "45" and PROBLEM_MEDIA_TYPE in content:
+            plain = content.pop("application/json", {})
+            content[PROBLEM_MEDIA_TYPE].setdefault("schema", plain.get("schema", PROBLEM_REF))
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _request_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
@@ -131,7 +122,6 @@ def install_docs(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "An API token of your institution and role."}}
-            schema["components"].setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
             for path, operations in schema.get("paths", {}).items():
                 if path.startswith("/v1"):
                     for method, operation in operations.items():

@@ -61,7 +61,7 @@ def test_areas_nest_and_are_listed_per_country(directory: RunningDirectory):
         created = mx.post("/v1/areas", json={"id": area_id, "country": "MX", "name": "Huixtla",
                                               "kind": "municipality", "parent_id": "MX-CHP"})
         assert created.status_code == 201, created.text
-        listed = mx.get("/v1/areas", params={"country": "MX", "q": "huixtla"}).json()
+        listed = mx.get("/v1/areas", params={"country": "MX", "q": "huixtla"}).json()["items"]
     assert [a["id"] for a in listed] == [area_id]
 
 

@@ -29,7 +29,7 @@ from tests.directory.test_entries import assert_problem
 def new_country(directory: RunningDirectory) -> str:
     """A country code no other test of the module took (two letters, so a few tries)."""
     with directory.client() as admin:
-        taken = {c["code"] for c in admin.get("/v1/countries").json()}
+        taken = {c["code"] for c in admin.get("/v1/countries").json()["items"]}
         code = next(a + b for a in "QXZ" for b in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                     if a + b not in taken)
         created = admin.post("/v1/countries", json={"code": code, "name": "Testland",
@@ -64,7 +64,7 @@ def test_a_new_country_and_institution_join_and_its_gateway_registers_its_keys(
         directory: RunningDirectory):
     country = new_country(directory)
     with directory.client() as admin:
-        assert country in {c["code"] for c in admin.get("/v1/countries").json()}
+        assert country in {c["code"] for c in admin.get("/v1/countries").json()["items"]}
     institution = new_institution(directory, country)
     issued = issue(directory, institution)
     assert issued["institution_id"] == institution and issued["country"] == country

@@ -42,7 +42,7 @@ def test_signing_and_encryption_keys_are_published_as_jwk(directory: RunningDire
         published = {k["kid"]: k for k in
                      directory.client().get("/v1/institutions/mx-pfpnna/jwks").json()["keys"]}
         listed = {k["kid"]: k for k in
-                  directory.client().get("/v1/institutions/mx-pfpnna/keys").json()}
+                  directory.client().get("/v1/institutions/mx-pfpnna/keys").json()["items"]}
         nbf = {kid: int(datetime.fromisoformat(k["valid_from"]).timestamp())
                for kid, k in listed.items()}
         assert published[kid_of(sig)] == {**sig, "kid": kid_of(sig), "use": "sig",
@@ -72,7 +72,7 @@ def test_a_key_past_its_validity_is_not_published(directory: RunningDirectory):
     with directory.client("gateway:mx-pfpnna") as gw:
         assert gw.post("/v1/institutions/mx-pfpnna/keys",
                        json={**expired, "valid_to": yesterday}).status_code == 201
-        listed = {k["kid"]: k for k in gw.get("/v1/institutions/mx-pfpnna/keys").json()}
+        listed = {k["kid"]: k for k in gw.get("/v1/institutions/mx-pfpnna/keys").json()["items"]}
         jwks = gw.get("/v1/institutions/mx-pfpnna/jwks").json()["keys"]
     assert listed[kid_of(expired)]["valid_to"] is not None
     assert kid_of(expired) not in [k["kid"] for k in jwks]
@@ -156,11 +156,11 @@ SMALL_ORDER = ["00" * 32, "01" + "00" * 31,
 ])
 def test_a_bad_key_is_refused(directory: RunningDirectory, body, code):
     with directory.client("gateway:mx-pfpnna") as gw:
-        before = gw.get("/v1/institutions/mx-pfpnna/keys").json()
+        before = gw.get("/v1/institutions/mx-pfpnna/keys").json()["items"]
         refused = gw.post("/v1/institutions/mx-pfpnna/keys", json=body)
         assert_problem(refused, 422, code)
         assert "x" not in body or body["x"] not in refused.text  # never echoed
-        assert gw.get("/v1/institutions/mx-pfpnna/keys").json() == before
+        assert gw.get("/v1/institutions/mx-pfpnna/keys").json()["items"] == before
 
 
 def test_the_keys_of_a_deactivated_institution_stop_verifying(directory: RunningDirectory):

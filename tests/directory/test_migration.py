@@ -50,11 +50,11 @@ def test_institutions_of_the_first_schema_are_found_after_the_upgrade(database_u
                           "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
     with session_scope(engine) as session:
         directory = DirectoryService(session)
-        found = directory.search_institutions(q="secretaria ninez", competence="family-tracing")
-        assert [i.id for i in found.items] == ["hn-senaf"]
-        assert found.items[0].areas == [] and found.items[0].channels == []
+        found, _ = directory.search_institutions(q="secretaria ninez",
+                                                 competence="family-tracing")
+        assert [i.id for i in found] == ["hn-senaf"]
+        assert found[0].areas == [] and found[0].channels == []
         assert directory.repo.version() == 0
         # National coverage: found in any area of its country.
-        assert [i.id for i in directory.search_institutions(area="HN-CR").items] == [
-            "hn-senaf"]
+        assert [i.id for i in directory.search_institutions(area="HN-CR")[0]] == ["hn-senaf"]
     engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
@@ -15,7 +17,7 @@ def ids(response) -> list[str]:
 
 def search(directory: RunningDirectory, **params) -> list[str]:
     with directory.client("consular_officer_HN") as officer:
-        return ids(officer.get("/v1/institutions", params={"page_size": 100, **params}))
+        return ids(officer.get("/v1/institutions", params={"limit": 100, **params}))
 
 
 @pytest.mark.parametrize("query", ["Mexico", "mexico", "MÉXICO", "méxico"])
@@ -63,20 +65,29 @@ def test_unknown_filter_values_are_problems(directory: RunningDirectory):
                        "area_not_found")
         assert_problem(officer.get("/v1/institutions", params={"competence": "cooking"}), 422,
                        "invalid_request")
-        assert_problem(officer.get("/v1/institutions", params={"page_size": 1000}), 422,
+        assert_problem(officer.get("/v1/institutions", params={"limit": 1000}), 422,
                        "invalid_request")
+        assert_problem(officer.get("/v1/institutions", params={"cursor": "bm90LWEtY3Vyc29y"}),
+                       422, "invalid_cursor")
+        # A cursor of another list (an institution's place, not a key's) is refused too.
+        link = officer.get("/v1/institutions", params={"limit": 1}).json()["next"]
+        cursor = parse_qs(urlsplit(link).query)["cursor"][0]
+        assert_problem(officer.get("/v1/institutions/mx-sndif/keys",
+                                   params={"cursor": cursor}), 422, "invalid_cursor")
 
 
 def test_pages_are_in_a_stable_order_without_gaps_or_repeats(directory: RunningDirectory):
-    everything = search(directory, page_size=100)
+    everything = search(directory, limit=100)
     with directory.client("consular_officer_HN") as officer:
-        first = officer.get("/v1/institutions", params={"page_size": 7}).json()
-        pages, page = [], 1
-        while ids_on := ids(officer.get("/v1/institutions",
-                                        params={"page_size": 7, "page": page})):
-            pages += ids_on
-            page += 1
+        first = officer.get("/v1/institutions", params={"limit": 7}).json()
+        pages, link = [], "/v1/institutions?limit=7"
+        while link:
+            page = officer.get(link)
+            pages += ids(page)
+            assert len(page.json()["items"]) <= 7
+            link = page.json()["next"]
     assert first["total"] == len(everything) > 40
+    assert first["next"].startswith("/v1/institutions?") and "cursor=" in first["next"]
     assert pages == everything
     assert len(set(pages)) == len(pages)
     countries = [i[:2] for i in everything]

@@ -176,8 +176,8 @@ def test_the_snapshot_search_finds_what_the_directory_finds(directory: RunningDi
     with client(directory.url, directory) as gateway, \
             directory.client("consular_officer_HN") as officer:
         search = RecordSearch(gateway.held().records)
-        answer = officer.get("/v1/institutions", params={"q": query, "page_size": 100}).json()
-        areas = officer.get("/v1/areas", params={"q": query}).json()
+        answer = officer.get("/v1/institutions", params={"q": query, "limit": 100}).json()
+        areas = officer.get("/v1/areas", params={"q": query, "limit": 500}).json()["items"]
     assert [i["id"] for i in search.institutions(query)] == [i["id"] for i in answer["items"]]
     assert answer["items"]
     assert {a["id"] for a in search.areas(query)} == {a["id"] for a in areas}

@@ -100,7 +100,7 @@ async def test_a_revoked_key_is_refused_once_the_gateway_holds_the_snapshot(
                                                                         "revoked_key")
 
     with stack.directory() as admin:
-        kids = [k["kid"] for k in admin.get("/v1/institutions/mx-pfpnna/keys").json()
+        kids = [k["kid"] for k in admin.get("/v1/institutions/mx-pfpnna/keys").json()["items"]
                 if k["use"] == "sig" and k["revoked_at"] is None]
         for kid in kids:
             revoked = admin.post(f"/v1/institutions/mx-pfpnna/keys/{kid}/revocation",

@@ -90,7 +90,7 @@ def demo_ids(stack: RunningStack) -> Demo:
                                headers={"Authorization":
                                         f"Bearer {secrets['gateway:mx-sndif']}"})
         assert consent.status_code == 201, consent.text
-        agreement_id = auditor.get("/v1/agreements").json()[0]["id"]
+        agreement_id = auditor.get("/v1/agreements").json()["items"][0]["id"]
         areas = {c: first("/v1/areas", c) for c in GATEWAY_COUNTRIES}
         focal_points = {c: first("/v1/focal-points", c) for c in GATEWAY_COUNTRIES}
         kids = {c: spare_key(i) for c, i in (("MX", "mx-sndif"), ("HN", "hn-senaf"))}

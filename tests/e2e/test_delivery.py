@@ -136,7 +136,8 @@ def test_a_referral_the_receiver_cannot_open_comes_back_refused(stack: RunningSt
 
     # Once HN's new key is in the directory, new referrals are encrypted to it and arrive.
     with stack.directory() as directory:
-        wait_until(lambda: len([k for k in directory.get("/v1/institutions/hn-senaf/keys").json()
-                                if k["use"] == "enc"]) == 2)
+        wait_until(lambda: len([
+            k for k in directory.get("/v1/institutions/hn-senaf/keys").json()["items"]
+            if k["use"] == "enc"]) == 2)
     [later] = send_many(stack, 1)
     all_delivered(stack, [later], timeout=60)

@@ -101,7 +101,7 @@ def test_path_values_reach_the_registry_encoded(fuzzed_stack: RunningStack):
 
 def test_a_version_beyond_its_column_is_refused_by_the_gateway(fuzzed_stack: RunningStack):
     with fuzzed_stack.registry() as auditor:
-        agreement_id = auditor.get("/v1/agreements").json()[0]["id"]
+        agreement_id = auditor.get("/v1/agreements").json()["items"][0]["id"]
     with fuzzed_stack.gateway("MX", "mx-sndif", "country_admin") as admin:
         response = admin.post(f"/v1/agreements/{agreement_id}/signatures",
                               json={"version": 2**31})

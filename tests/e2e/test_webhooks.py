@@ -93,10 +93,10 @@ def test_webhooks_are_managed_by_administrators_only(stack: RunningStack, receiv
     assert refused.status_code == 403
     hook = subscribe(stack, "HN", "hn-senaf", receiver.url)
     with stack.gateway("HN", "hn-senaf", role="country_admin") as admin:
-        listed = admin.get("/v1/webhooks").json()
+        listed = admin.get("/v1/webhooks").json()["items"]
         assert hook["id"] in [h["id"] for h in listed]
         assert all("secret" not in h for h in listed)
         assert admin.delete(f"/v1/webhooks/{hook['id']}").status_code == 204
-        assert hook["id"] not in [h["id"] for h in admin.get("/v1/webhooks").json()]
+        assert hook["id"] not in [h["id"] for h in admin.get("/v1/webhooks").json()["items"]]
         bad = admin.post("/v1/webhooks", json={"url": "ftp://example.org/x"})
     assert bad.status_code == 422

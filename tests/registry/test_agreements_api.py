@@ -59,7 +59,7 @@ def test_bad_agreements_are_refused_and_nothing_is_written(registry: Registry, o
                                                            status, code):
     response = registry.call("admin", "POST", "/v1/agreements", json=agreement_body(**overrides))
     problem(response, status, code)
-    assert registry.ok("admin", "GET", "/v1/agreements") == []
+    assert registry.ok("admin", "GET", "/v1/agreements") == {"items": [], "next": None}
     assert registry.entries() == []
 
 
@@ -169,7 +169,7 @@ def test_an_amendment_is_a_new_version_and_the_old_one_is_kept(registry: Registr
     for signer in ("mx-sndif", "hn-senaf"):
         assert registry.sign("agr-test", 2, signer).status_code == 201
 
-    versions = registry.ok("auditor", "GET", "/v1/agreements/agr-test/versions")
+    versions = registry.ok("auditor", "GET", "/v1/agreements/agr-test/versions")["items"]
     assert [(v["version"], v["status"]) for v in versions] == [(1, "superseded"), (2, "active")]
     assert len(versions[0]["signatures"]) == 2  # the old version keeps its signatures
     decision = registry.decide(data_categories=["identity", "health"])

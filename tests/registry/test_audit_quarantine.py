@@ -176,12 +176,16 @@ async def test_quarantine_filters_and_pages(registry: Registry):
     await ingest(registry, json.dumps(event(1)).encode(), b"x",
                  json.dumps(event(2)).encode())
     assert [r["reason"] for r in quarantine(registry, reason="unsigned")] == ["unsigned"] * 2
-    first = quarantine(registry, limit=1)
-    assert len(first) == 1
-    rest = quarantine(registry, after_id=first[0]["id"])
+    first = registry.ok("auditor", "GET", "/v1/audit/quarantine", params={"limit": 1})
+    assert len(first["items"]) == 1 and first["next"]
+    rest, link = [], first["next"]
+    while link:  # each page as long as the first: `next` keeps the limit
+        page = registry.ok("auditor", "GET", link)
+        assert len(page["items"]) == 1
+        rest, link = rest + page["items"], page["next"]
     assert [r["reason"] for r in rest] == ["malformed", "unsigned"]
     problem(registry.call("auditor", "GET", "/v1/audit/quarantine",
-                          params={"after_id": 2**63}), 422, "invalid_request")
+                          params={"cursor": "WzJdXQ"}), 422, "invalid_cursor")
     assert quarantine(registry)[0]["event_id"] is None  # claims of unsigned JSON are not read
 
 

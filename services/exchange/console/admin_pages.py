@@ -14,6 +14,7 @@ from services.exchange.service import ReferralService
 from shared.auth import Role, SessionDep, require_role
 from shared.db import utcnow
 from shared.errors import Problem
+from shared.pagination import PageRequest
 from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, kit_of, render, see_other
 from shared.web.people import Person
@@ -34,7 +35,7 @@ def quarantine_page(request: Request, visitor: SignedIn, session: SessionDep) ->
     gateway = request.app.state.gateway
     try:
         page = list_quarantine(ReferralService(session, gateway), visitor.principal,
-                               QUARANTINE_SHOWN)
+                               PageRequest(QUARANTINE_SHOWN, None, "/v1/quarantine"))
     except Problem as problem:
         return _refused(request, visitor, problem)
     return render(request, visitor, "quarantine.html", items=page.items,

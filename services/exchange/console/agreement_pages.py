@@ -19,6 +19,7 @@ from services.exchange.console.pages import _institution_name
 from services.exchange.gateway import Gateway
 from shared.auth import Role
 from shared.errors import Problem
+from shared.pagination import all_items
 from shared.policy import is_country
 from shared.vocabulary import DataCategory, MessageType, Purpose
 from shared.web.i18n import N_
@@ -80,7 +81,8 @@ def _my_party(visitor: Visitor, parties: list[str]) -> str | None:
 @router.get("/agreements")
 def agreement_list(request: Request, visitor: SignedIn) -> Response:
     try:
-        listed = agreements_api.list_agreements(request, visitor.principal)
+        listed = all_items(lambda pages: agreements_api.list_agreements(
+            request, visitor.principal, pages), "/v1/agreements")
     except Problem as problem:
         return _refused(request, visitor, problem)
     gateway: Gateway = request.app.state.gateway
@@ -184,7 +186,8 @@ def _agreement_page(request: Request, visitor: Visitor, agreement_id: str,
                     status: int = 200) -> Response:
     principal = visitor.principal
     try:
-        versions = agreements_api.list_agreement_versions(agreement_id, request, principal)
+        versions = all_items(lambda pages: agreements_api.list_agreement_versions(
+            agreement_id, request, principal, pages), f"/v1/agreements/{agreement_id}/versions")
         shown = next((v for v in versions if v["version"] == version), None) if version \
             else versions[-1]
         if shown is None:

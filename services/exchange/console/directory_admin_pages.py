@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -21,6 +22,7 @@ from services.exchange.console.directory_admin_views import CREATABLE, EntryKind
 from services.exchange.gateway import Gateway
 from shared.auth import Role
 from shared.errors import Forbidden, Problem
+from shared.pagination import every
 from shared.web.i18n import N_, label
 from shared.web.kit import PREFIX, CheckedForm, NavItem, SignedIn, Visitor, render, see_other
 
@@ -45,23 +47,21 @@ def _call(request: Request, visitor: Visitor, method: str, path: str, **kwargs: 
                                            method, path, **kwargs)
 
 
+def _every(request: Request, visitor: Visitor, path: str, **params: str
+           ) -> list[dict[str, Any]]:
+    """Every item of a directory list, following `next`."""
+    first = f"{path}?{urlencode({**params, 'limit': PAGE_SIZE})}"
+    return list(every(lambda link: dict(_call(request, visitor, "GET", link)), first))
+
+
 def _everything(request: Request, visitor: Visitor, path: str) -> list[dict[str, Any]]:
     """Every entry of the person's country, active or not, page by page."""
-    params = {"country": visitor.principal.country, "include_inactive": "true",
-              "page_size": PAGE_SIZE}
-    items: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        answer = _call(request, visitor, "GET", path, params={**params, "page": page})
-        items += answer["items"]
-        if len(items) >= answer["total"] or not answer["items"]:
-            return items
-        page += 1
+    return _every(request, visitor, path, country=visitor.principal.country,
+                  include_inactive="true")
 
 
 def _areas(request: Request, visitor: Visitor) -> list[dict[str, Any]]:
-    return list(_call(request, visitor, "GET", "/v1/areas",
-                      params={"country": visitor.principal.country}))
+    return _every(request, visitor, "/v1/areas", country=visitor.principal.country)
 
 
 def _refused(request: Request, visitor: Visitor, problem: Problem) -> Response:
@@ -142,7 +142,7 @@ def _entry(request: Request, visitor: Visitor, kind: EntryKind, entry_id: str
     entry = _call(request, visitor, "GET", f"/v1/{kind}/{entry_id}")
     if entry["country"] != visitor.principal.country:
         raise Forbidden("Another country's entry.", code="not_your_country")
-    history = _call(request, visitor, "GET", f"/v1/{kind}/{entry_id}/history")["items"]
+    history = _every(request, visitor, f"/v1/{kind}/{entry_id}/history")
     return entry, history
 
 

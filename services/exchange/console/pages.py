@@ -22,6 +22,7 @@ from services.exchange.schemas import ActionRequest, ReferralCreate, ReferralSum
 from services.exchange.service import ReferralService
 from shared.auth import Role, SessionDep
 from shared.errors import Problem
+from shared.pagination import all_items
 from shared.vocabulary import AuditEventType, Purpose
 from shared.web.i18n import N_, VOCABULARY
 from shared.web.kit import (
@@ -270,7 +271,8 @@ def _consents_page(request: Request, visitor: Visitor, values: dict[str, Any],
                    errors: dict[str, str], problem: str | None = None,
                    status: int = 200, done: str | None = None) -> Response:
     try:
-        listed = consents_api.list_consents(request, visitor.principal)
+        listed = all_items(lambda pages: consents_api.list_consents(
+            request, visitor.principal, pages), "/v1/consents")
     except Problem as refused:
         return render(request, visitor, "error.html", status=refused.status,
                       message=_problem_message(visitor, refused))
@@ -279,7 +281,7 @@ def _consents_page(request: Request, visitor: Visitor, values: dict[str, Any],
     return render(
         request, visitor, "consents.html", status=status, values=values, errors=errors,
         problem=problem, done=done,
-        consents=sorted(listed["items"], key=lambda c: c["recorded_at"], reverse=True),
+        consents=sorted(listed, key=lambda c: c["recorded_at"], reverse=True),
         institutions=_reachable_institutions(gateway, visitor.principal.institution_id),
         bases=visitor.options("basis"), givers=visitor.options("given_by"),
         coded_views=visitor.options("coded_views"),

@@ -121,7 +121,7 @@ def test_a_country_administrator_drafts_reads_and_signs_an_agreement(console: Co
     expect(page.get_by_role("button", name=text["sign"])).to_have_count(0)
     check_page(page)
     with stack.gateway("MX", "mx-sndif", role="country_admin") as mx:
-        version = mx.get(f"/v1/agreements/{agreement_id}/versions").json()[0]
+        version = mx.get(f"/v1/agreements/{agreement_id}/versions").json()["items"][0]
     assert [(s["party"], s["signer_id"]) for s in version["signatures"]] == [
         ("mx-sndif", "mx-sndif")]
 
