@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -80,3 +81,9 @@ def test_a_target_is_met_or_missed_at_its_limit(figure: float, relation: str, me
     target = Target("t", figure, relation, {">=": 200, "<": 100, "<=": 10}[relation], "x")
     assert target.met is met
     assert target.line().lstrip().startswith("PASS" if met else "MISS")
+
+
+def test_what_never_arrived_counts_as_infinite_in_the_percentiles() -> None:
+    values = [0.01] * 98 + [math.inf] * 2
+    assert percentile(values, 0.5) == 0.01
+    assert percentile(values, 0.99) == math.inf
