@@ -110,10 +110,14 @@ class DeliveryWatcher:
         self.pending: dict[str, Sent] = {}
         self.delivered: dict[str, Sent] = {}
         self.requests = 0
-        self.errors = 0
+        self.errors: Counter[str] = Counter()
         self.poll_seconds: list[float] = []
         self._work = asyncio.Event()
         self._polled = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
 
     def add(self, referral_id: str, sent: Sent) -> None:
         self.pending[referral_id] = sent
@@ -127,8 +131,8 @@ class DeliveryWatcher:
             started = time.perf_counter()
             try:
                 await self.poll()
-            except httpx.HTTPError:
-                self.errors += 1
+            except Exception as exc:  # a failed poll is counted, and the next one retries
+                self.errors[type(exc).__name__] += 1
             took = time.perf_counter() - started
             self.poll_seconds.append(took)
             self._polled.set()
@@ -159,6 +163,8 @@ class DeliveryWatcher:
         """Until the sender shows every one of `ids` delivered (False: not `within` s)."""
         deadline = time.perf_counter() + within
         while any(i not in self.delivered for i in ids):
+            if self.task is not None and self.task.done():
+                raise SystemExit(f"the delivery watcher stopped: {self.task.exception()!r}")
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 return False
@@ -316,7 +322,8 @@ async def offered_load(sender: Sender, watcher: DeliveryWatcher, rate: float, se
         tasks.append(asyncio.create_task(sender.post(start=origin + offset)))
     offered_for = time.perf_counter() - origin
     ids = [i for i in await asyncio.gather(*tasks) if i]
-    await watcher.wait(ids, within)
+    if not await watcher.wait(ids, within):
+        await explain_missing(sender.client, [i for i in ids if i not in watcher.delivered])
     loops = watcher.full_loops(ids)
     results.loaded_missing = len(offsets) - len(loops)
     results.loaded = loops + [math.inf] * results.loaded_missing
@@ -327,6 +334,17 @@ async def offered_load(sender: Sender, watcher: DeliveryWatcher, rate: float, se
           f"{len(loops)} shown delivered, full loop median "
           f"{ms(statistics.median(results.loaded))}, p99 {ms(percentile(results.loaded, 0.99))}",
           flush=True)
+
+
+async def explain_missing(client: httpx.AsyncClient, ids: list[str], sample: int = 20) -> None:
+    """What the sender says of referrals it accepted (202) but never showed delivered."""
+    said: Counter[str] = Counter()
+    for referral_id in ids[:sample]:
+        response = await client.get(f"/v1/referrals/{referral_id}")
+        said[response.json().get("status", "?") if response.status_code == 200
+             else f"HTTP {response.status_code}"] += 1
+    print(f"{len(ids)} accepted but not shown delivered; MX says of {min(sample, len(ids))}: "
+          f"{dict(said)}", flush=True)
 
 
 def rows_by_id(database_url: str, query: str, ids: list[str]) -> list[Any]:
@@ -464,7 +482,7 @@ async def drive(stack: Stack, info: dict[str, Any], args: argparse.Namespace,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         watcher = DeliveryWatcher(client, args.poll_ms / 1000)
         sender = Sender(client, watcher)
-        watching = asyncio.create_task(watcher.run())
+        watcher.start()
         pids = {name: pid for name, pid in info["pids"].items()}
         await warm_up(sender, watcher, args.clients)
         await idle_full_loop(sender, watcher, args.idle, args.idle_poll_ms / 1000, results)
@@ -474,11 +492,12 @@ async def drive(stack: Stack, info: dict[str, Any], args: argparse.Namespace,
         if args.drain:
             await drain(stack, info, sender, watcher, args.drain, args.clients, results)
         if sender.errors or watcher.errors:
-            print(f"errors: POST {dict(sender.errors)}, list {watcher.errors}", flush=True)
+            print(f"errors: POST {dict(sender.errors)}, list {dict(watcher.errors)}", flush=True)
         polls = watcher.poll_seconds
         print(f"watching: {watcher.requests} list requests in {len(polls)} polls, "
               f"poll median {ms(statistics.median(polls))}", flush=True)
-        watching.cancel()
+        if watcher.task:
+            watcher.task.cancel()
     results.envelope_bytes = envelope_size(info)
     results.raw_jetstream = await raw_jetstream(info, 20000, results.envelope_bytes)
 
