@@ -81,6 +81,8 @@ MAX_CONNECTIONS = 256
 BENCH = "benchmark (clients, watcher)"
 SUSTAINED_POLL = 0.2
 POLL_SPACING = 5
+MAX_POLL_GAP = 1.0  # seconds
+LIST_TIMEOUT = 30.0  # seconds: a poll that takes longer fails, and the next one retries
 FALL_BEHIND_SECONDS = 2.0  # seconds between polls in the sustained phase
 
 
@@ -136,8 +138,10 @@ class DeliveryWatcher:
             took = time.perf_counter() - started
             self.poll_seconds.append(took)
             self._polled.set()
-            # A backlog makes polls long: then MX is polled at most 1/POLL_SPACING of the time.
-            await asyncio.sleep(max(self.interval, POLL_SPACING * took) - took)
+            # A backlog makes polls long: then MX is polled at most 1/POLL_SPACING of the
+            # time, but never less often than every MAX_POLL_GAP.
+            gap = max(self.interval, POLL_SPACING * took) - took
+            await asyncio.sleep(min(gap, max(self.interval, MAX_POLL_GAP)))
 
     async def poll(self) -> None:
         # The gateway stamps created_at after the POST began, on this machine's clock.
@@ -145,7 +149,8 @@ class DeliveryWatcher:
         limit = min(PAGE_LIMIT, max(20, 2 * len(self.pending)))
         params: dict[str, Any] = {"direction": "outbound", "status": "delivered", "limit": limit}
         while True:
-            response = await self.client.get("/v1/referrals", params=params)
+            response = await self.client.get("/v1/referrals", params=params,
+                                             timeout=LIST_TIMEOUT)
             seen_at = time.perf_counter()
             self.requests += 1
             response.raise_for_status()
