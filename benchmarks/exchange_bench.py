@@ -104,8 +104,8 @@ class DeliveryWatcher:
     One poll at a time, at most one every `interval` seconds (or every five polls' time when
     a backlog makes them long), and none while nothing is in flight. A poll pages through
     GET /v1/referrals?direction=outbound&status=delivered (newest first by creation) only
-    back to the POST of the oldest referral in flight, so
-    its cost follows what is in flight, not what was ever sent.
+    back to the POST of the oldest referral in flight, so its cost follows what is in
+    flight, not what was ever sent.
     """
 
     def __init__(self, client: httpx.AsyncClient, interval: float) -> None:
@@ -301,7 +301,8 @@ async def sustained(sender: Sender, watcher: DeliveryWatcher, pids: dict[str, in
     results.cpu_ms = cpu_ms_per_item(before, after, len(ids))
     results.bench_cpu_ms = results.cpu_ms.pop(BENCH)
     loops = watcher.full_loops(ids)
-    print(f"sustained ({len(ids)} referrals, {clients} clients): POSTs answered at "
+    refused = f", {count - len(ids)} refused" if len(ids) < count else ""
+    print(f"sustained ({len(ids)} referrals{refused}, {clients} clients): POSTs answered at "
           f"{len(ids) / accepted:.1f}/s; all delivered at {results.sustained:.1f}/s; "
           f"full loop median {ms(statistics.median(loops))}, p99 {ms(percentile(loops, 0.99))}; "
           f"{watcher.requests - polls_before} list requests to watch", flush=True)
