@@ -149,22 +149,24 @@ class DeliveryWatcher:
         # The gateway stamps created_at after the POST began, on this machine's clock.
         cutoff = min(s.wall for s in self.pending.values()) - 1.0
         limit = min(PAGE_LIMIT, max(20, 2 * len(self.pending)))
-        params: dict[str, Any] = {"direction": "outbound", "status": "delivered", "limit": limit}
-        while True:
-            response = await self.client.get("/v1/referrals", params=params,
-                                             timeout=LIST_TIMEOUT)
+        url: str | None = "/v1/referrals"
+        params: dict[str, Any] | None = {"direction": "outbound", "status": "delivered",
+                                         "limit": limit}
+        while url is not None:
+            response = await self.client.get(url, params=params, timeout=LIST_TIMEOUT)
             seen_at = time.perf_counter()
             self.requests += 1
             response.raise_for_status()
-            items = response.json()["items"]
+            page = response.json()
+            items = page["items"]
             for item in items:
                 sent = self.pending.pop(item["id"], None)
                 if sent is not None:
                     sent.delivered = seen_at
                     self.delivered[item["id"]] = sent
-            if len(items) < limit or moment(items[-1]["created_at"]) < cutoff:
+            if not items or moment(items[-1]["created_at"]) < cutoff:
                 return
-            params["before"] = items[-1]["id"]
+            url, params = page["next"], None  # the next link carries the filters
 
     async def wait(self, ids: list[str], within: float) -> bool:
         """Until the sender shows every one of `ids` delivered (False: not `within` s)."""
