@@ -131,6 +131,11 @@ class DirectoryClient(RegionalClient):
         self._stale = False
         self._refreshing = threading.Lock()
         self.reachable: bool | None = None  # did the directory answer the last time asked
+        # Refreshed by a background task (exchange/gateway.py): lookups then never wait for
+        # the directory, except for what the snapshot held cannot answer (a new institution,
+        # keys said to be new). `_wanted`: an encryption key was asked for since the last look.
+        self.background = False
+        self._wanted = False
 
     # What the gateway asks -----------------------------------------------------------------
 
@@ -159,7 +164,9 @@ class DirectoryClient(RegionalClient):
         when it cannot be reached): what is encrypted to a key the recipient has replaced
         cannot be opened, so a new key must be used as soon as it is registered."""
         self._find("institutions", institution_id)
-        keys = self._current(force=True).valid_keys(institution_id, "enc", self.clock())
+        self._wanted = True
+        keys = self._current(force=not self.background).valid_keys(institution_id, "enc",
+                                                                   self.clock())
         return dict(keys[-1]["jwk"]) if keys else None
 
     def is_revoked(self, institution_id: str, kid: str) -> bool:
@@ -224,18 +231,27 @@ class DirectoryClient(RegionalClient):
             raise UnknownInstitution(key)
         return record
 
-    def _due(self, force: bool) -> bool:
+    def refresh_if_due(self) -> None:
+        """The background task's look: once a second while encryption keys are asked for
+        (the bound on using a replaced key), else every `refresh_seconds`."""
+        wanted, self._wanted = self._wanted, False
+        self._current(force=wanted, inline=True)
+
+    def _due(self, force: bool, inline: bool = False) -> bool:
         elapsed = self.clock() - self._checked_at
         urgent = force or self._stale or self._view is None
+        if self.background and not inline and not (self._stale or self._view is None):
+            return force and elapsed >= MIN_REFRESH_INTERVAL
         return elapsed >= self.refresh_seconds or (urgent and elapsed >= MIN_REFRESH_INTERVAL)
 
-    def _current(self, force: bool = False) -> DirectoryView:
+    def _current(self, force: bool = False, inline: bool = False) -> DirectoryView:
         # One refresh at a time; meanwhile the others answer from the view held, or, while
         # none is held yet, wait for the refresh under way.
         holding = self._view is not None
-        if (self._due(force) or not holding) and self._refreshing.acquire(blocking=not holding):
+        if (self._due(force, inline) or not holding) and \
+                self._refreshing.acquire(blocking=not holding):
             try:
-                if self._due(force):
+                if self._due(force, inline):
                     self._refresh()
             finally:
                 self._refreshing.release()
