@@ -63,12 +63,6 @@ class OutboxPublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
-        try:
-            await self._run(stop)
-        finally:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-
-    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             # Cleared before reading the outbox, so that a notify during the cycle is kept.
             self.wake.clear()
