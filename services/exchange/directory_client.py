@@ -167,6 +167,12 @@ class DirectoryClient(RegionalClient):
         self._wanted = True
         keys = self._current(force=not self.background).valid_keys(institution_id, "enc",
                                                                    self.clock())
+        if not keys and self.background:  # perhaps registered since the last look: look again
+            time.sleep(max(0.0, self._checked_at + MIN_REFRESH_INTERVAL - self.clock()))
+            with self._refreshing:  # after a refresh under way, if any
+                if self._due(True, inline=True):
+                    self._refresh()
+            keys = self._current().valid_keys(institution_id, "enc", self.clock())
         return dict(keys[-1]["jwk"]) if keys else None
 
     def is_revoked(self, institution_id: str, kid: str) -> bool:
