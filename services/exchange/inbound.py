@@ -232,7 +232,7 @@ class InboundService:
             categories=envelope.categories, record=record,
             envelope=token, envelope_digest=digest(token),
         )
-        repo.add(referral)
+        repo.session.add(referral)  # inserted with its first state, at the commit
         now = utcnow()
         receipt = self.gateway.envelope(
             type=MessageType.receipt.value,
@@ -253,7 +253,7 @@ class InboundService:
         add_event(repo, referral, ReferralEvent(
             id=receipt.id, referral_id=referral.id, action=Action.deliver.value,
             side=Side.recipient.value, actor_id=recipient, clock=DELIVERY_CLOCK, at=now,
-        ))
+        ), new_referral=True)
         outbox.audit(
             AuditEventType.received, recipient, counterpart_id=envelope.sender,
             message_id=claimed_uuid(envelope.id), message_type=envelope.type,
