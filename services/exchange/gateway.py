@@ -15,7 +15,7 @@ from services.exchange.directory_client import MIN_REFRESH_INTERVAL, DirectoryCl
 from services.exchange.models import OutboxMessage
 from services.exchange.registry_client import RegistryClient
 from services.exchange.repository import GatewayRepository
-from services.exchange.webhooks import queue_webhooks
+from services.exchange.webhooks import pushes, queue_webhooks
 from shared.audit_events import AuditEvent, sign_event
 from shared.db import utcnow
 from shared.envelope import Envelope, sign_envelope
@@ -111,8 +111,9 @@ class Outbox:
             headers=headers_for(event.event_id, current_correlation_id()),
             payload=sign_event(event, self.gateway.keys[institution_id]),
         ))
-        queue_webhooks(self.repo.session, institution_id,
-                       event.model_dump(mode="json", exclude={"v"}, exclude_none=True))
+        if pushes(self.repo.session, institution_id, event_type.value):
+            queue_webhooks(self.repo.session, institution_id,
+                           event.model_dump(mode="json", exclude={"v"}, exclude_none=True))
 
 
 async def refresh_directory_forever(gateway: Gateway, stop: asyncio.Event) -> None:

@@ -89,9 +89,14 @@ class Subscribers:
 subscribers = Subscribers()
 
 
+def pushes(session: Session, institution_id: str, event_type: str) -> bool:
+    """Whether an audit event of this type and institution goes to any webhook."""
+    return event_type not in NOT_PUSHED and institution_id in subscribers.of(session)
+
+
 def queue_webhooks(session: Session, institution_id: str, event: dict[str, Any]) -> None:
     """Called with every audit event: queue it for the institution's subscriptions."""
-    if event["event_type"] in NOT_PUSHED or institution_id not in subscribers.of(session):
+    if not pushes(session, institution_id, event["event_type"]):
         return
     subscriptions = session.exec(select(WebhookSubscription).where(
         WebhookSubscription.institution_id == institution_id,
