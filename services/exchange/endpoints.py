@@ -28,7 +28,7 @@ from services.exchange.schemas import (
     WebhookCreated,
     WebhookPublic,
 )
-from services.exchange.service import ReferralService
+from services.exchange.service import PreparedReferral, ReferralService
 from services.exchange.webhooks import WebhookService
 from shared.auth import CurrentPrincipal, KnownPrincipal, SessionDep, confirm_token
 from shared.db import session_scope
@@ -76,7 +76,7 @@ async def send_referral(
 ) -> ReferralAccepted:
     """Send a referral: checked against the agreements, signed, queued for delivery."""
     gateway = request.app.state.gateway
-    prepared = []
+    prepared: list[PreparedReferral] = []
 
     def prepare() -> None:
         # No transaction is open: the policy decision and the directory come first.
