@@ -136,6 +136,7 @@ class DirectoryClient(RegionalClient):
         # keys said to be new). `_wanted`: an encryption key was asked for since the last look.
         self.background = False
         self._wanted = False
+        self._saved: tuple[int, float] | None = None  # version and time last written
 
     # What the gateway asks -----------------------------------------------------------------
 
@@ -280,7 +281,13 @@ class DirectoryClient(RegionalClient):
             log.warning("directory_snapshot_not_refreshed", reason=str(exc),
                         held_version=self._view.version if self._view else None)
             return
-        self._save(self._view)
+        # Written again when it changed, else at most once a minute (for its new expiry):
+        # the whole snapshot costs tens of milliseconds to write, and the refresh is
+        # frequent.
+        saved = self._saved
+        if saved is None or saved[0] != self._view.version or self.clock() - saved[1] >= 60:
+            self._saved = (self._view.version, self.clock())
+            self._save(self._view)
 
     def _fetch(self, held: DirectoryView | None, full: bool = False) -> DirectoryView:
         params = {"since": held.version} if held and not full else {}
@@ -318,7 +325,7 @@ class DirectoryClient(RegionalClient):
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                handle.write(json.dumps(data, separators=(",", ":")))  # one write
             tmp.replace(self.cache_path)
         except OSError as exc:
             log.warning("directory_snapshot_cache_not_written", error=str(exc))
