@@ -126,9 +126,10 @@ def conversation_of(msg: Msg) -> str:
 
 
 class InboundConsumer:
-    # Threads of its own: writes are one at a time anyway (shared/db.py), so a few threads
-    # overlap one message's verification with another's transaction.
-    threads = 3
+    # Threads of its own, so that a message never waits behind a request or the outbox.
+    # Writes are one at a time anyway (shared/db.py); the threads overlap what waits on the
+    # network (the policy decision) with other messages' work.
+    threads = 8
 
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
