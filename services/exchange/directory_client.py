@@ -133,9 +133,8 @@ class DirectoryClient(RegionalClient):
         self.reachable: bool | None = None  # did the directory answer the last time asked
         # Refreshed by a background task (exchange/gateway.py): lookups then never wait for
         # the directory, except for what the snapshot held cannot answer (a new institution,
-        # keys said to be new). `_wanted`: an encryption key was asked for since the last look.
+        # keys said to be new).
         self.background = False
-        self._wanted = False
         self._saved: tuple[int, float] | None = None  # version and time last written
 
     # What the gateway asks -----------------------------------------------------------------
@@ -165,7 +164,6 @@ class DirectoryClient(RegionalClient):
         when it cannot be reached): what is encrypted to a key the recipient has replaced
         cannot be opened, so a new key must be used as soon as it is registered."""
         self._find("institutions", institution_id)
-        self._wanted = True
         keys = self._current(force=not self.background).valid_keys(institution_id, "enc",
                                                                    self.clock())
         if not keys and self.background:  # perhaps registered since the last look: look again
@@ -239,10 +237,9 @@ class DirectoryClient(RegionalClient):
         return record
 
     def refresh_if_due(self) -> None:
-        """The background task's look: once a second while encryption keys are asked for
-        (the bound on using a replaced key), else every `refresh_seconds`."""
-        wanted, self._wanted = self._wanted, False
-        self._current(force=wanted, inline=True)
+        """The background task's look, once a second: what a request used to do before each
+        encryption (a key the recipient has replaced is used for about a second at most)."""
+        self._current(force=True, inline=True)
 
     def _due(self, force: bool, inline: bool = False) -> bool:
         elapsed = self.clock() - self._checked_at

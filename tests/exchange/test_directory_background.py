@@ -36,12 +36,12 @@ def test_lookups_answer_from_the_snapshot_and_the_background_refreshes_it(
         assert gateway.institution("hn-senaf")["country"] == "HN"
         assert looks == []  # no request waited for the directory
 
-        gateway.refresh_if_due()  # an encryption key was asked for: look now
+        gateway.refresh_if_due()  # the background's look
         assert looks == [1]
         assert cache.stat().st_mtime_ns == written  # the same version: not written again
-        gateway.refresh_if_due()  # nothing asked since, and not due
+        gateway.refresh_if_due()  # at most once a second
         assert looks == [1]
-        clock["now"] += 10
+        clock["now"] += MIN_REFRESH_INTERVAL
         gateway.refresh_if_due()
         assert looks == [1, 1]
     server.stop()
