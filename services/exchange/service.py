@@ -291,10 +291,7 @@ class ReferralService:
                   "details_jwe": self.gateway.seal_for(counterpart_of(referral), details)},
         )
         self.outbox.send(envelope)
-        add_event(self.repo, referral, ReferralEvent(
-            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
-            actor_id=principal.institution_id, clock=clock, at=at, **details,
-        ))
+        # Signed before the first write, so the database's writer is held for less.
         self.outbox.audit(
             AUDIT_OF_ACTION[action], principal.institution_id,
             counterpart_id=counterpart_of(referral), message_id=envelope.id,
@@ -302,6 +299,10 @@ class ReferralService:
             agreement_id=referral.agreement_id or None,
             detail={"referral_id": claimed_uuid(referral.id), "by": principal.institution_id},
         )
+        add_event(self.repo, referral, ReferralEvent(
+            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
+            actor_id=principal.institution_id, clock=clock, at=at, **details,
+        ))
         log.info("referral_action", referral_id=referral.id, action=action.value)
         return referral
 
