@@ -6,6 +6,7 @@ Subjects carry routing only (country, institution, message type), never personal
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,7 @@ async def consume_forever(
     batch: int = 100,
     stop: asyncio.Event | None = None,
     order_key: Callable[[Msg], str] | None = None,
+    batches_in_flight: int = 2,
 ) -> None:
     """Run the handler on each message under its correlation id.
 
@@ -180,19 +182,60 @@ async def consume_forever(
     nak'ed with a delay so JetStream redelivers it (transient errors: a database or
     the directory briefly away). Bounding the retries is the handler's part: it terms a
     message it gives up on. With `order_key`, messages with different keys are
-    handled concurrently and those with the same key one after another, in stream order.
+    handled concurrently and those with the same key one after another, in stream order;
+    the next batch is fetched while up to `batches_in_flight` are handled (a key's messages
+    of a later batch wait for those of the earlier one).
     """
+    if order_key is None:
+        async def in_order(messages: list[Msg]) -> None:
+            await _handle_in_order(messages, handler)
+
+        await fetch_batches(subscription, in_order, batch, stop)
+        return
+    key_of = order_key
+    last_of_key: dict[str, asyncio.Task[None]] = {}
+    slots = asyncio.Semaphore(batches_in_flight)
+    running: set[asyncio.Future[list[None]]] = set()
+
+    async def after(previous: asyncio.Task[None] | None, group: list[Msg]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # however it ended
+        await _handle_in_order(group, handler)
 
     async def on_batch(messages: list[Msg]) -> None:
-        if order_key is None:
-            await _handle_in_order(messages, handler)
-            return
+        await slots.acquire()
         groups: dict[str, list[Msg]] = {}
         for msg in messages:
-            groups.setdefault(order_key(msg), []).append(msg)
-        await asyncio.gather(*(_handle_in_order(group, handler) for group in groups.values()))
+            groups.setdefault(key_of(msg), []).append(msg)
+        tasks = []
+        for key, group in groups.items():
+            task = asyncio.create_task(after(last_of_key.get(key), group))
+            last_of_key[key] = task
+            task.add_done_callback(functools.partial(_forget_key, last_of_key, key))
+            tasks.append(task)
+        whole: asyncio.Future[list[None]] = asyncio.gather(*tasks)
+        running.add(whole)
 
-    await fetch_batches(subscription, on_batch, batch, stop)
+        def settled(done: asyncio.Future[list[None]]) -> None:
+            slots.release()
+            running.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.error("batch_not_settled", size=len(messages),
+                          error=type(done.exception()).__name__)
+
+        whole.add_done_callback(settled)
+
+    try:
+        await fetch_batches(subscription, on_batch, batch, stop)
+    finally:
+        for task in list(running) + list(last_of_key.values()):
+            task.cancel()
+
+
+def _forget_key(last_of_key: dict[str, asyncio.Task[None]], key: str,
+                done: asyncio.Task[None]) -> None:
+    if last_of_key.get(key) is done:
+        del last_of_key[key]
 
 
 async def _handle_in_order(messages: list[Msg], handler: MessageHandler) -> None:

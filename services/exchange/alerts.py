@@ -81,16 +81,18 @@ class AlertService:
             details=data.details.model_dump(mode="json", exclude_none=True),
             target_countries=countries,
         )
-        self.session.add(alert)
+        targets: list[AlertTarget] = []
         for country in countries:
             desks = [d for d in self._alert_desks(country) if d != alert.issuer_id]
             if not desks:
-                self.session.add(AlertTarget(alert_id=alert.id, country=country))
-            for desk in desks:
-                self.session.add(AlertTarget(alert_id=alert.id, country=country,
-                                             recipient_id=desk))
-        self.session.flush()
-        self._broadcast(alert, "issue")
+                targets.append(AlertTarget(alert_id=alert.id, country=country))
+            targets.extend(AlertTarget(alert_id=alert.id, country=country, recipient_id=desk)
+                           for desk in desks)
+        # Sealed and signed for every desk before anything is written (the database's
+        # writer is then held only for the inserts, at the commit).
+        self._broadcast(alert, "issue", targets)
+        self.session.add(alert)
+        self.session.add_all(targets)
         self.outbox.audit(AuditEventType.alert_issued, alert.issuer_id, message_id=alert.id,
                           message_type=MessageType.alert.value,
                           detail={"countries": countries, "category": alert.category})
@@ -100,14 +102,15 @@ class AlertService:
         query = select(AlertTarget).where(AlertTarget.alert_id == alert_id)
         return list(self.session.exec(query.order_by(col(AlertTarget.country))))
 
-    def _broadcast(self, alert: Alert, action: str) -> None:
+    def _broadcast(self, alert: Alert, action: str,
+                   targets: list[AlertTarget] | None = None) -> None:
         """The alert's current state to every recipient: routing fields in clear, all that
         describes the child or a place sealed for each (the public part is public to the
         focal points, not to the wire). A recipient without an encryption key gets nothing
         and escalates."""
         sealed = {"public": alert.public, "details": alert.details, "located": alert.located,
                   "reason": alert.reason}
-        for target in self._targets(alert.id):
+        for target in self._targets(alert.id) if targets is None else targets:
             if target.recipient_id is None:
                 continue
             try:
@@ -127,7 +130,8 @@ class AlertService:
             self.outbox.send(envelope)
             if action == "issue":
                 target.message_id = envelope.id
-                self.session.add(target)
+                if targets is None:
+                    self.session.add(target)
 
     def change(self, principal: Principal, alert_id: str, change: AlertChange) -> Alert:
         """The issuer updates, reports located, or cancels; a recipient reports located."""

@@ -19,7 +19,7 @@ from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.endpoints import router
-from services.exchange.gateway import Gateway, LocalDelivery
+from services.exchange.gateway import Gateway, LocalDelivery, refresh_directory_forever
 from services.exchange.inbound import InboundLimits, InboundService
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.messaging import (
@@ -146,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(policy.run(stop)),
             consuming,
             asyncio.create_task(register_keys(gateway, keys_registered)),
+            asyncio.create_task(refresh_directory_forever(gateway, stop)),
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
             asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
                                                  stop)),

@@ -138,6 +138,11 @@ class DirectoryClient(RegionalClient):
         self._stale_keys: set[str] = set()
         self._refreshing = threading.Lock()
         self.reachable: bool | None = None  # did the directory answer the last time asked
+        # Refreshed by a background task (exchange/gateway.py): lookups then never wait for
+        # the directory, except for what the snapshot held cannot answer (a new institution,
+        # keys said to be new).
+        self.background = False
+        self._saved: tuple[int, float] | None = None  # version and time last written
 
     # What the gateway asks -----------------------------------------------------------------
 
@@ -167,7 +172,14 @@ class DirectoryClient(RegionalClient):
         when it cannot be reached): what is encrypted to a key the recipient has replaced
         cannot be opened, so a new key must be used as soon as it is registered."""
         self._find("institutions", institution_id)
-        keys = self._current(force=True).valid_keys(institution_id, "enc", self.clock())
+        keys = self._current(force=not self.background).valid_keys(institution_id, "enc",
+                                                                   self.clock())
+        if not keys and self.background:  # perhaps registered since the last look: look again
+            time.sleep(max(0.0, self._checked_at + MIN_REFRESH_INTERVAL - self.clock()))
+            with self._refreshing:  # after a refresh under way, if any
+                if self._due(True, inline=True):
+                    self._refresh()
+            keys = self._current().valid_keys(institution_id, "enc", self.clock())
         return dict(keys[-1]["jwk"]) if keys else None
 
     def is_revoked(self, institution_id: str, kid: str) -> bool:
@@ -233,18 +245,26 @@ class DirectoryClient(RegionalClient):
             raise UnknownInstitution(key)
         return record
 
-    def _due(self, force: bool) -> bool:
+    def refresh_if_due(self) -> None:
+        """The background task's look, once a second: what a request used to do before each
+        encryption (a key the recipient has replaced is used for about a second at most)."""
+        self._current(force=True, inline=True)
+
+    def _due(self, force: bool, inline: bool = False) -> bool:
         elapsed = self.clock() - self._checked_at
         urgent = force or self._stale or self._view is None
+        if self.background and not inline and not (self._stale or self._view is None):
+            return force and elapsed >= MIN_REFRESH_INTERVAL
         return elapsed >= self.refresh_seconds or (urgent and elapsed >= MIN_REFRESH_INTERVAL)
 
-    def _current(self, force: bool = False) -> DirectoryView:
+    def _current(self, force: bool = False, inline: bool = False) -> DirectoryView:
         # One refresh at a time; meanwhile the others answer from the view held, or, while
         # none is held yet, wait for the refresh under way.
         holding = self._view is not None
-        if (self._due(force) or not holding) and self._refreshing.acquire(blocking=not holding):
+        if (self._due(force, inline) or not holding) and \
+                self._refreshing.acquire(blocking=not holding):
             try:
-                if self._due(force):
+                if self._due(force, inline):
                     self._refresh()
             finally:
                 self._refreshing.release()
@@ -268,7 +288,13 @@ class DirectoryClient(RegionalClient):
             log.warning("directory_snapshot_not_refreshed", reason=str(exc),
                         held_version=self._view.version if self._view else None)
             return
-        self._save(self._view)
+        # Written again when it changed, else at most once a minute (for its new expiry):
+        # the whole snapshot costs tens of milliseconds to write, and the refresh is
+        # frequent.
+        saved = self._saved
+        if saved is None or saved[0] != self._view.version or self.clock() - saved[1] >= 60:
+            self._saved = (self._view.version, self.clock())
+            self._save(self._view)
 
     def _fetch(self, held: DirectoryView | None, full: bool = False) -> DirectoryView:
         params = {"since": held.version} if held and not full else {}
@@ -308,7 +334,7 @@ class DirectoryClient(RegionalClient):
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                handle.write(json.dumps(data, separators=(",", ":")))  # one write
             tmp.replace(self.cache_path)
         except OSError as exc:
             log.warning("directory_snapshot_cache_not_written", error=str(exc))

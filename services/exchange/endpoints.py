@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from services.exchange.alerts import AlertService
 from services.exchange.schemas import (
@@ -27,9 +30,10 @@ from services.exchange.schemas import (
     WebhookPage,
     WebhookPublic,
 )
-from services.exchange.service import ReferralService
+from services.exchange.service import PreparedReferral, ReferralService
 from services.exchange.webhooks import WebhookService
-from shared.auth import CurrentPrincipal, SessionDep
+from shared.auth import CurrentPrincipal, KnownPrincipal, SessionDep, confirm_token
+from shared.db import session_scope
 from shared.pagination import PageRequest, Pages, pagination
 from shared.problems import problem_responses
 
@@ -50,17 +54,48 @@ def alert_service(request: Request, session: SessionDep) -> AlertService:
 
 Alerts = Annotated[AlertService, Depends(alert_service)]
 
+T = TypeVar("T")
+
+
+async def in_one_hop(request: Request, work: Callable[[Session], T],
+                     before: Callable[[], object] | None = None) -> T:
+    """The request's blocking part in one worker thread: `before` (what needs no database:
+    directory, policy, sealing, signing), then `work` in one transaction that confirms the
+    caller's token first. Commits before returning, so a client never reads ahead of it."""
+    engine = request.app.state.engine
+
+    def run() -> T:
+        with Session(engine) as session:
+            confirm_token(request, session)  # before any rule runs for the caller
+        if before is not None:
+            before()
+        with session_scope(engine) as session:
+            return work(session)
+
+    return await run_in_threadpool(run)
+
 
 @router.post("/referrals", response_model=ReferralAccepted, status_code=202,
              operation_id="referrals_send")
-def send_referral(
-    body: ReferralCreate, referrals: Referrals, principal: CurrentPrincipal,
-    request: Request, background: BackgroundTasks,
+async def send_referral(
+    body: ReferralCreate, principal: KnownPrincipal, request: Request,
 ) -> ReferralAccepted:
     """Send a referral: checked against the agreements, signed, queued for delivery."""
-    referral = referrals.send(principal, body)
-    background.add_task(request.app.state.publisher.notify)
-    return ReferralAccepted(id=referral.id, status=referral.status)
+    gateway = request.app.state.gateway
+    prepared: list[PreparedReferral] = []
+
+    def prepare() -> None:
+        # No transaction is open: the policy decision and the directory come first.
+        with Session(gateway.engine) as session:
+            prepared.append(ReferralService(session, gateway).prepare(principal, body))
+
+    def store(session: Session) -> ReferralAccepted:
+        referral = ReferralService(session, gateway).store(prepared[0])
+        return ReferralAccepted(id=referral.id, status=referral.status)
+
+    accepted = await in_one_hop(request, store, before=prepare)
+    request.app.state.publisher.notify()
+    return accepted
 
 
 @router.get("/referrals", response_model=ReferralPage, operation_id="referrals_list")
@@ -81,30 +116,36 @@ def list_referrals(
 
 @router.get("/referrals/{referral_id}", response_model=ReferralPublic,
             operation_id="referrals_get")
-def get_referral(
-    referral_id: str, referrals: Referrals, principal: CurrentPrincipal, request: Request,
-    background: BackgroundTasks,
+async def get_referral(
+    referral_id: str, principal: KnownPrincipal, request: Request,
 ) -> ReferralPublic:
     """One referral with the child's record and, once delivered, the signed receipt."""
-    referral = referrals.get(principal, referral_id)
-    background.add_task(request.app.state.publisher.notify)
+    gateway = request.app.state.gateway
+    referral = await in_one_hop(
+        request, lambda session: ReferralService(session, gateway).get(principal, referral_id))
+    request.app.state.publisher.notify()
     return referral
 
 
 @router.post("/referrals/{referral_id}/actions", response_model=ReferralPublic,
              operation_id="referrals_act")
-def act_on_referral(
-    referral_id: str, body: ActionRequest, referrals: Referrals, principal: CurrentPrincipal,
-    request: Request, background: BackgroundTasks,
+async def act_on_referral(
+    referral_id: str, body: ActionRequest, principal: KnownPrincipal, request: Request,
 ) -> ReferralPublic:
     """Move a referral along (accept, reject, start, close, withdraw) or add a follow-up note.
 
     The other side's gateway is told with a signed message; an action the referral's state
     does not allow is refused with 409 and the reason.
     """
-    referral = referrals.act(principal, referral_id, body)
-    background.add_task(request.app.state.publisher.notify)
-    return referrals.public(referral)
+    gateway = request.app.state.gateway
+
+    def act(session: Session) -> ReferralPublic:
+        referrals = ReferralService(session, gateway)
+        return referrals.public(referrals.act(principal, referral_id, body))
+
+    referral = await in_one_hop(request, act)
+    request.app.state.publisher.notify()
+    return referral
 
 
 @router.get("/quarantine", response_model=QuarantinePage, operation_id="quarantine_list")
@@ -127,14 +168,19 @@ def list_quarantine(
 
 @router.post("/alerts", response_model=AlertView, status_code=202,
              operation_id="alerts_issue")
-def issue_alert(
-    body: AlertCreate, alerts: Alerts, principal: CurrentPrincipal, request: Request,
-    background: BackgroundTasks,
+async def issue_alert(
+    body: AlertCreate, principal: KnownPrincipal, request: Request,
 ) -> AlertView:
     """Issue a missing-child alert to chosen countries, or to every member with ["ALL"]."""
-    alert = alerts.issue(principal, body)
-    background.add_task(request.app.state.publisher.notify)
-    return alerts.view(alert)
+    gateway = request.app.state.gateway
+
+    def issue(session: Session) -> AlertView:
+        alerts = AlertService(session, gateway)
+        return alerts.view(alerts.issue(principal, body))
+
+    alert = await in_one_hop(request, issue)
+    request.app.state.publisher.notify()
+    return alert
 
 
 @router.get("/alerts", response_model=AlertPage, operation_id="alerts_list")

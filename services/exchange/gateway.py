@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,11 +11,11 @@ from typing import Any
 from joserfc.jwk import OKPKey
 from sqlalchemy import Engine
 
-from services.exchange.directory_client import DirectoryClient
+from services.exchange.directory_client import MIN_REFRESH_INTERVAL, DirectoryClient
 from services.exchange.models import OutboxMessage
 from services.exchange.registry_client import RegistryClient
 from services.exchange.repository import GatewayRepository
-from services.exchange.webhooks import queue_webhooks
+from services.exchange.webhooks import pushes, queue_webhooks
 from shared.audit_events import AuditEvent, sign_event
 from shared.db import utcnow
 from shared.envelope import Envelope, sign_envelope
@@ -51,9 +52,11 @@ class Gateway:
     def envelope(self, **fields: Any) -> Envelope:
         return Envelope.new(ttl_seconds=self.message_ttl_seconds, **fields)
 
-    def seal_for(self, institution_id: str, data: dict[str, Any]) -> str:
-        """Encrypt to the institution's current key from the directory."""
-        jwk = self.directory.encryption_key(institution_id)
+    def seal_for(self, institution_id: str, data: dict[str, Any],
+                 jwk: dict[str, Any] | None = None) -> str:
+        """Encrypt to the institution's current key from the directory (or to `jwk`, that
+        key already looked up for this request)."""
+        jwk = jwk or self.directory.encryption_key(institution_id)
         if jwk is None:
             raise Unprocessable("The recipient has no encryption key in the directory yet; "
                                 "its gateway registers one when it starts.",
@@ -72,14 +75,27 @@ class Outbox:
         self.repo = repo
         self.gateway = gateway
 
-    def send(self, envelope: Envelope, referral_id: str | None = None) -> str:
-        """Sign as the envelope's sender and queue for its (single) recipient; return the JWS."""
+    def send(self, envelope: Envelope, referral_id: str | None = None,
+             country: str | None = None) -> str:
+        """Sign as the envelope's sender and queue for its (single) recipient; return the JWS.
+        `country` is the recipient's, when the caller already looked it up."""
+        return self.queue(*self.signed(envelope, country), referral_id=referral_id)
+
+    def signed(self, envelope: Envelope, country: str | None = None) -> tuple[Envelope, str, str]:
+        """The envelope, its JWS and its recipient's country: all of `send` that needs no
+        database, to do before a transaction opens."""
         token = sign_envelope(envelope, self.gateway.keys[envelope.sender])
+        country = country or self.gateway.directory.institution(envelope.recipients[0])["country"]
+        return envelope, token, country
+
+    def queue(self, envelope: Envelope, token: str, country: str,
+              referral_id: str | None = None) -> str:
+        """Queue a message signed by `signed`; return its JWS."""
         recipient = envelope.recipients[0]
-        country = self.gateway.directory.institution(recipient)["country"]
         headers = headers_for(envelope.id, current_correlation_id(),
                               **{TYPE_HEADER: envelope.type, SENDER_HEADER: envelope.sender})
-        self.repo.add(OutboxMessage(
+        # Flushed with the transaction's next query or its commit, in the order added.
+        self.repo.session.add(OutboxMessage(
             msg_id=envelope.id, subject=message_subject(country, recipient, envelope.type),
             headers=headers, payload=token, referral_id=referral_id,
         ))
@@ -90,13 +106,27 @@ class Outbox:
         here: the registry takes no event a gateway cannot sign (docs/protocol.md §10)."""
         event = AuditEvent(event_id=str(uuid.uuid4()), event_type=event_type,
                            occurred_at=utcnow(), institution_id=institution_id, **fields)
-        self.repo.add(OutboxMessage(
+        self.repo.session.add(OutboxMessage(
             msg_id=event.event_id, subject=audit_subject(self.gateway.country),
             headers=headers_for(event.event_id, current_correlation_id()),
             payload=sign_event(event, self.gateway.keys[institution_id]),
         ))
-        queue_webhooks(self.repo.session, institution_id,
-                       event.model_dump(mode="json", exclude={"v"}, exclude_none=True))
+        if pushes(self.repo.session, institution_id, event_type.value):
+            queue_webhooks(self.repo.session, institution_id,
+                           event.model_dump(mode="json", exclude={"v"}, exclude_none=True))
+
+
+async def refresh_directory_forever(gateway: Gateway, stop: asyncio.Event) -> None:
+    """Keep the directory snapshot fresh from here, so that no request waits for it: from now
+    on the gateway's lookups answer from the snapshot held (docs/directory.md)."""
+    directory = gateway.directory
+    directory.background = True
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(directory.refresh_if_due)
+        except Exception as exc:
+            log.warning("directory_refresh_failed", error=type(exc).__name__)
+        await asyncio.sleep(MIN_REFRESH_INTERVAL)
 
 
 class LocalDelivery:

@@ -232,7 +232,7 @@ class InboundService:
             categories=envelope.categories, record=record,
             envelope=token, envelope_digest=digest(token),
         )
-        repo.add(referral)
+        repo.session.add(referral)  # inserted with its first state, at the commit
         now = utcnow()
         receipt = self.gateway.envelope(
             type=MessageType.receipt.value,
@@ -253,7 +253,7 @@ class InboundService:
         add_event(repo, referral, ReferralEvent(
             id=receipt.id, referral_id=referral.id, action=Action.deliver.value,
             side=Side.recipient.value, actor_id=recipient, clock=DELIVERY_CLOCK, at=now,
-        ))
+        ), new_referral=True)
         outbox.audit(
             AuditEventType.received, recipient, counterpart_id=envelope.sender,
             message_id=claimed_uuid(envelope.id), message_type=envelope.type,
@@ -310,20 +310,22 @@ class InboundService:
             raise Rejected("receipt_mismatch", "the receipt matches no message this gateway sent")
         if referral.receipt is not None:
             return "duplicate"
-        referral.receipt = token
-        referral.sent_at = referral.sent_at or utcnow()
-        add_event(repo, referral, ReferralEvent(
+        step = ReferralEvent(
             id=envelope.id, referral_id=referral.id, action=Action.deliver.value,
             side=Side.recipient.value, actor_id=envelope.sender,
             clock=_peer_int(envelope.body.get("clock", DELIVERY_CLOCK), "clock"),
             at=_moment(envelope.body.get("received_at")),
-        ))
+        )
+        # Signed before the first write, so the database's writer is held for less.
         outbox.audit(
             AuditEventType.receipt, referral.sender_id, counterpart_id=envelope.sender,
             message_id=referral.id, message_type=MessageType.referral.value,
             case_reference=referral.case_reference, agreement_id=referral.agreement_id or None,
             detail={"receipt_id": claimed_uuid(envelope.id)},
         )
+        referral.receipt = token
+        referral.sent_at = referral.sent_at or utcnow()
+        add_event(repo, referral, step)
         log.info("referral_delivered", referral_id=referral.id)
         return "receipt"
 
@@ -355,16 +357,17 @@ class InboundService:
         limits = {"reason": 2000, "outcome": 2000, "note": 4000}
         details: dict[str, Any] = {k: str(sealed[k])[:limit]
                                    for k, limit in limits.items() if sealed.get(k)}
-        add_event(repo, referral, ReferralEvent(
-            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
-            actor_id=envelope.sender, clock=clock, at=at, **details,
-        ))
+        # Signed before the first write, so the database's writer is held for less.
         outbox.audit(
             AUDIT_OF_ACTION[action], local_party(referral), counterpart_id=envelope.sender,
             message_id=claimed_uuid(envelope.id), message_type=envelope.type,
             case_reference=referral.case_reference, agreement_id=referral.agreement_id or None,
             detail={"referral_id": claimed_uuid(referral.id), "by": envelope.sender},
         )
+        add_event(repo, referral, ReferralEvent(
+            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
+            actor_id=envelope.sender, clock=clock, at=at, **details,
+        ))
         return "update"
 
     def _take_alert(

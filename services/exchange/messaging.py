@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -21,6 +25,15 @@ from shared.envelope import EnvelopeError, unverified_parts
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+async def run_on(executor: ThreadPoolExecutor, call: Callable[..., T], *args: object) -> T:
+    """`call` on the executor, under the caller's context (its correlation id)."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        executor, lambda: context.run(call, *args))
 
 
 class OutboxPublisher:
@@ -40,6 +53,8 @@ class OutboxPublisher:
         self.local = local
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Its own thread: it never waits behind the inbound handler or a request.
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
 
     def notify(self) -> None:
         """Callable from any thread once a transaction that wrote to the outbox committed."""
@@ -62,13 +77,13 @@ class OutboxPublisher:
                     await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
 
     async def publish_pending(self) -> int:
-        rows = await asyncio.to_thread(self._pending)
+        rows = await run_on(self.executor, self._pending)
         if not rows:
             return 0
         # Messages between two institutions of this gateway never go over NATS.
         local = self.local
         here = [r for r in rows if local is not None and local.takes(r)]
-        handled = await asyncio.to_thread(local.deliver, here) if local and here else []
+        handled = await run_on(self.executor, local.deliver, here) if local and here else []
         rows = [r for r in rows if local is None or not local.takes(r)]
         acks = await asyncio.gather(
             *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
@@ -81,7 +96,7 @@ class OutboxPublisher:
             log.warning("outbox_publish_incomplete", failed=failures)
         done = handled + published
         if done:
-            await asyncio.to_thread(self._mark, done)
+            await run_on(self.executor, self._mark, done)
         return len(done)
 
     def _pending(self) -> list[OutboxMessage]:
@@ -111,10 +126,16 @@ def conversation_of(msg: Msg) -> str:
 
 
 class InboundConsumer:
+    # Threads of its own, so that a message never waits behind a request or the outbox.
+    # Writes are one at a time anyway (shared/db.py); the threads overlap what waits on the
+    # network (the policy decision) with other messages' work.
+    threads = 8
+
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
         self.inbound = InboundService(gateway, limits)
         self.publisher = publisher
+        self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="inbound")
         # Stream sequence -> when this process first took the message up, until it is
         # acked or terminated (a nak'ed message stays): what /readyz calls stuck.
         self.unsettled: dict[int, float] = {}
@@ -126,8 +147,8 @@ class InboundConsumer:
         published = msg.metadata.timestamp
         age = (datetime.now(UTC) - published).total_seconds() if published else 0.0
         try:
-            outcome = await asyncio.to_thread(
-                self.inbound.process, msg.data, msg.subject, sequence, delivery, age)
+            outcome = await run_on(self.executor, self.inbound.process, msg.data, msg.subject,
+                                   sequence, delivery, age)
         except RegionalServiceDown:
             raise  # retried until the message is too old (then `process` quarantines it)
         except Exception as exc:

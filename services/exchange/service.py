@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from services.exchange.schemas import (
 from shared.audit_events import claimed_uuid, reason_code
 from shared.auth import Principal, Role, require_role
 from shared.db import session_scope, utcnow
-from shared.envelope import digest, unverified_parts
+from shared.envelope import Envelope, digest, unverified_parts
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.logging import get_logger
 from shared.pagination import invalid_cursor
@@ -58,6 +59,18 @@ class PolicyDenied(Forbidden):
     title = "Not allowed by any agreement"
 
 
+@dataclass(frozen=True)
+class PreparedReferral:
+    """A referral ready to be stored: checked, allowed, sealed and signed."""
+
+    envelope: Envelope
+    token: str
+    country: str
+    case_reference: str
+    record: dict[str, Any]
+    withheld: list[str]
+
+
 def local_side(referral: Referral) -> Side:
     return Side.sender if referral.direction == "outbound" else Side.recipient
 
@@ -70,23 +83,30 @@ def local_party(referral: Referral) -> str:
     return referral.sender_id if referral.direction == "outbound" else referral.recipient_id
 
 
-def add_event(repo: GatewayRepository, referral: Referral, row: ReferralEvent) -> None:
-    """Record a step (ours or the other side's) and derive the referral's state again."""
-    # Steps of one referral recorded at once (an action here, a message from the other
-    # side) must each see the other: hold the referral's row while deriving its state.
-    repo.session.flush()
-    repo.session.refresh(referral, with_for_update=True)
+def add_event(repo: GatewayRepository, referral: Referral, row: ReferralEvent,
+              new_referral: bool = False) -> None:
+    """Record a step (ours or the other side's) and derive the referral's state again.
+    `new_referral`: the referral was added in this transaction, so the step is its only one
+    and nobody else can hold its row yet."""
     row.direction = referral.direction
-    repo.add(row)
-    events = [Event(r.id, Action(r.action), Side(r.side), r.clock)
-              for r in repo.events(referral)]
+    if new_referral:
+        repo.session.add(row)
+        events = [Event(row.id, Action(row.action), Side(row.side), row.clock)]
+    else:
+        # Steps of one referral recorded at once (an action here, a message from the other
+        # side) must each see the other: hold the referral's row while deriving its state.
+        repo.session.flush()
+        repo.session.refresh(referral, with_for_update=True)
+        repo.add(row)
+        events = [Event(r.id, Action(r.action), Side(r.side), r.clock)
+                  for r in repo.events(referral)]
     status = replay(events)
     if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
         status = Status.queued
     if status == Status.delivered and referral.delivered_at is None:
         referral.delivered_at = row.at
     referral.status = status.value
-    repo.add(referral)
+    repo.session.add(referral)
 
 
 def _receipt_public(referral: Referral) -> ReceiptPublic | None:
@@ -123,6 +143,13 @@ class ReferralService:
     # Sending --------------------------------------------------------------------------
 
     def send(self, principal: Principal, data: ReferralCreate) -> Referral:
+        return self.store(self.prepare(principal, data))
+
+    def prepare(self, principal: Principal, data: ReferralCreate) -> PreparedReferral:
+        """All of sending that needs no database: the checks, the recipient from the
+        directory's snapshot (looked up once), the policy decision, the sealed record and the
+        signed envelope. Called before the request's transaction opens (a denial is recorded
+        in a transaction of its own)."""
         self._local_caseworker(principal)
         sender = principal.institution_id
         try:
@@ -158,22 +185,31 @@ class ReferralService:
             body={"case_reference": data.case_reference,
                   "record_jwe": self.gateway.seal_for(recipient["id"], record)},
         )
+        _, token, country = self.outbox.signed(envelope, country=recipient["country"])
+        return PreparedReferral(envelope, token, country, data.case_reference, record, withheld)
+
+    def store(self, prepared: PreparedReferral) -> Referral:
+        """The referral, its message and its audit event, in the request's transaction."""
+        envelope = prepared.envelope
+        recipient_id = envelope.recipients[0]
         referral = Referral(
-            id=envelope.id, direction="outbound", sender_id=sender, recipient_id=recipient["id"],
-            status=Status.queued.value, case_reference=data.case_reference,
-            purpose=data.purpose.value, agreement_id=decision["agreement_id"],
-            categories=envelope.categories, record=record, envelope="", envelope_digest="",
+            id=envelope.id, direction="outbound", sender_id=envelope.sender,
+            recipient_id=recipient_id, status=Status.queued.value,
+            case_reference=prepared.case_reference, purpose=envelope.purpose or "",
+            agreement_id=envelope.agreement or "", categories=envelope.categories,
+            record=prepared.record, envelope=prepared.token,
+            envelope_digest=digest(prepared.token),
         )
-        self.repo.add(referral)
-        referral.envelope = self.outbox.send(envelope, referral_id=referral.id)
-        referral.envelope_digest = digest(referral.envelope)
+        self.repo.session.add(referral)
+        self.outbox.queue(envelope, prepared.token, prepared.country, referral_id=referral.id)
         self.outbox.audit(
-            AuditEventType.sent, sender, counterpart_id=recipient["id"], message_id=envelope.id,
-            message_type=envelope.type, case_reference=data.case_reference,
-            agreement_id=envelope.agreement,
-            detail={"categories": envelope.categories, "withheld_categories": withheld},
+            AuditEventType.sent, envelope.sender, counterpart_id=recipient_id,
+            message_id=envelope.id, message_type=envelope.type,
+            case_reference=prepared.case_reference, agreement_id=envelope.agreement,
+            detail={"categories": envelope.categories,
+                    "withheld_categories": prepared.withheld},
         )
-        log.info("referral_queued", referral_id=referral.id, recipient=recipient["id"])
+        log.info("referral_queued", referral_id=referral.id, recipient=recipient_id)
         return referral
 
     def _record_denial(
@@ -256,10 +292,7 @@ class ReferralService:
                   "details_jwe": self.gateway.seal_for(counterpart_of(referral), details)},
         )
         self.outbox.send(envelope)
-        add_event(self.repo, referral, ReferralEvent(
-            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
-            actor_id=principal.institution_id, clock=clock, at=at, **details,
-        ))
+        # Signed before the first write, so the database's writer is held for less.
         self.outbox.audit(
             AUDIT_OF_ACTION[action], principal.institution_id,
             counterpart_id=counterpart_of(referral), message_id=envelope.id,
@@ -267,6 +300,10 @@ class ReferralService:
             agreement_id=referral.agreement_id or None,
             detail={"referral_id": claimed_uuid(referral.id), "by": principal.institution_id},
         )
+        add_event(self.repo, referral, ReferralEvent(
+            id=envelope.id, referral_id=referral.id, action=action.value, side=side.value,
+            actor_id=principal.institution_id, clock=clock, at=at, **details,
+        ))
         log.info("referral_action", referral_id=referral.id, action=action.value)
         return referral
 

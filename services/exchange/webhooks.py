@@ -12,13 +12,15 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 import uuid
+import weakref
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from services.exchange.models import WebhookDelivery, WebhookSubscription
@@ -50,9 +52,51 @@ def backoff_seconds(attempts: int) -> int:
     return int(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
 
 
+class Subscribers:
+    """Which institutions have an active subscription, per database, so that an audit event
+    of one without costs no query. Forgotten when a subscription changes (and again once
+    that change commits, so a look meanwhile cannot keep the old answer)."""
+
+    def __init__(self) -> None:
+        self._known: weakref.WeakKeyDictionary[Engine, frozenset[str]] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def of(self, session: Session) -> frozenset[str]:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        known = self._known.get(engine)
+        if known is None:
+            known = frozenset(session.exec(select(WebhookSubscription.institution_id).where(
+                col(WebhookSubscription.active).is_(True))).all())
+            with self._lock:
+                self._known[engine] = known
+        return known
+
+    def changed(self, session: Session) -> None:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+
+        def forget(*_: Any) -> None:
+            with self._lock:
+                self._known.pop(engine, None)
+
+        forget()
+        event.listen(session, "after_commit", forget, once=True)
+        event.listen(session, "after_rollback", forget, once=True)
+
+
+subscribers = Subscribers()
+
+
+def pushes(session: Session, institution_id: str, event_type: str) -> bool:
+    """Whether an audit event of this type and institution goes to any webhook."""
+    return event_type not in NOT_PUSHED and institution_id in subscribers.of(session)
+
+
 def queue_webhooks(session: Session, institution_id: str, event: dict[str, Any]) -> None:
     """Called with every audit event: queue it for the institution's subscriptions."""
-    if event["event_type"] in NOT_PUSHED:
+    if not pushes(session, institution_id, event["event_type"]):
         return
     subscriptions = session.exec(select(WebhookSubscription).where(
         WebhookSubscription.institution_id == institution_id,
@@ -73,6 +117,7 @@ class WebhookService:
             secret=secrets.token_urlsafe(32))
         self.session.add(subscription)
         self.session.flush()
+        subscribers.changed(self.session)
         return subscription
 
     def subscriptions(self, principal: Principal) -> list[WebhookSubscription]:
@@ -88,6 +133,7 @@ class WebhookService:
             raise NotFound("No webhook with this id is yours.", code="webhook_not_found")
         subscription.active = False
         self.session.add(subscription)
+        subscribers.changed(self.session)
 
 
 class WebhookDispatcher:
