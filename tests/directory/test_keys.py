@@ -14,9 +14,9 @@ from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.regional_client import RegionalServiceDown
-from tests.directory.conftest import RunningDirectory, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, institution_body
 from tests.directory.test_snapshot import fetch, verified
+from tests.helpers import assert_problem, unique
 
 
 def gateway(directory: RunningDirectory, institution: str) -> closing[DirectoryClient]:

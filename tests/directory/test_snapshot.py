@@ -19,8 +19,8 @@ from services.exchange.directory_client import DirectoryClient, UnknownInstituti
 from services.exchange.regional_client import RegionalServiceDown
 from shared.directory_search import RecordSearch
 from shared.envelope import generate_signing_key, public_jwk
-from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body
+from tests.helpers import assert_problem, unique
 
 
 def fetch(directory: RunningDirectory, since: int | None = None) -> str:

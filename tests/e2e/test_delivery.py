@@ -8,10 +8,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.own_stack  # it kills, stops and starts the receiving gateway
 
 
 def send_many(stack: RunningStack, count: int, on_progress=None) -> list[str]:

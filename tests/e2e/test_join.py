@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
 
 INSTITUTION = "br-conanda"
 INSTITUTION_BODY = {

@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.test_quarantine import SUBJECT, b64
+from tests.helpers import wait_until
 
 STUCK_SECONDS = 3
 MAX_ACK_PENDING = 100

@@ -11,7 +11,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
 
 
 def send(stack: RunningStack, body: dict | None = None, institution: str = "mx-sndif"):

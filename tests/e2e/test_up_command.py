@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import RunningStack, pid_alive
+from tests.conftest import RunningStack
+from tests.helpers import pid_alive
 
 
 def enlace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -10,11 +10,15 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.own_stack  # it stops and starts the registry
 
 AGREEMENT = {
     "id": "agr-mx-pfpnna-hn-2026", "title": "PFPNNA (México) y Honduras",

@@ -17,7 +17,10 @@ import pytest
 from services.demo_data import SAMPLE_REFERRAL
 from services.exchange.keys import signing_key_path
 from shared.envelope import Envelope, load_or_create_private_key, sign_envelope
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.own_stack  # it stops and starts the directory
 
 
 def enlace(stack: RunningStack, *args: str) -> None:
