@@ -7,6 +7,9 @@ A module's `stack` is, by default, the stack its test worker shares with the oth
 that only read or add their own data (one per database and worker, started on first use).
 A module that stops, kills or pauses a service, or needs other settings (it overrides
 `stack_env`), gets a stack of its own: mark it `pytestmark = pytest.mark.own_stack`.
+A module whose tests prove nothing about the database (what is on the wire, a service
+stopped) runs on SQLite only: `pytestmark = SQLITE_ONLY`; the services' storage is tested
+on both databases in tests/directory, tests/registry and tests/exchange.
 """
 
 from __future__ import annotations
@@ -39,6 +42,18 @@ from tests.helpers import (  # noqa: F401
 )
 
 STACK_DATABASES = ("directory", "registry", "exchange_mx", "exchange_hn")
+SQLITE_ONLY = pytest.mark.sqlite_only
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked sqlite_only gets its `stack` on SQLite alone (this parametrization
+    replaces the fixture's)."""
+    if "stack" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "sqlite_only"):
+        # As a mark, so that the fixture's own parametrization gives way to it.
+        metafunc.definition.add_marker(pytest.mark.parametrize(
+            "stack", ["sqlite"], indirect=True, scope="module"))
 
 
 class RunningStack:

@@ -17,10 +17,12 @@ import pytest
 from services.demo_data import SAMPLE_REFERRAL
 from services.exchange.keys import signing_key_path
 from shared.envelope import Envelope, load_or_create_private_key, sign_envelope
-from tests.conftest import RunningStack
+from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.helpers import wait_until
 
-pytestmark = pytest.mark.own_stack  # it stops and starts the directory
+# A stack of its own: it stops and starts the directory. On SQLite only: the gateways' snapshots
+# and a stopped directory; the directory's storage is tested on both in tests/directory.
+pytestmark = [pytest.mark.own_stack, SQLITE_ONLY]
 
 
 def enlace(stack: RunningStack, *args: str) -> None:
