@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack
+from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.helpers import pid_alive, wait_until
 
 pytestmark = pytest.mark.own_stack  # it kills, stops and starts the receiving gateway
@@ -120,6 +120,9 @@ def test_receiver_killed_with_hundreds_in_flight_stores_each_exactly_once(
     assert restarted != hn_pid and pid_alive(restarted)
 
 
+# JetStream keeps them while the receiver is away, whatever its database (exactly-once storage
+# on both is the test above).
+@SQLITE_ONLY
 def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: RunningStack):
     honduran_gateway(stack, "stop")
     ids = send_many(stack, 50)
@@ -133,6 +136,9 @@ def test_messages_sent_while_the_receiver_is_down_arrive_when_it_returns(stack: 
     assert len(stored) == 50 and set(stored.values()) == {1}
 
 
+# The refusal path is the wire's; the quarantine's storage on both databases is
+# tests/e2e/test_quarantine.py.
+@SQLITE_ONLY
 def test_a_referral_the_receiver_cannot_open_comes_back_refused(stack: RunningStack):
     """HN loses its encryption key while a referral to it is in flight: HN quarantines the
     message and sends MX a signed rejection notice; MX shows the referral undeliverable."""
