@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
 from tests.conftest import RunningStack
-from tests.helpers import wait_until
+from tests.helpers import assert_problem, wait_until
 
 
 def send(stack: RunningStack, body: dict | None = None, institution: str = "mx-sndif"):
@@ -127,11 +127,7 @@ def newest_referrals(gateway: httpx.Client) -> list[str]:
 def test_referral_without_agreement_is_denied_and_audited(stack: RunningStack):
     with stack.gateway("MX", "mx-pfpnna") as mx:
         before = newest_referrals(mx)
-    response = send(stack, institution="mx-pfpnna")
-    assert response.status_code == 403
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["code"] == "policy_denied"
+    problem = assert_problem(send(stack, institution="mx-pfpnna"), 403, "policy_denied")
     assert [r["code"] for r in problem["reasons"]] == ["no_agreement"]
     with stack.gateway("MX", "mx-pfpnna") as mx:
         assert newest_referrals(mx) == before  # nothing written
