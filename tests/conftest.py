@@ -1,21 +1,27 @@
-"""Fixtures that run the real system: `enlace up` in a subprocess, on SQLite or PostgreSQL.
+"""The stack harness: the real system (`enlace up` in a subprocess, with its own nats-server,
+on free ports and temporary folders), on SQLite and on PostgreSQL where reachable at
+ENLACE_TEST_DATABASE_URL (default: the local server on 127.0.0.1:5432 as user postgres; set
+it to "none" to run on SQLite only). Each stack gets fresh databases, dropped afterwards.
 
-PostgreSQL is used where reachable at ENLACE_TEST_DATABASE_URL (default: the local server
-on 127.0.0.1:5432 as user postgres); set it to "none" to run on SQLite only. Each run gets
-fresh databases, dropped afterwards.
+A module's `stack` is, by default, the stack its test worker shares with the other modules
+that only read or add their own data (one per database and worker, started on first use).
+A module that stops, kills or pauses a service, or needs other settings (it overrides
+`stack_env`), gets a stack of its own: mark it `pytestmark = pytest.mark.own_stack`.
+A module whose tests prove nothing about the database (what is on the wire, a service
+stopped) runs on SQLite only: `pytestmark = SQLITE_ONLY`; the services' storage is tested
+on both databases in tests/directory, tests/registry and tests/exchange.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,81 +29,31 @@ import httpx
 import nats
 import pytest
 from nats.aio.client import Client as NATS
-from sqlalchemy import create_engine, text
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Re-exported: tests written before tests/helpers.py import them from here.
+from tests.helpers import (  # noqa: F401
+    BACKENDS,
+    PostgresDatabases,
+    empty_database,
+    pid_alive,
+    postgres_admin_url,
+    require_postgres,
+    wait_until,
+)
+
 STACK_DATABASES = ("directory", "registry", "exchange_mx", "exchange_hn")
+SQLITE_ONLY = pytest.mark.sqlite_only
 
 
-def postgres_admin_url() -> str | None:
-    url = os.environ.get("ENLACE_TEST_DATABASE_URL", DEFAULT_PG)
-    if url.lower() in ("", "none", "off"):
-        return None
-    try:
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception:
-        return None
-    return url
-
-
-class PostgresDatabases:
-    """Fresh databases named after a template, created and dropped through one admin URL."""
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-        self.prefix = f"enlace_t{secrets.token_hex(4)}"
-        self.engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-    @property
-    def template(self) -> str:
-        base = self.admin_url.split("?")[0].rsplit("/", 1)[0]
-        return f"{base}/{self.prefix}_{{service}}"
-
-    def create(self, names: tuple[str, ...]) -> None:
-        with self.engine.connect() as conn:
-            for name in names:
-                conn.execute(text(f'CREATE DATABASE "{self.prefix}_{name}"'))
-
-    def drop(self, names: tuple[str, ...]) -> None:
-        with self.engine.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.prefix}_{name}" '
-                                  "WITH (FORCE)"))
-        self.engine.dispose()
-
-
-@contextmanager
-def empty_database(backend: str, folder: Path, name: str) -> Iterator[str]:
-    """The URL of a new, empty database: a SQLite file in `folder`, or a PostgreSQL database
-    dropped afterwards (the test is skipped when no PostgreSQL is reachable)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / (name + '.db')}"
-        return
-    admin_url = postgres_admin_url()
-    if admin_url is None:
-        pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
-    databases = PostgresDatabases(admin_url)
-    databases.create((name,))
-    try:
-        yield databases.template.format(service=name)
-    finally:
-        databases.drop((name,))
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it has stopped all the same.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked sqlite_only gets its `stack` on SQLite alone (this parametrization
+    replaces the fixture's)."""
+    if "stack" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+            "sqlite_only"):
+        # As a mark, so that the fixture's own parametrization gives way to it.
+        metafunc.definition.add_marker(pytest.mark.parametrize(
+            "stack", ["sqlite"], indirect=True, scope="module"))
 
 
 class RunningStack:
@@ -168,18 +124,6 @@ class RunningStack:
         )
 
 
-def wait_until(check, timeout: float = 30, interval: float = 0.1):  # type: ignore[no-untyped-def]
-    """Poll `check` until it returns something truthy; return it, or fail with the last."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
-
-
 @contextmanager
 def running_stack(data_dir: Path, postgres_admin: str | None = None,
                   env: dict[str, str] | None = None) -> Iterator[RunningStack]:
@@ -199,20 +143,52 @@ def running_stack(data_dir: Path, postgres_admin: str | None = None,
             databases.drop(STACK_DATABASES)
 
 
+class StackPool:
+    """The stacks shared by the modules of one test worker: one per database, started when
+    a module first asks for it, stopped when the session ends."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.stacks: dict[str, RunningStack] = {}
+        self.exits = ExitStack()
+
+    def get(self, backend: str, admin_url: str | None) -> RunningStack:
+        if backend not in self.stacks:
+            folder = self.tmp_path_factory.mktemp(f"shared-stack-{backend}")
+            self.stacks[backend] = self.exits.enter_context(running_stack(folder, admin_url))
+        running = self.stacks[backend]
+        if running.process.poll() is not None:
+            raise RuntimeError(f"the shared {backend} stack has exited; a module that stops "
+                               "services must be marked own_stack")
+        return running
+
+    def close(self) -> None:
+        self.exits.close()
+
+
+@pytest.fixture(scope="session")
+def stack_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackPool]:
+    pool = StackPool(tmp_path_factory)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture(scope="module")
 def stack_env() -> dict[str, str]:
-    """Extra environment for the module's stack; a test module overrides it when it must."""
+    """Extra environment for the module's stack; a module that overrides it gets a stack of
+    its own."""
     return {}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-          stack_env: dict[str, str]) -> Iterator[RunningStack]:
-    admin_url = None
-    if request.param == "postgresql":
-        admin_url = postgres_admin_url()
-        if admin_url is None:
-            pytest.skip("no PostgreSQL reachable (set ENLACE_TEST_DATABASE_URL)")
+          stack_env: dict[str, str], stack_pool: StackPool) -> Iterator[RunningStack]:
+    admin_url = require_postgres() if request.param == "postgresql" else None
+    if not stack_env and request.node.get_closest_marker("own_stack") is None:
+        yield stack_pool.get(request.param, admin_url)
+        return
     with running_stack(tmp_path_factory.mktemp(f"stack-{request.param}"), admin_url,
                        stack_env) as running:
         yield running

@@ -1,11 +1,9 @@
-"""A real directory for the API tests: migrated by Alembic, seeded as `enlace up` seeds it,
-served over HTTP by uvicorn in a thread; once on SQLite, once on PostgreSQL where reachable."""
+"""A real directory for the API tests (the in-process harness, tests/inprocess.py): migrated
+by Alembic, seeded as `enlace up` seeds it, served over HTTP by uvicorn in a thread; once on
+SQLite, once on PostgreSQL where reachable."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +11,6 @@ from typing import Any
 import httpx
 import nkeys
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from services.directory.app import create_app
 from services.directory.seed import DEMO_USERS, provision_directory
@@ -22,28 +18,9 @@ from shared.auth import new_token
 from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
 from shared.nats_auth import new_seed, public_key, write_secret
 from shared.settings import Settings
-from tests.conftest import empty_database, wait_until
+from tests.inprocess import Server, database_fixture
 
 GATEWAY_INSTITUTIONS = ("mx-sndif", "mx-pfpnna", "hn-senaf")
-
-
-class Server:
-    """An ASGI app served by uvicorn on a port of 127.0.0.1, in a background thread."""
-
-    def __init__(self, app: FastAPI, port: int = 0) -> None:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)
-        self.thread.start()
-        wait_until(lambda: self.server.started, timeout=15)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 @dataclass
@@ -66,34 +43,32 @@ class RunningDirectory:
         return Server(create_app(self.settings.model_copy(update=settings)))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def directory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+directory_database = database_fixture("directory", scope="module")
+
+
+@pytest.fixture(scope="module")
+def directory(directory_database: str, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[RunningDirectory]:
-    data_dir = tmp_path_factory.mktemp(f"directory-{request.param}")
-    with empty_database(request.param, data_dir, "directory") as url:
-        tokens = {name: new_token() for name in [
-            "regional_admin", "registry", *DEMO_USERS,
-            *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
-        provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
-                            tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS},
-                            registry_token=tokens["registry"])
-        # The NATS account it issues gateway credentials for (as `enlace up` configures it).
-        account_seed, signing_seed = (new_seed(nkeys.PREFIX_BYTE_ACCOUNT) for _ in range(2))
-        signing_key_file = data_dir / "nats-account-signing.nk"
-        write_secret(signing_key_file, signing_seed)
-        settings = Settings(database_url=url, data_dir=data_dir, _env_file=None,
-                            nats_account_signing_key_file=signing_key_file,
-                            nats_account_public_key=public_key(account_seed))
-        server = Server(create_app(settings))
-        try:
-            yield RunningDirectory(server.url, settings, tokens, signing_seed)
-        finally:
-            server.stop()
-
-
-def unique(prefix: str) -> str:
-    """An id no other test uses (the directory of a module is shared by its tests)."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+    data_dir = tmp_path_factory.mktemp("directory")
+    url = directory_database
+    tokens = {name: new_token() for name in [
+        "regional_admin", "registry", *DEMO_USERS,
+        *(f"gateway:{i}" for i in GATEWAY_INSTITUTIONS)]}
+    provision_directory(url, {i: tokens[f"gateway:{i}"] for i in GATEWAY_INSTITUTIONS},
+                        tokens["regional_admin"], {name: tokens[name] for name in DEMO_USERS},
+                        registry_token=tokens["registry"])
+    # The NATS account it issues gateway credentials for (as `enlace up` configures it).
+    account_seed, signing_seed = (new_seed(nkeys.PREFIX_BYTE_ACCOUNT) for _ in range(2))
+    signing_key_file = data_dir / "nats-account-signing.nk"
+    write_secret(signing_key_file, signing_seed)
+    settings = Settings(database_url=url, data_dir=data_dir, _env_file=None,
+                        nats_account_signing_key_file=signing_key_file,
+                        nats_account_public_key=public_key(account_seed))
+    server = Server(create_app(settings))
+    try:
+        yield RunningDirectory(server.url, settings, tokens, signing_seed)
+    finally:
+        server.stop()
 
 
 def institution_body(id: str, country: str = "MX", **fields: Any) -> dict[str, Any]:

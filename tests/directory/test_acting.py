@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 
 from shared.acting import NAME_HEADER, PERSON_HEADER, ROLE_HEADER
-from tests.directory.conftest import RunningDirectory, focal_point_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, focal_point_body
+from tests.helpers import assert_problem, unique
 
 PERSON = {ROLE_HEADER: "country_admin", PERSON_HEADER: "3f2c9a1e-person",
           NAME_HEADER: "mx-sndif.country_admin"}

@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["code"] == code
-    return body
+from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body
+from tests.helpers import assert_problem, unique
 
 
 def test_an_institution_keeps_everything_the_model_names(directory: RunningDirectory):

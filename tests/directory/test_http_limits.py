@@ -4,8 +4,8 @@ invalid requests (422), never a 500; nothing is applied."""
 from __future__ import annotations
 
 from tests.directory.conftest import RunningDirectory
-from tests.directory.test_entries import assert_problem
 from tests.directory.test_transfer import version
+from tests.helpers import assert_problem
 
 
 def test_an_import_nested_2000_deep_is_refused_and_nothing_is_applied(

@@ -22,8 +22,8 @@ from services.registry.directory import DirectoryUnavailable
 from services.registry.introspection import TokenIntrospector
 from shared.auth import Principal, Role, hash_token
 from shared.nats_auth import creds_jwt, decode_jwt, public_key
-from tests.directory.conftest import RunningDirectory, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, institution_body
+from tests.helpers import assert_problem, unique
 
 
 def new_country(directory: RunningDirectory) -> str:

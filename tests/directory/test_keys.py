@@ -14,9 +14,9 @@ from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient
 from services.exchange.regional_client import RegionalServiceDown
-from tests.directory.conftest import RunningDirectory, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, institution_body
 from tests.directory.test_snapshot import fetch, verified
+from tests.helpers import assert_problem, unique, wait_until
 
 
 def gateway(directory: RunningDirectory, institution: str) -> closing[DirectoryClient]:
@@ -200,7 +200,9 @@ def test_the_public_jwks_says_when_each_key_is_valid(directory: RunningDirectory
     until = datetime.now(UTC) + timedelta(days=30)
     with directory.client("gateway:mx-sndif") as gw:
         gw.post("/v1/institutions/mx-sndif/keys", json=older)
-        time.sleep(1.1)  # a later second, so that nbf orders them
+        registered_by = int(time.time())
+        # A later second, so that nbf orders them.
+        wait_until(lambda: int(time.time()) > registered_by, interval=0.05)
         gw.post("/v1/institutions/mx-sndif/keys", json={**newer, "valid_to": until.isoformat()})
     with httpx.Client(base_url=directory.url) as anonymous:
         keys = {k["kid"]: k for k in anonymous.get("/v1/institutions/mx-sndif/jwks")

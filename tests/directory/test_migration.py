@@ -3,25 +3,20 @@ institutions are found by the new search at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from services.directory.service import DirectoryService
 from shared.db import make_engine, migrate, session_scope
-from tests.conftest import empty_database
+from tests.inprocess import database_fixture
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "directory" / "migrations"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with empty_database(request.param, tmp_path, "directory") as url:
-        yield url
+database_url = database_fixture("directory")
 
 
 def test_institutions_of_the_first_schema_are_found_after_the_upgrade(database_url: str):

@@ -3,8 +3,8 @@ administrators everything; everybody else reads."""
 
 from __future__ import annotations
 
-from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body
+from tests.helpers import assert_problem, unique
 
 
 def test_a_country_administrator_cannot_change_another_countrys_entry(

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body
+from tests.helpers import assert_problem, unique
 
 
 def ids(response) -> list[str]:

@@ -7,8 +7,8 @@ import csv
 import io
 import json
 
-from tests.directory.conftest import RunningDirectory, institution_body, unique
-from tests.directory.test_entries import assert_problem
+from tests.directory.conftest import RunningDirectory, institution_body
+from tests.helpers import assert_problem, unique
 
 CSV = {"Content-Type": "text/csv"}
 

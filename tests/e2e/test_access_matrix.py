@@ -20,9 +20,10 @@ from joserfc.jwk import OKPKey
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.directory.seed import DEMO_USERS
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.access_matrix import ALLOWED, Caller, Case, Demo, Operation, operations
 from tests.e2e.test_alerts import ALERT
+from tests.helpers import wait_until
 from tests.registry.conftest import consent_body
 
 GATEWAY_COUNTRIES = ("MX", "HN")

@@ -20,7 +20,12 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import SQLITE_ONLY, RunningStack
+from tests.helpers import wait_until
+
+# On SQLite only: a gateway that runs on issued credentials; the directory's storage of a join
+# is tested on both databases in tests/directory/test_join.py.
+pytestmark = SQLITE_ONLY
 
 INSTITUTION = "br-conanda"
 INSTITUTION_BODY = {

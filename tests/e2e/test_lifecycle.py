@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.own_stack  # it pauses the nats-server
 
 
 def new_delivered_referral(stack: RunningStack) -> str:

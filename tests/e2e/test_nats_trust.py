@@ -37,8 +37,11 @@ from shared.nats_auth import (
     public_key,
     user_jwt,
 )
-from tests.conftest import RunningStack
+from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.e2e.test_referral_flow import delivered, send
+
+# On SQLite only: the nats-server's permissions, whatever the database.
+pytestmark = SQLITE_ONLY
 
 REFUSAL_TIMEOUT = 2.0  # a refused request has no answer: it times out
 VIOLATION_WAIT = 30.0

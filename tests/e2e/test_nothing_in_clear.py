@@ -9,12 +9,18 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from nats.js.errors import NotFoundError
 
 from services.demo_data import SAMPLE_REFERRAL
 from shared.envelope import Envelope, sign_envelope
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.e2e.test_quarantine import mexican_key, publish
+from tests.helpers import wait_until
+
+# A stack of its own: it reads every message on the wire, so only its own may be there. On SQLite
+# only: what it proves is on the wire, whatever the database.
+pytestmark = [pytest.mark.own_stack, SQLITE_ONLY]
 
 # Distinctive values: none of them can appear on the wire by chance.
 CHILD_GIVEN, CHILD_FAMILY, BIRTH = "Yaretzi Quetzalli", "Tlacuilo Ixtlahuac", "2011-07-29"

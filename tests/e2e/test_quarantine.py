@@ -28,7 +28,8 @@ from shared.envelope import (
     sign_envelope,
 )
 from shared.messaging import MESSAGES_STREAM
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
 
 SUBJECT = "enlace.msg.HN.hn-senaf.referral"
 QUOTA = 30

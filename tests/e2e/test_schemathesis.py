@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningStack, postgres_admin_url, running_stack
+from tests.conftest import RunningStack, running_stack
+from tests.helpers import postgres_admin_url
 
 EXAMPLES = 5
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import RunningStack, pid_alive
+from tests.conftest import RunningStack
+from tests.helpers import pid_alive, wait_until
 
 
 def enlace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -88,7 +89,7 @@ def test_a_killed_service_is_restarted_and_a_held_one_stays_down(tmp_path):
                 return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
-        from tests.conftest import wait_until
+
         wait_until(restarted, timeout=60)
 
         result = enlace("service", "stop", "registry", "--data-dir", str(tmp_path))

@@ -1,6 +1,7 @@
-"""The registry in-process (no NATS), on a real database migrated by Alembic: a SQLite file,
-and PostgreSQL when reachable. The directory's two answers (keys, countries) are stood in
-for by FakeDirectory; the tests that need the real directory and gateways use the stack."""
+"""The registry in-process (no NATS; the harness of tests/inprocess.py), on a real database
+migrated by Alembic: a SQLite file, and PostgreSQL when reachable. The directory's two
+answers (keys, countries) are stood in for by FakeDirectory; the tests that need the real
+directory and gateways are in tests/e2e."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from shared.auth import Role, issue_token
 from shared.db import migrate, session_scope
 from shared.envelope import generate_signing_key, public_jwk, service_key_path, sign
 from shared.settings import Settings
-from tests.conftest import empty_database
+from tests.inprocess import database_fixture
 
 INSTITUTIONS = {"mx-sndif": "MX", "mx-pfpnna": "MX", "hn-senaf": "HN", "gt-sbs": "GT"}
 NOW = datetime.now(UTC)
@@ -168,10 +169,7 @@ class Registry:
                             params={"limit": 1000, **params})["items"])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with empty_database(request.param, tmp_path, "registry") as url:
-        yield url
+database_url = database_fixture("registry")
 
 
 @pytest.fixture

@@ -10,15 +10,8 @@ from joserfc import jws
 from joserfc.jwk import OKPKey
 
 from shared.envelope import generate_signing_key
+from tests.helpers import assert_problem as problem
 from tests.registry.conftest import Registry, agreement_body
-
-
-def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
-    assert body["code"] == code, body
-    return body
 
 
 def test_a_new_agreement_is_a_draft_made_by_a_regional_administrator(registry: Registry):

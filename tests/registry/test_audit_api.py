@@ -15,9 +15,9 @@ from joserfc.jwk import OKPKey
 from services.registry.messaging import AuditIngest
 from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
 from shared.envelope import sign
+from tests.helpers import assert_problem
 from tests.registry import rfc9162
 from tests.registry.conftest import NOW, Registry
-from tests.registry.test_agreements_api import problem
 
 T0 = NOW - timedelta(hours=3)
 
@@ -170,8 +170,8 @@ async def test_who_has_seen_this_childs_data(registry: Registry):
                               until=(T0 + timedelta(minutes=3)).isoformat())
     assert [(e["case_reference"], e["event_type"]) for e in window] == [
         ("MX-B", "sent"), ("MX-A", "received")]  # in log order
-    problem(registry.call("mx-sndif", "GET", "/v1/audit/entries"), 403, "role_not_allowed")
-    problem(registry.call("", "GET", "/v1/audit/entries"), 401, "missing_token")
+    assert_problem(registry.call("mx-sndif", "GET", "/v1/audit/entries"), 403, "role_not_allowed")
+    assert_problem(registry.call("", "GET", "/v1/audit/entries"), 401, "missing_token")
 
 
 async def test_bad_proof_requests_are_problems(registry: Registry):
@@ -185,7 +185,7 @@ async def test_bad_proof_requests_are_problems(registry: Registry):
         ("/v1/audit/tree", {"start": 1, "end": 3}, "invalid_range"),
         ("/v1/audit/proofs/inclusion", {"leaf_index": -1, "tree_size": 5}, "invalid_request"),
     ]:
-        problem(registry.call("", "GET", path, params=params), 422, code)
+        assert_problem(registry.call("", "GET", path, params=params), 422, code)
 
 
 @pytest.mark.parametrize(("start", "end"), [(0, 5), (0, 4), (4, 5), (2, 4), (4, 6)])

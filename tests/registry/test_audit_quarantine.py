@@ -18,8 +18,8 @@ from services.registry.repository import RegistryRepository
 from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE, AuditEvent, KeyRecord
 from shared.db import session_scope
 from shared.envelope import key_id, public_jwk, sign
+from tests.helpers import assert_problem
 from tests.registry.conftest import NOW, Registry
-from tests.registry.test_agreements_api import problem
 from tests.registry.test_audit_api import event, ingest, registry_key, signed
 
 CHILD = "María Fernanda López"
@@ -169,7 +169,7 @@ async def test_quarantine_scope(registry: Registry, who: str, status: int):
     if status == 200:
         assert [r["reason"] for r in response.json()["items"]] == ["unsigned"]
     else:
-        problem(response, status, {403: "role_not_allowed", 401: "missing_token"}[status])
+        assert_problem(response, status, {403: "role_not_allowed", 401: "missing_token"}[status])
 
 
 async def test_quarantine_filters_and_pages(registry: Registry):
@@ -184,8 +184,8 @@ async def test_quarantine_filters_and_pages(registry: Registry):
         assert len(page["items"]) == 1
         rest, link = rest + page["items"], page["next"]
     assert [r["reason"] for r in rest] == ["malformed", "unsigned"]
-    problem(registry.call("auditor", "GET", "/v1/audit/quarantine",
-                          params={"cursor": "WzJdXQ"}), 422, "invalid_cursor")
+    assert_problem(registry.call("auditor", "GET", "/v1/audit/quarantine",
+                                 params={"cursor": "WzJdXQ"}), 422, "invalid_cursor")
     assert quarantine(registry)[0]["event_id"] is None  # claims of unsigned JSON are not read
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from shared.envelope import import_jwk, public_jwk, verify
 from shared.policy import PolicySnapshot
+from tests.helpers import assert_problem
 from tests.registry.conftest import NOW, Registry, consent_body
-from tests.registry.test_agreements_api import problem
 
 LATER = (NOW + timedelta(days=30)).isoformat()
 EARLIER = (NOW - timedelta(days=30)).isoformat()
@@ -29,7 +29,7 @@ EARLIER = (NOW - timedelta(days=30)).isoformat()
 ])
 def test_consents_carry_no_personal_data_and_must_be_coherent(registry: Registry, overrides):
     response = registry.call("mx-sndif", "POST", "/v1/consents", json=consent_body(**overrides))
-    body = problem(response, 422, "invalid_request")
+    body = assert_problem(response, 422, "invalid_request")
     assert "Ana" not in response.text and "grandmother" not in response.text
     assert body["errors"]
     assert registry.ok("auditor", "GET", "/v1/consents")["items"] == []
@@ -37,16 +37,16 @@ def test_consents_carry_no_personal_data_and_must_be_coherent(registry: Registry
 
 
 def test_a_consent_is_recorded_by_the_case_holders_gateway(registry: Registry):
-    problem(registry.call("admin", "POST", "/v1/consents", json=consent_body()),
+    assert_problem(registry.call("admin", "POST", "/v1/consents", json=consent_body()),
             403, "role_not_allowed")
-    problem(registry.call("mx-sndif", "POST", "/v1/consents", json=consent_body(
+    assert_problem(registry.call("mx-sndif", "POST", "/v1/consents", json=consent_body(
         valid_from=LATER, valid_to=EARLIER)), 422, "invalid_validity")
     consent = registry.consent()
     assert consent["holder_id"] == "mx-sndif"
     assert (consent["child_heard"], consent["child_views"]) == (True, "agrees")
     assert consent["withdrawn_at"] is None
     # Only the holder's gateway, auditors and administrators see it.
-    problem(registry.call("hn-senaf", "GET", f"/v1/consents/{consent['id']}"),
+    assert_problem(registry.call("hn-senaf", "GET", f"/v1/consents/{consent['id']}"),
             404, "consent_not_found")
     assert registry.ok("hn-senaf", "GET", "/v1/consents")["items"] == []
     assert registry.ok("auditor", "GET", "/v1/consents",
@@ -60,7 +60,7 @@ def test_a_withdrawal_takes_effect_on_the_next_decision(registry: Registry):
     registry.activate()
     consent = registry.consent()
     assert registry.decide()["decision"] == "allow"
-    problem(registry.call("hn-senaf", "POST", f"/v1/consents/{consent['id']}/withdrawal",
+    assert_problem(registry.call("hn-senaf", "POST", f"/v1/consents/{consent['id']}/withdrawal",
                           json={"withdrawn_by": "guardian", "reason": "changed-mind"}),
             404, "consent_not_found")
 
@@ -74,7 +74,7 @@ def test_a_withdrawal_takes_effect_on_the_next_decision(registry: Registry):
     # Recorded, never deleted; withdrawn once.
     [kept] = registry.ok("mx-sndif", "GET", "/v1/consents")["items"]
     assert kept["id"] == consent["id"] and kept["withdrawal_reason"] == "changed-mind"
-    problem(registry.call("mx-sndif", "POST", f"/v1/consents/{consent['id']}/withdrawal",
+    assert_problem(registry.call("mx-sndif", "POST", f"/v1/consents/{consent['id']}/withdrawal",
                           json={"withdrawn_by": "guardian", "reason": "changed-mind"}),
             409, "consent_already_withdrawn")
     assert [e["event_type"] for e in registry.entries(case_reference="MX-TEST-0001")] == [
@@ -152,13 +152,13 @@ def test_countries_as_parties_and_recipients(registry: Registry):
 
 
 def test_only_a_party_to_the_flow_may_ask(registry: Registry):
-    problem(registry.call("gt-sbs", "POST", "/v1/policy/decisions", json={
+    assert_problem(registry.call("gt-sbs", "POST", "/v1/policy/decisions", json={
         "sender": "mx-sndif", "recipient": "hn-senaf", "message_type": "referral",
         "purpose": "reception-and-care"}), 403, "not_your_institution")
-    problem(registry.call("auditor", "POST", "/v1/policy/decisions", json={
+    assert_problem(registry.call("auditor", "POST", "/v1/policy/decisions", json={
         "sender": "mx-sndif", "recipient": "hn-senaf", "message_type": "referral",
         "purpose": "reception-and-care"}), 403, "role_not_allowed")
-    problem(registry.call("mx-sndif", "POST", "/v1/policy/decisions", json={
+    assert_problem(registry.call("mx-sndif", "POST", "/v1/policy/decisions", json={
         "sender": "mx-sndif", "recipient": "hn-senaf", "message_type": "referral",
         "purpose": "curiosity"}), 422, "invalid_request")
 
@@ -176,4 +176,4 @@ def test_the_policy_snapshot_is_signed_and_scoped(registry: Registry):
     assert parsed.expires_at == snapshot["expires_at"] > parsed.issued_at
     assert [a.id for a in parsed.agreements] == ["agr-test"]
     assert [b.case_reference for b in parsed.bases] == ["MX-TEST-0001"]
-    problem(registry.call("auditor", "GET", "/v1/policy/snapshot"), 403, "role_not_allowed")
+    assert_problem(registry.call("auditor", "GET", "/v1/policy/snapshot"), 403, "role_not_allowed")

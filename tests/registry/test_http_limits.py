@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from shared.limits import MAX_INT32, MAX_INT64
+from tests.helpers import assert_problem
 from tests.registry.conftest import Registry
-from tests.registry.test_agreements_api import problem
 
 # Versions and sequence numbers are INTEGER columns (32 bits in PostgreSQL); tree sizes and
 # leaf indexes BIGINT. {n} is replaced by the value tried.
@@ -28,7 +28,7 @@ def test_an_integer_beyond_its_column_is_an_invalid_request(registry: Registry, 
     registry.create()
     for too_big in (largest + 1, 2**63):
         response = registry.call("auditor", "GET", path.format(n=too_big))
-        body = problem(response, 422, "invalid_request")
+        body = assert_problem(response, 422, "invalid_request")
         assert str(too_big) not in str([body["detail"], body["errors"]])
 
 
@@ -49,7 +49,7 @@ def test_the_largest_value_a_column_holds_is_still_taken(registry: Registry, pat
 def test_writes_to_a_version_beyond_32_bits_are_refused(registry: Registry, method: str,
                                                         path: str):
     registry.create()
-    problem(registry.call("admin", method, path.format(n=MAX_INT32 + 1), json={}), 422,
+    assert_problem(registry.call("admin", method, path.format(n=MAX_INT32 + 1), json={}), 422,
             "invalid_request")
 
 
@@ -58,5 +58,5 @@ def test_a_body_nested_too_deep_is_an_invalid_request(registry: Registry):
     response = registry.client.post("/v1/agreements", content=deep, headers={
         "Authorization": f"Bearer {registry.tokens['admin']}",
         "Content-Type": "application/json"})
-    problem(response, 422, "json_too_deep")
+    assert_problem(response, 422, "json_too_deep")
     assert registry.call("admin", "GET", "/v1/agreements").json()["items"] == []

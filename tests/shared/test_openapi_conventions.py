@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tests.unit.test_api_examples import documents  # noqa: F401  (the services' documents)
+from tests.shared.test_api_examples import documents  # noqa: F401  (the services' documents)
 
 OPERATION_ID = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
 PROBLEM = "application/problem+json"

@@ -11,8 +11,9 @@ from playwright.sync_api import Page, expect
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.seed import DEMO_CONSENT
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url, person
+from tests.helpers import wait_until
 
 TEXT = {
     "es": {"sign_in": "Iniciar sesión", "wrong": "Usuario o contraseña incorrectos.",

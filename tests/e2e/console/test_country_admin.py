@@ -21,9 +21,10 @@ from services.registry.seed import DEMO_AGREEMENT
 from shared.db import make_engine, session_scope, utcnow
 from shared.envelope import generate_signing_key, load_or_create_private_key, sign_envelope
 from shared.web.people import Person
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url, person
 from tests.e2e.test_quarantine import forged_referral, publish
+from tests.helpers import wait_until
 
 TEXT = {
     "es": {"agreements": "Acuerdos", "in_force": "vigente", "draft": "borrador",

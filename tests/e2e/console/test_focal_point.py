@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url
+from tests.helpers import wait_until
 
 CHILD = "Ficticio Ejemplar"  # must never reach a title or a URL
 ALERT: dict[str, Any] = {

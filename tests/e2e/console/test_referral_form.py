@@ -10,9 +10,9 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import wait_until
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url
 from tests.e2e.console.test_caseworker import TEXT, consent_for
+from tests.helpers import wait_until
 
 OPTIONAL_SECTIONS = ("child-more", "detection", "family", "health", "best_interests",
                      "reception", "documents")

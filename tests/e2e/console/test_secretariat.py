@@ -18,8 +18,9 @@ from services.registry.console.secretariat_pages import PAGE_SIZE
 from services.registry.seed import DEMO_AGREEMENT, DEMO_CONSENT
 from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
 from shared.envelope import generate_signing_key, sign
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, registry_console_url
+from tests.helpers import wait_until
 
 TEXT = {
     "es": {"verified": "Verificado", "invalid": "Escriba una referencia de caso",

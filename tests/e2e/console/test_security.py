@@ -10,8 +10,9 @@ import httpx
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.seed import DEMO_CONSENT
 from shared.web.kit import CONTENT_SECURITY_POLICY
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
 from tests.e2e.console.conftest import person
+from tests.helpers import wait_until
 
 
 def browser_client(stack: RunningStack, country: str = "MX",

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from services.stack import hold_service, release_service
-from tests.conftest import wait_until
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url
+from tests.helpers import wait_until
 
 OFFICER = ("MX", "mx-sndif", "consular_officer")
 TITLE = {"es": "A quién llamar", "en": "Who do I call"}

@@ -10,11 +10,17 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import SQLITE_ONLY, RunningStack
+from tests.helpers import wait_until
+
+# A stack of its own: it stops and starts the registry. On SQLite only: a stopped registry and the
+# gateways' policy snapshots; the registry's storage is tested on both in tests/registry.
+pytestmark = [pytest.mark.own_stack, SQLITE_ONLY]
 
 AGREEMENT = {
     "id": "agr-mx-pfpnna-hn-2026", "title": "PFPNNA (México) y Honduras",

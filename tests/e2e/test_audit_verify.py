@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
-from tests.conftest import RunningStack, wait_until
+from tests.conftest import RunningStack
+from tests.helpers import wait_until
 from tests.registry import rfc9162
+
+pytestmark = pytest.mark.own_stack  # it rewrites rows of the registry's audit log
 
 ENTRY_COLUMNS = ("seq", "leaf_index", "leaf_hash", "source", "event_id", "event_type",
                  "occurred_at", "recorded_at", "institution_id", "counterpart_id", "message_id",
