@@ -13,7 +13,7 @@ import pytest
 from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import RegionalServiceDown
+from services.exchange.regional_client import RegionalServiceRefused
 from tests.directory.conftest import RunningDirectory, institution_body
 from tests.directory.test_snapshot import fetch, verified
 from tests.helpers import assert_problem, unique, wait_until
@@ -93,7 +93,7 @@ def test_revocation_keeps_the_key_with_reason_and_time(directory: RunningDirecto
         assert kid not in [k["kid"] for k in
                            mx.get("/v1/institutions/mx-pfpnna/jwks").json()["keys"]]
         assert_problem(mx.post(path, json={"reason": "other"}), 409, "key_already_revoked")
-        with pytest.raises(RegionalServiceDown, match="409"):
+        with pytest.raises(RegionalServiceRefused, match="409"):
             client.register_signing_key("mx-pfpnna", key)
         history = mx.get("/v1/institutions/mx-pfpnna/history").json()["items"]
     key_lines = [h for h in history if h["entity_id"] == kid]

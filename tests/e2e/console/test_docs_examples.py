@@ -11,7 +11,7 @@ from tests.e2e.console.conftest import Console
 def test_swagger_ui_shows_the_example_referral(console: Console) -> None:
     page = console.open("MX", "en", "desktop")
     page.goto(f"{console.stack.info['gateways']['MX']['url']}/docs")
-    operation = page.locator("#operations-exchange-send_referral_v1_referrals_post")
+    operation = page.locator("#operations-exchange-referrals_send")
     operation.locator(".opblock-summary").click()
     example = operation.locator(".body-param__example, .highlight-code").first
     expect(example).to_contain_text('"family_names": "Ejemplo Ficticio"')

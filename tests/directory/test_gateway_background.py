@@ -11,12 +11,12 @@ from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import MIN_REFRESH_INTERVAL
 from shared.sealing import encryption_jwk
-from tests.directory.conftest import RunningDirectory, directory  # noqa: F401 (fixture)
+from tests.directory.conftest import RunningDirectory
 from tests.directory.test_snapshot import client
 
 
 def test_lookups_answer_from_the_snapshot_and_the_background_refreshes_it(
-        directory: RunningDirectory, tmp_path: Path) -> None:  # noqa: F811
+        directory: RunningDirectory, tmp_path: Path) -> None:
     cache = tmp_path / "directory-snapshot.json"
     server = directory.serve_another()
     clock = {"now": time.time()}
