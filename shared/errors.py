@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import get_logger
@@ -123,6 +125,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         body = problem_body(exc.status_code, code, title, detail, request.url.path)
         return problem_response(body)
+
+    async def _database_busy(request: Request) -> JSONResponse:
+        log.warning("database_busy", path=request.url.path)
+        body = problem_body(503, "database_busy", "Database busy",
+                            "The database could not take the request in time; try again.",
+                            request.url.path)
+        return problem_response(body, {"Retry-After": "1"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return await _database_busy(request)
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite's lock wait ran out; any other operational error is unexpected.
+        if "database is locked" in str(exc.orig):
+            return await _database_busy(request)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
