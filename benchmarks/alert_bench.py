@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from benchmarks.measure import Target, cpu_seconds, load_average, percentile
 from services.directory.seed import INSTITUTIONS
 from services.stack import Stack, StackOptions
-from shared.nats_auth import ADMIN
+from shared.protocol.nats_auth import ADMIN
 
 MEMBERS = ["BZ", "CA", "CR", "DO", "GT", "HN", "MX", "NI", "PA", "SV", "US"]
 ALERT = {

@@ -24,7 +24,7 @@ from typing import Any
 from services.registry import merkle
 from services.registry.audit_log import AuditLog
 from services.registry.repository import RegistryRepository
-from shared.db import make_engine, migrate, session_scope, utcnow
+from shared.kit.db import make_engine, migrate, session_scope, utcnow
 
 TARGET_APPENDS_PER_SECOND = 5000
 TARGET_PROOF_MS = 5.0

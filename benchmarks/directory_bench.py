@@ -32,9 +32,9 @@ from sqlalchemy import text
 from services.directory.schemas import Competence, InstitutionType
 from services.directory.seed import COUNTRIES, SEED_ACTOR, provision_directory
 from services.directory.service import EDITABLE, DirectoryService
-from shared.auth import new_token
-from shared.db import make_engine, session_scope
-from shared.logging import configure_logging
+from shared.kit.db import make_engine, session_scope
+from shared.kit.logging import configure_logging
+from shared.protocol.auth import new_token
 
 INSTITUTIONS = 10_000
 FOCAL_POINTS_EACH = 5

@@ -14,8 +14,9 @@ receipt). One run prints:
      idle full loop: median of --idle referrals sent one after another;
   3. CPU-ms per referral of each process of the stack during phase 1 (/proc/<pid>/stat);
   4. baselines measured in the same run: one referral's JOSE work on one core (sign, seal,
-     verify, unseal, receipt sign and verify, with shared/envelope.py and shared/sealing.py
-     as the gateways call them), and raw nats-py JetStream publish-and-consume of messages
+     verify, unseal, receipt sign and verify, with shared/protocol/envelope.py and
+     shared/protocol/sealing.py as the gateways call them), and raw nats-py JetStream
+     publish-and-consume of messages
      as large as a referral's envelope on the same nats-server;
   5. with --drain N: N referrals queued while the HN gateway is stopped, then HN started:
      its drain rate, and that each referral is stored once in HN's database;
@@ -65,7 +66,7 @@ from benchmarks.measure import (
 )
 from services.demo_data import SAMPLE_REFERRAL
 from services.stack import Stack, StackOptions, hold_service, release_service
-from shared.envelope import (
+from shared.protocol.envelope import (
     Envelope,
     digest,
     generate_signing_key,
@@ -73,8 +74,8 @@ from shared.envelope import (
     sign_envelope,
     verify_envelope,
 )
-from shared.nats_auth import ADMIN
-from shared.sealing import encryption_jwk, seal, unseal
+from shared.protocol.nats_auth import ADMIN
+from shared.protocol.sealing import encryption_jwk, seal, unseal
 
 SENDER, RECIPIENT = "mx-sndif", "hn-senaf"
 PAGE_LIMIT = 500  # the gateway's largest page

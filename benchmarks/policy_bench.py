@@ -27,10 +27,10 @@ from fastapi.testclient import TestClient
 from services.exchange.registry_client import RegistryClient
 from services.registry.app import create_app
 from services.registry.models import Agreement, Consent
-from shared.auth import Role, issue_token
-from shared.db import migrate, session_scope, utcnow
-from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
-from shared.settings import Settings
+from shared.kit.db import migrate, session_scope, utcnow
+from shared.protocol.auth import Role, issue_token
+from shared.protocol.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.protocol.settings import Settings
 
 COUNTRIES = {"mx-sndif": "MX", "hn-senaf": "HN"}
 CATEGORIES = ["identity", "protection", "child-views", "family", "location"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.db import migrate
+from shared.kit.db import migrate
 
 
 def main() -> None:

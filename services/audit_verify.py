@@ -24,9 +24,9 @@ import httpx
 from services.registry import merkle
 from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
-from shared.audit_events import AuditRejected, KeyRecord, verify_signature
-from shared.envelope import EnvelopeError, verify
-from shared.pagination import every
+from shared.kit.pagination import every
+from shared.protocol.audit_events import AuditRejected, KeyRecord, verify_signature
+from shared.protocol.envelope import EnvelopeError, verify
 
 PAGE = 1000
 

@@ -29,9 +29,9 @@ SERVICES = ("directory", "registry", "exchange")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from shared.db import migrate
-    from shared.logging import configure_logging
-    from shared.settings import get_settings
+    from shared.kit.db import migrate
+    from shared.kit.logging import configure_logging
+    from shared.protocol.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.effective_log_format, settings.log_level, args.service)
@@ -130,7 +130,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _nats_init(args: argparse.Namespace) -> int:
-    from shared.nats_auth import load_or_create_trust, public_key, write_server_include
+    from shared.protocol.nats_auth import load_or_create_trust, public_key, write_server_include
 
     try:
         trust = load_or_create_trust(args.dir)
@@ -149,7 +149,7 @@ For the directory service, which issues a joining country's gateway credentials:
 
 
 def _nats_credentials(args: argparse.Namespace) -> int:
-    from shared.nats_auth import (
+    from shared.protocol.nats_auth import (
         ADMIN,
         CREDS_DIR,
         REGISTRY,

@@ -32,10 +32,9 @@ from services import demo_data
 from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
-from shared.auth import Role, new_token
-from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
-from shared.messaging import ensure_streams
-from shared.nats_auth import (
+from shared.protocol.auth import Role, new_token
+from shared.protocol.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.protocol.nats_auth import (
     ADMIN,
     REGISTRY,
     SERVER_INCLUDE_FILE,
@@ -45,6 +44,7 @@ from shared.nats_auth import (
     load_or_create_trust,
     write_server_include,
 )
+from shared.protocol.subjects import ensure_streams
 from shared.web.people import new_password, provision_people
 
 HOST = "127.0.0.1"

@@ -1,1 +1,2 @@
-"""Code every Enlace service needs and that knows no single service's domain."""
+"""Code the Enlace services share: `kit` (domain-free), `protocol` (what they agree on) and
+`web` (the consoles' common pages, translations and sign-in)."""

@@ -10,7 +10,7 @@ credentials (`enlace nats credentials --admin`):
 
 Run it again with another --replicas to change the replication of existing streams.
 Subjects, storage, retention and the duplicate window are the ones the services expect
-(shared/messaging.py). Needs the project installed (the venv of the services).
+(shared/kit/jetstream.py). Needs the project installed (the venv of the services).
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import nats
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from shared.messaging import (
+from shared.kit.jetstream import DUPLICATE_WINDOW_SECONDS, STREAM_MAX_AGE_SECONDS
+from shared.protocol.subjects import (
     AUDIT_STREAM,
     AUDIT_SUBJECTS,
-    DUPLICATE_WINDOW_SECONDS,
     MESSAGE_SUBJECTS,
     MESSAGES_STREAM,
-    STREAM_MAX_AGE_SECONDS,
 )
 
 

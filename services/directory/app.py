@@ -6,10 +6,10 @@ from fastapi import FastAPI
 
 from services.directory.credentials import nats_issuer
 from services.directory.endpoints import router
-from shared.db import database_is_reachable, make_engine
-from shared.envelope import load_or_create_private_key, service_key_path
-from shared.http import create_service_app
-from shared.settings import Settings
+from shared.kit.db import database_is_reachable, make_engine
+from shared.kit.http import create_service_app
+from shared.protocol.envelope import load_or_create_private_key, service_key_path
+from shared.protocol.settings import Settings
 
 SERVICE = "directory"
 

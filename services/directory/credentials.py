@@ -1,6 +1,6 @@
 """The NATS credentials the directory issues with a gateway's token: a user of the ENLACE
 account for the gateway of one country, signed with the account's signing key
-(shared/nats_auth.py), whose permissions are that country's (docs/protocol.md §2)."""
+(shared/protocol/nats_auth.py), whose permissions are that country's (docs/protocol.md §2)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import nkeys
 
 from services.directory.service import NatsIssuer
-from shared.errors import Unavailable
-from shared.nats_auth import gateway_credentials
-from shared.settings import Settings
+from shared.kit.errors import Unavailable
+from shared.protocol.nats_auth import gateway_credentials
+from shared.protocol.settings import Settings
 
 
 def nats_issuer(settings: Settings) -> NatsIssuer | None:

@@ -52,11 +52,11 @@ from services.directory.service import (
     Kind,
 )
 from services.directory.snapshot import sign_snapshot
-from shared.acting import Caller
-from shared.auth import Role, SessionDep, require_role
-from shared.limits import NonNegativeInt32
-from shared.pagination import PageRequest, Pages, pagination
-from shared.problems import problem_responses
+from shared.kit.limits import NonNegativeInt32
+from shared.kit.pagination import PageRequest, Pages, pagination
+from shared.kit.problems import problem_responses
+from shared.protocol.acting import Caller
+from shared.protocol.auth import Role, SessionDep, require_role
 
 router = APIRouter(prefix="/v1", tags=["directory"], responses=problem_responses(401, 403, 422))
 

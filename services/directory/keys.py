@@ -19,8 +19,8 @@ import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from joserfc.jwk import OKPKey
 
-from shared.envelope import ACCEPTED_ALGORITHMS, SIGNING_ALGORITHM
-from shared.errors import Unprocessable
+from shared.kit.errors import Unprocessable
+from shared.protocol.envelope import ACCEPTED_ALGORITHMS, SIGNING_ALGORITHM
 
 ENCRYPTION_ALGORITHM = "ECDH-ES"
 # curve: (use, the algorithm published, the algorithms a registration may name)

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Index, Text
 from sqlmodel import Field, SQLModel
 
-from shared.auth import ApiToken
-from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.kit.db import JSONValue, UTCDateTime, utcnow
+from shared.protocol.auth import ApiToken
 
 
 class DirectoryState(SQLModel, table=True):
@@ -144,7 +144,7 @@ class Change(SQLModel, table=True):
     action: str = Field(max_length=20)
     actor_institution: str = Field(max_length=64)
     actor_role: str = Field(max_length=32)
-    # The person a gateway acted for (shared/acting.py): their id and username there.
+    # The person a gateway acted for (shared/protocol/acting.py): their id and username there.
     actor_person_id: str | None = Field(default=None, max_length=64)
     actor_person_name: str | None = Field(default=None, max_length=100)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

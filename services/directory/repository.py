@@ -22,9 +22,9 @@ from services.directory.models import (
     InstitutionKey,
     SearchTag,
 )
-from shared.auth import ApiToken
-from shared.directory_search import MAX_AREA_DEPTH
-from shared.pagination import invalid_cursor
+from shared.kit.pagination import invalid_cursor
+from shared.protocol.auth import ApiToken
+from shared.protocol.directory_search import MAX_AREA_DEPTH
 
 Row = TypeVar("Row", bound=SQLModel)
 Listed = TypeVar("Listed", Institution, FocalPoint)

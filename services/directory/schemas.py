@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from shared.pagination import Page
+from shared.kit.pagination import Page
 
 
 class InstitutionType(StrEnum):

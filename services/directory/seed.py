@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.directory.service import EDITABLE, DirectoryService, Kind
-from shared.auth import Principal, Role, issue_token
-from shared.db import make_engine, migrate, session_scope
+from shared.kit.db import make_engine, migrate, session_scope
+from shared.protocol.auth import Principal, Role, issue_token
 
 SECRETARIAT = "crm-secretariat"
 SEED_ACTOR = Principal(SECRETARIAT, "", Role.regional_admin)

@@ -47,8 +47,10 @@ from services.directory.schemas import (
     PublicKeyIn,
     RevocationReason,
 )
-from shared.acting import person_of
-from shared.auth import (
+from shared.kit.db import utcnow
+from shared.kit.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from shared.protocol.acting import person_of
+from shared.protocol.auth import (
     TOKEN_ID_LENGTH,
     Principal,
     Role,
@@ -57,8 +59,7 @@ from shared.auth import (
     require_role,
     token_id,
 )
-from shared.db import utcnow
-from shared.directory_search import (
+from shared.protocol.directory_search import (
     area_search_text,
     best_ranks,
     coverage,
@@ -68,7 +69,6 @@ from shared.directory_search import (
     lookup_message,
     search_terms,
 )
-from shared.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
 ADMINS = (Role.country_admin, Role.regional_admin)
 # Issues the NATS credentials (.creds text) of a country's gateway.

@@ -11,7 +11,7 @@ from typing import Any
 
 from joserfc.jwk import OKPKey
 
-from shared.envelope import sign
+from shared.protocol.envelope import sign
 
 SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
 ISSUER = "enlace-directory"

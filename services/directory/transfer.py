@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.errors import Problem, Unprocessable
+from shared.kit.errors import Problem, Unprocessable
 
 CSV_MEDIA_TYPE = "text/csv"
 JSON_MEDIA_TYPE = "application/json"

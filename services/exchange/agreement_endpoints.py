@@ -9,14 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict
 
-from shared.auth import CurrentPrincipal, Principal, Role, require_role
-from shared.db import utcnow
-from shared.envelope import sign
-from shared.errors import Forbidden
-from shared.http import url_path
-from shared.limits import PositiveInt32
-from shared.pagination import Page, PageRequest, Pages
-from shared.problems import problem_responses
+from shared.kit.db import utcnow
+from shared.kit.errors import Forbidden
+from shared.kit.http import url_path
+from shared.kit.limits import PositiveInt32
+from shared.kit.pagination import Page, PageRequest, Pages
+from shared.kit.problems import problem_responses
+from shared.protocol.auth import CurrentPrincipal, Principal, Role, require_role
+from shared.protocol.envelope import sign
 
 router = APIRouter(prefix="/v1", tags=["agreements and consents"],
                    responses=problem_responses(401, 403, 422, 503))

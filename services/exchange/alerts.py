@@ -21,14 +21,14 @@ from services.exchange.schemas import (
     AlertTargetPublic,
     AlertView,
 )
-from shared.audit_events import claimed_uuid, claimed_version
-from shared.auth import Principal, Role, require_role
-from shared.db import session_scope, utcnow
-from shared.envelope import Envelope
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.logging import get_logger
-from shared.pagination import keyset
-from shared.vocabulary import AuditEventType, MessageType
+from shared.kit.db import session_scope, utcnow
+from shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.kit.logging import get_logger
+from shared.kit.pagination import keyset
+from shared.protocol.audit_events import claimed_uuid, claimed_version
+from shared.protocol.auth import Principal, Role, require_role
+from shared.protocol.envelope import Envelope
+from shared.protocol.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
 

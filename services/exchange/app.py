@@ -30,22 +30,24 @@ from services.exchange.messaging import (
 )
 from services.exchange.registry_client import PolicyRefresher, RegistryClient
 from services.exchange.webhooks import WebhookDispatcher
-from shared.db import database_is_reachable, make_engine
-from shared.envelope import public_jwk
-from shared.http import create_service_app
-from shared.logging import get_logger
-from shared.messaging import (
+from shared.kit.db import database_is_reachable, make_engine
+from shared.kit.http import create_service_app
+from shared.kit.jetstream import (
     MAX_BACKOFF_SECONDS,
-    MESSAGES_STREAM,
-    POLICY_CHANGES_SUBJECT,
     bind_durable_consumer,
     close,
-    connect,
     consume_forever,
+)
+from shared.kit.logging import get_logger
+from shared.protocol.envelope import public_jwk
+from shared.protocol.nats_auth import connect_as
+from shared.protocol.sealing import encryption_jwk
+from shared.protocol.settings import Settings
+from shared.protocol.subjects import (
+    MESSAGES_STREAM,
+    POLICY_CHANGES_SUBJECT,
     country_messages_filter,
 )
-from shared.sealing import encryption_jwk
-from shared.settings import Settings
 
 SERVICE = "exchange"
 
@@ -122,7 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
         # change notice (and after a NATS reconnection, which may have missed some), and
         # every ENLACE_POLICY_SNAPSHOT_REFRESH_SECONDS.
         policy = PolicyRefresher(gateway.registry, gateway.keys)
-        nc = await connect(settings.nats_url, f"enlace-gateway-{gateway.country}",
+        nc = await connect_as(settings.nats_url, f"enlace-gateway-{gateway.country}",
                            settings.nats_credentials, settings.nats_inbox_prefix,
                            on_reconnect=policy.reconnected)
         js = nc.jetstream()

@@ -28,10 +28,10 @@ from services.exchange.regional_client import (
     RegionalServiceDown,
     RegionalServiceRefused,
 )
-from shared.acting import acting_headers
-from shared.auth import Role
-from shared.envelope import EnvelopeError, verify
-from shared.logging import get_logger
+from shared.kit.logging import get_logger
+from shared.protocol.acting import acting_headers
+from shared.protocol.auth import Role
+from shared.protocol.envelope import EnvelopeError, verify
 
 SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
 ISSUER = "enlace-directory"
@@ -221,7 +221,7 @@ class DirectoryClient(RegionalClient):
     def act_for_admin(self, institution_id: str, person_id: str, person_name: str,
                       method: str, path: str, **kwargs: Any) -> Any:
         """The directory's live answer to a call the gateway makes, with the token of the
-        person's institution, for a country administrator (shared/acting.py): the directory
+        person's institution, for a country administrator (shared/protocol/acting.py): the directory
         applies that scope for the institution's country and names the person in its history.
         Its problems are passed on (RegionalProblem)."""
         response = self.request(

@@ -32,10 +32,10 @@ from services.exchange.schemas import (
 )
 from services.exchange.service import PreparedReferral, ReferralService
 from services.exchange.webhooks import WebhookService
-from shared.auth import CurrentPrincipal, KnownPrincipal, SessionDep, confirm_token
-from shared.db import session_scope
-from shared.pagination import PageRequest, Pages, pagination
-from shared.problems import problem_responses
+from shared.kit.db import session_scope
+from shared.kit.pagination import PageRequest, Pages, pagination
+from shared.kit.problems import problem_responses
+from shared.protocol.auth import CurrentPrincipal, KnownPrincipal, SessionDep, confirm_token
 
 router = APIRouter(prefix="/v1", tags=["exchange"],
                    responses=problem_responses(401, 403, 422, 503))

@@ -16,20 +16,15 @@ from services.exchange.models import OutboxMessage
 from services.exchange.registry_client import RegistryClient
 from services.exchange.repository import GatewayRepository
 from services.exchange.webhooks import pushes, queue_webhooks
-from shared.audit_events import AuditEvent, sign_event
-from shared.db import utcnow
-from shared.envelope import Envelope, sign_envelope
-from shared.errors import Unprocessable
-from shared.logging import current_correlation_id, get_logger
-from shared.messaging import (
-    SENDER_HEADER,
-    TYPE_HEADER,
-    audit_subject,
-    headers_for,
-    message_subject,
-)
-from shared.sealing import seal, unseal
-from shared.vocabulary import AuditEventType
+from shared.kit.db import utcnow
+from shared.kit.errors import Unprocessable
+from shared.kit.jetstream import headers_for
+from shared.kit.logging import current_correlation_id, get_logger
+from shared.protocol.audit_events import AuditEvent, sign_event
+from shared.protocol.envelope import Envelope, sign_envelope
+from shared.protocol.sealing import seal, unseal
+from shared.protocol.subjects import SENDER_HEADER, TYPE_HEADER, audit_subject, message_subject
+from shared.protocol.vocabulary import AuditEventType
 
 log = get_logger(__name__)
 

@@ -17,12 +17,18 @@ from services.exchange.regional_client import RegionalServiceDown
 from services.exchange.registry_client import PolicyQuestionRefused
 from services.exchange.repository import GatewayRepository
 from services.exchange.service import AUDIT_OF_ACTION, add_event, counterpart_of, local_party
-from shared.audit_events import claimed_id, claimed_message_type, claimed_uuid, reason_code
-from shared.db import session_scope, utcnow
-from shared.envelope import Envelope, EnvelopeError, digest, unverified_parts, verify_envelope
-from shared.logging import get_logger
-from shared.settings import Settings
-from shared.vocabulary import AuditEventType, MessageType
+from shared.kit.db import session_scope, utcnow
+from shared.kit.logging import get_logger
+from shared.protocol.audit_events import claimed_id, claimed_message_type, claimed_uuid, reason_code
+from shared.protocol.envelope import (
+    Envelope,
+    EnvelopeError,
+    digest,
+    unverified_parts,
+    verify_envelope,
+)
+from shared.protocol.settings import Settings
+from shared.protocol.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
 

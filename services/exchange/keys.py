@@ -6,8 +6,8 @@ from pathlib import Path
 
 from joserfc.jwk import OKPKey
 
-from shared.envelope import load_or_create_private_key
-from shared.sealing import CURVE
+from shared.protocol.envelope import load_or_create_private_key
+from shared.protocol.sealing import CURVE
 
 
 def signing_key_path(data_dir: Path, institution_id: str) -> Path:

@@ -20,9 +20,9 @@ from services.exchange.inbound import InboundLimits, InboundService
 from services.exchange.models import OutboxMessage
 from services.exchange.regional_client import RegionalServiceDown
 from services.exchange.repository import GatewayRepository
-from shared.db import session_scope
-from shared.envelope import EnvelopeError, unverified_parts
-from shared.logging import get_logger
+from shared.kit.db import session_scope
+from shared.kit.logging import get_logger
+from shared.protocol.envelope import EnvelopeError, unverified_parts
 
 log = get_logger(__name__)
 
@@ -127,7 +127,7 @@ def conversation_of(msg: Msg) -> str:
 
 class InboundConsumer:
     # Threads of its own, so that a message never waits behind a request or the outbox.
-    # Writes are one at a time anyway (shared/db.py); the threads overlap what waits on the
+    # Writes are one at a time anyway (shared/kit/db.py); the threads overlap what waits on the
     # network (the policy decision) with other messages' work.
     threads = 8
 

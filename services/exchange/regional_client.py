@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from shared.errors import Problem, Unavailable
-from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
-from shared.logging import CORRELATION_HEADER, current_correlation_id
+from shared.kit.errors import Problem, Unavailable
+from shared.kit.http import SERVICE_CALL_TIMEOUT_SECONDS
+from shared.kit.logging import CORRELATION_HEADER, current_correlation_id
 
 
 class RegionalServiceDown(Unavailable):

@@ -3,7 +3,7 @@ registry's signed policy snapshot of each hosted institution; agreements and con
 
 The snapshots are fetched at start-up and refreshed in the background (`PolicyRefresher`):
 at once when the registry publishes a policy change notice on NATS
-(`shared.messaging.POLICY_CHANGES_SUBJECT`), else every `refresh_seconds`. A decision asked
+(`shared.kit.jetstream.POLICY_CHANGES_SUBJECT`), else every `refresh_seconds`. A decision asked
 before a snapshot is held, or while the one held has not been refreshed for
 `STALE_AFTER_PERIODS` periods, is asked of the registry; while the registry cannot be
 reached, it is made from the last snapshot verified, until that expires.
@@ -29,11 +29,11 @@ from services.exchange.regional_client import (
     RegionalServiceDown,
     RegionalServiceRefused,
 )
-from shared.db import utcnow
-from shared.envelope import EnvelopeError, verify
-from shared.logging import get_logger
-from shared.policy import DecisionRequest, PolicySnapshot, evaluate
-from shared.settings import Settings
+from shared.kit.db import utcnow
+from shared.kit.logging import get_logger
+from shared.protocol.envelope import EnvelopeError, verify
+from shared.protocol.policy import DecisionRequest, PolicySnapshot, evaluate
+from shared.protocol.settings import Settings
 
 log = get_logger(__name__)
 

@@ -16,7 +16,7 @@ from services.exchange.models import (
     Referral,
     ReferralEvent,
 )
-from shared.db import utcnow
+from shared.kit.db import utcnow
 
 
 class GatewayRepository:

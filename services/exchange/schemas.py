@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.pagination import Page
-from shared.vocabulary import AlertCategory, DataCategory, Purpose
+from shared.kit.pagination import Page
+from shared.protocol.vocabulary import AlertCategory, DataCategory, Purpose
 
 CountryCode = Field(pattern=r"^[A-Z]{2}$")
 ShortText = Field(min_length=1, max_length=200)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.auth import Role, issue_token
-from shared.db import make_engine, migrate, session_scope
+from shared.kit.db import make_engine, migrate, session_scope
+from shared.protocol.auth import Role, issue_token
 
 GATEWAY_ROLES = (Role.caseworker, Role.country_admin, Role.auditor, Role.consular_officer)
 

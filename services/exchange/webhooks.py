@@ -24,11 +24,11 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from services.exchange.models import WebhookDelivery, WebhookSubscription
-from shared.auth import Principal, Role, require_role
-from shared.db import session_scope, utcnow
-from shared.errors import NotFound
-from shared.logging import get_logger
-from shared.vocabulary import AuditEventType
+from shared.kit.db import session_scope, utcnow
+from shared.kit.errors import NotFound
+from shared.kit.logging import get_logger
+from shared.protocol.auth import Principal, Role, require_role
+from shared.protocol.vocabulary import AuditEventType
 
 SIGNATURE_HEADER = "Enlace-Signature"
 EVENT_HEADER = "Enlace-Event"

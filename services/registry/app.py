@@ -14,17 +14,13 @@ from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.introspection import TokenIntrospector
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest, PolicyChangeNotices
-from shared.db import database_is_reachable, make_engine
-from shared.envelope import load_or_create_private_key, service_key_path
-from shared.http import create_service_app
-from shared.messaging import (
-    AUDIT_STREAM,
-    AUDIT_SUBJECTS,
-    connect,
-    durable_pull_subscription,
-    ensure_streams,
-)
-from shared.settings import Settings
+from shared.kit.db import database_is_reachable, make_engine
+from shared.kit.http import create_service_app
+from shared.kit.jetstream import durable_pull_subscription
+from shared.protocol.envelope import load_or_create_private_key, service_key_path
+from shared.protocol.nats_auth import connect_as
+from shared.protocol.settings import Settings
+from shared.protocol.subjects import AUDIT_STREAM, AUDIT_SUBJECTS, ensure_streams
 
 SERVICE = "registry"
 
@@ -34,7 +30,7 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nc = await connect(settings.nats_url, "enlace-registry", settings.nats_credentials,
+        nc = await connect_as(settings.nats_url, "enlace-registry", settings.nats_credentials,
                            settings.nats_inbox_prefix)
         js = nc.jetstream()
         await ensure_streams(js)

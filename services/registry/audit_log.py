@@ -17,10 +17,10 @@ from joserfc.jwk import OKPKey
 from services.registry import merkle
 from services.registry.models import AuditCheckpoint
 from services.registry.repository import RegistryRepository
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
-from shared.db import utcnow
-from shared.envelope import sign
-from shared.errors import Unprocessable
+from shared.kit.db import utcnow
+from shared.kit.errors import Unprocessable
+from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.protocol.envelope import sign
 
 CHECKPOINT_MEDIA_TYPE = "enlace-checkpoint+jws"
 ENTRY_FIELDS = ("event_id", "event_type", "occurred_at", "recorded_at", "source",

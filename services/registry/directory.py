@@ -9,10 +9,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from shared.audit_events import KeyRecord
-from shared.errors import Unavailable
-from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
-from shared.pagination import every as every_item
+from shared.kit.errors import Unavailable
+from shared.kit.http import SERVICE_CALL_TIMEOUT_SECONDS
+from shared.kit.pagination import every as every_item
+from shared.protocol.audit_events import KeyRecord
 
 
 class DirectoryUnavailable(Unavailable):

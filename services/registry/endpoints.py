@@ -33,10 +33,10 @@ from services.registry.schemas import (
     Withdrawal,
 )
 from services.registry.service import RegistryService
-from shared.auth import CurrentPrincipal, SessionDep
-from shared.limits import NonNegativeInt64, PositiveInt32, PositiveInt64
-from shared.pagination import PageRequest, Pages, pagination
-from shared.problems import problem_responses
+from shared.kit.limits import NonNegativeInt64, PositiveInt32, PositiveInt64
+from shared.kit.pagination import PageRequest, Pages, pagination
+from shared.kit.problems import problem_responses
+from shared.protocol.auth import CurrentPrincipal, SessionDep
 
 router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422, 503))
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import httpx
 
 from services.registry.directory import DirectoryUnavailable
-from shared.auth import Principal, Role, hash_token
-from shared.http import SERVICE_CALL_TIMEOUT_SECONDS
+from shared.kit.http import SERVICE_CALL_TIMEOUT_SECONDS
+from shared.protocol.auth import Principal, Role, hash_token
 
 MAX_CACHED = 10_000  # answers kept at most; the oldest go first
 

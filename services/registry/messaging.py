@@ -24,7 +24,10 @@ from sqlalchemy import Engine
 from services.registry.directory import Directory, DirectoryUnavailable
 from services.registry.models import AuditQuarantine
 from services.registry.service import RegistryService
-from shared.audit_events import (
+from shared.kit.db import session_scope, utcnow
+from shared.kit.jetstream import fetch_batches
+from shared.kit.logging import get_logger
+from shared.protocol.audit_events import (
     AuditEvent,
     AuditRejected,
     KeyRecord,
@@ -34,11 +37,9 @@ from shared.audit_events import (
     parse_event,
     verify_signature,
 )
-from shared.db import session_scope, utcnow
-from shared.envelope import EnvelopeError, unverified_parts
-from shared.logging import get_logger
-from shared.messaging import POLICY_CHANGE_TYPE, POLICY_CHANGES_SUBJECT, fetch_batches
-from shared.vocabulary import AuditEventType
+from shared.protocol.envelope import EnvelopeError, unverified_parts
+from shared.protocol.subjects import POLICY_CHANGE_TYPE, POLICY_CHANGES_SUBJECT
+from shared.protocol.vocabulary import AuditEventType
 
 AUDIT_CONSUMER = "registry-audit"
 BATCH_SIZE = 500

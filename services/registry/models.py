@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import BigInteger, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-from shared.auth import ApiToken
-from shared.db import JSONValue, UTCDateTime, utcnow
+from shared.kit.db import JSONValue, UTCDateTime, utcnow
+from shared.protocol.auth import ApiToken
 from shared.web.people import Person, WebSession
 
 

@@ -20,7 +20,7 @@ from services.registry.models import (
     AuditTree,
     Consent,
 )
-from shared.pagination import keyset
+from shared.kit.pagination import keyset
 
 NodeKey = tuple[int, int]
 

@@ -15,8 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-from shared.pagination import Page
-from shared.policy import (
+from shared.kit.pagination import Page
+from shared.protocol.policy import (
     AgreementStatus,
     CaseReference,
     Decision,
@@ -25,7 +25,7 @@ from shared.policy import (
     IdStr,
     LegalBasis,
 )
-from shared.vocabulary import DataCategory, MessageType, Purpose
+from shared.protocol.vocabulary import DataCategory, MessageType, Purpose
 
 __all__ = ["AgreementStatus", "Decision", "DecisionRequest", "DenyReason", "LegalBasis"]
 

@@ -15,8 +15,8 @@ from services.demo_data import SAMPLE_REFERRAL
 from services.directory.seed import SECRETARIAT, country_of
 from services.registry.schemas import AgreementCreate, ConsentCreate, StatusChange
 from services.registry.service import RegistryService
-from shared.auth import Principal, Role, issue_token
-from shared.db import make_engine, migrate, session_scope
+from shared.kit.db import make_engine, migrate, session_scope
+from shared.protocol.auth import Principal, Role, issue_token
 
 DEMO_AGREEMENT: dict[str, Any] = {
     "id": "agr-mx-sndif-hn-senaf-2026",

@@ -32,13 +32,13 @@ from services.registry.schemas import (
     StatusChange,
     Withdrawal,
 )
-from shared.audit_events import AuditEvent, reason_code
-from shared.auth import Principal, Role, require_role
-from shared.db import utcnow
-from shared.envelope import EnvelopeError, sign, unverified_parts, verify
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.logging import get_logger
-from shared.policy import (
+from shared.kit.db import utcnow
+from shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.kit.logging import get_logger
+from shared.protocol.audit_events import AuditEvent, reason_code
+from shared.protocol.auth import Principal, Role, require_role
+from shared.protocol.envelope import EnvelopeError, sign, unverified_parts, verify
+from shared.protocol.policy import (
     AgreementStatus,
     AgreementTerms,
     BasisTerms,
@@ -48,8 +48,8 @@ from shared.policy import (
     evaluate,
     is_country,
 )
-from shared.vocabulary import AuditEventType as Event
-from shared.vocabulary import MessageType
+from shared.protocol.vocabulary import AuditEventType as Event
+from shared.protocol.vocabulary import MessageType
 
 log = get_logger(__name__)
 

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from shared.errors import PROBLEM_MEDIA_TYPE
-from shared.problems import PROBLEM_EXAMPLES
+from shared.kit.errors import PROBLEM_MEDIA_TYPE
+from shared.kit.problems import PROBLEM_EXAMPLES
 
 DOCS_PAGE = """<!doctype html>
 <html lang="en">

@@ -187,7 +187,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "alert-ack": N_("alert acknowledgement"), "alert-located": N_("child located"),
         "rejection": N_("rejection"),
     },
-    # Why the gateway refused a message (shared.audit_events.ReasonCode).
+    # Why the gateway refused a message (shared.protocol.audit_events.ReasonCode).
     "quarantine_reason": {
         "malformed": N_("not a well-formed message"),
         "unknown_sender": N_("the sender is not in the directory"),
@@ -239,7 +239,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "reception": N_("Reception"), "requested_services": N_("Requested services"),
         "documents": N_("Documents"),
     },
-    # Why the registry refused an audit event (shared.audit_events.AuditRejected codes).
+    # Why the registry refused an audit event (shared.protocol.audit_events.AuditRejected codes).
     "audit_rejection": {
         "unverifiable": N_("the signature could not be checked yet"),
         "unsigned": N_("not signed"), "malformed": N_("not a well-formed event"),

@@ -24,8 +24,8 @@ from markupsafe import Markup
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from shared.auth import Principal, SessionDep
-from shared.logging import get_logger
+from shared.kit.logging import get_logger
+from shared.protocol.auth import Principal, SessionDep
 from shared.web import i18n
 from shared.web.people import (
     Authenticator,

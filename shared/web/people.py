@@ -19,8 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Field, Session, SQLModel, select
 
-from shared.auth import Principal, Role
-from shared.db import UTCDateTime, utcnow
+from shared.kit.db import UTCDateTime, utcnow
+from shared.protocol.auth import Principal, Role
 
 SESSION_LIFETIME = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
@@ -210,7 +210,7 @@ def change_password(session: Session, person: Person, current: str, new: str) ->
 
 def provision_people(database_url: str, people: dict[str, tuple[str, str, Role, str]]) -> None:
     """Demo people: username -> (institution, country, role, password); existing ones stay."""
-    from shared.db import make_engine, session_scope
+    from shared.kit.db import make_engine, session_scope
 
     engine = make_engine(database_url)
     with session_scope(engine) as session:

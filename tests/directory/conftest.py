@@ -14,10 +14,10 @@ import pytest
 
 from services.directory.app import create_app
 from services.directory.seed import DEMO_USERS, provision_directory
-from shared.auth import new_token
-from shared.envelope import load_or_create_private_key, public_jwk, service_key_path
-from shared.nats_auth import new_seed, public_key, write_secret
-from shared.settings import Settings
+from shared.protocol.auth import new_token
+from shared.protocol.envelope import load_or_create_private_key, public_jwk, service_key_path
+from shared.protocol.nats_auth import new_seed, public_key, write_secret
+from shared.protocol.settings import Settings
 from tests.inprocess import Server, database_fixture
 
 GATEWAY_INSTITUTIONS = ("mx-sndif", "mx-pfpnna", "hn-senaf")

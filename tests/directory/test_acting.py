@@ -1,11 +1,11 @@
 """Issue #9: a gateway acts toward the directory for a country administrator of its country
-(shared/acting.py): exactly that scope, never wider, and the history names the person."""
+(shared/protocol/acting.py): exactly that scope, never wider, and the history names the person."""
 
 from __future__ import annotations
 
 import httpx
 
-from shared.acting import NAME_HEADER, PERSON_HEADER, ROLE_HEADER
+from shared.protocol.acting import NAME_HEADER, PERSON_HEADER, ROLE_HEADER
 from tests.directory.conftest import RunningDirectory, focal_point_body
 from tests.helpers import assert_problem, unique
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import MIN_REFRESH_INTERVAL
-from shared.sealing import encryption_jwk
+from shared.protocol.sealing import encryption_jwk
 from tests.directory.conftest import RunningDirectory
 from tests.directory.test_snapshot import client
 

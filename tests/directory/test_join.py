@@ -20,8 +20,8 @@ from joserfc.jwk import OKPKey
 from services.exchange.directory_client import DirectoryClient
 from services.registry.directory import DirectoryUnavailable
 from services.registry.introspection import TokenIntrospector
-from shared.auth import Principal, Role, hash_token
-from shared.nats_auth import creds_jwt, decode_jwt, public_key
+from shared.protocol.auth import Principal, Role, hash_token
+from shared.protocol.nats_auth import creds_jwt, decode_jwt, public_key
 from tests.directory.conftest import RunningDirectory, institution_body
 from tests.helpers import assert_problem, unique
 

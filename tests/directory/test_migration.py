@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from services.directory.service import DirectoryService
-from shared.db import make_engine, migrate, session_scope
+from shared.kit.db import make_engine, migrate, session_scope
 from tests.inprocess import database_fixture
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "directory" / "migrations"

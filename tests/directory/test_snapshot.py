@@ -17,8 +17,8 @@ from joserfc.jwk import OKPKey
 
 from services.exchange.directory_client import DirectoryClient, UnknownInstitution
 from services.exchange.regional_client import RegionalServiceDown
-from shared.directory_search import RecordSearch
-from shared.envelope import generate_signing_key, public_jwk
+from shared.protocol.directory_search import RecordSearch
+from shared.protocol.envelope import generate_signing_key, public_jwk
 from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body
 from tests.helpers import assert_problem, unique
 

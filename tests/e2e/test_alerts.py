@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.envelope import Envelope, sign_envelope
+from shared.protocol.envelope import Envelope, sign_envelope
 from tests.conftest import RunningStack
 from tests.e2e.test_quarantine import mexican_key, publish, quarantined
 from tests.helpers import wait_until

@@ -16,7 +16,7 @@ import pytest
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.exchange.keys import signing_key_path
-from shared.envelope import Envelope, load_or_create_private_key, sign_envelope
+from shared.protocol.envelope import Envelope, load_or_create_private_key, sign_envelope
 from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.helpers import wait_until
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.settings import Settings
+from shared.protocol.settings import Settings
 from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.helpers import wait_until
 

@@ -9,7 +9,7 @@ import uuid
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.seed import DEMO_AGREEMENT
-from shared.envelope import Envelope, generate_signing_key, sign_envelope
+from shared.protocol.envelope import Envelope, generate_signing_key, sign_envelope
 from tests.conftest import RunningStack
 from tests.e2e.test_quarantine import publish
 from tests.helpers import wait_until

@@ -24,9 +24,8 @@ from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import APIError
 
 from services.stack import create_streams, nats_server_binary, write_nats_config
-from shared import messaging
-from shared.messaging import AUDIT_STREAM, MESSAGES_STREAM, POLICY_CHANGES_SUBJECT
-from shared.nats_auth import (
+from shared.kit import jetstream
+from shared.protocol.nats_auth import (
     Trust,
     connect_options,
     creds_jwt,
@@ -36,6 +35,15 @@ from shared.nats_auth import (
     new_seed,
     public_key,
     user_jwt,
+)
+from shared.protocol.nats_auth import (
+    connect_as as connect_identity,
+)
+from shared.protocol.subjects import (
+    AUDIT_STREAM,
+    MESSAGES_STREAM,
+    POLICY_CHANGES_SUBJECT,
+    country_messages_filter,
 )
 from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.e2e.test_referral_flow import delivered, send
@@ -318,12 +326,12 @@ async def test_a_gateway_waits_for_the_streams_it_may_not_create(
         bare_server: tuple[Trust, str], monkeypatch: pytest.MonkeyPatch):
     trust, url = bare_server
     recorded = StreamMissingLog()
-    monkeypatch.setattr(messaging, "log", recorded)
-    gateway = await wait_for_server(lambda: messaging.connect(
+    monkeypatch.setattr(jetstream, "log", recorded)
+    gateway = await wait_for_server(lambda: connect_identity(
         url, "test", trust.ensure_creds("gateway-HN")))
-    binding = asyncio.create_task(messaging.bind_durable_consumer(
+    binding = asyncio.create_task(jetstream.bind_durable_consumer(
         gateway.jetstream(timeout=5), MESSAGES_STREAM, "gateway-HN",
-        messaging.country_messages_filter("HN"), retry_seconds=0.2))
+        country_messages_filter("HN"), retry_seconds=0.2))
     deadline = asyncio.get_running_loop().time() + VIOLATION_WAIT
     while "stream_missing" not in recorded.events:
         assert not binding.done(), binding

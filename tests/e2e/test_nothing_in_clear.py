@@ -13,7 +13,7 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from services.demo_data import SAMPLE_REFERRAL
-from shared.envelope import Envelope, sign_envelope
+from shared.protocol.envelope import Envelope, sign_envelope
 from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.e2e.test_quarantine import mexican_key, publish
 from tests.helpers import wait_until

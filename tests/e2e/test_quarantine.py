@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from services.demo_data import SAMPLE_REFERRAL
 from services.exchange.keys import signing_key_path
-from shared.envelope import (
+from shared.protocol.envelope import (
     MAX_LIFETIME_SECONDS,
     Envelope,
     generate_signing_key,
@@ -27,7 +27,7 @@ from shared.envelope import (
     sign,
     sign_envelope,
 )
-from shared.messaging import MESSAGES_STREAM
+from shared.protocol.subjects import MESSAGES_STREAM
 from tests.conftest import RunningStack
 from tests.helpers import wait_until
 

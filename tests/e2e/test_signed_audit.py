@@ -12,8 +12,8 @@ from joserfc import jws
 from joserfc.jwk import KeySet
 
 from services.demo_data import SAMPLE_REFERRAL
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
-from shared.envelope import generate_signing_key, sign
+from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.protocol.envelope import generate_signing_key, sign
 from tests.conftest import RunningStack
 from tests.helpers import wait_until
 

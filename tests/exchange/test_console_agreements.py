@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 
 from services.exchange.console.agreement_pages import draft_from_form
-from shared.audit_events import ReasonCode
-from shared.policy import AgreementStatus
-from shared.vocabulary import AuditEventType, MessageType
+from shared.protocol.audit_events import ReasonCode
+from shared.protocol.policy import AgreementStatus
+from shared.protocol.vocabulary import AuditEventType, MessageType
 from shared.web.i18n import VOCABULARY, label
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.exchange.inbound import InboundService, Rejected
-from shared.policy import DecisionRequest, decide
+from shared.protocol.policy import DecisionRequest, decide
 from tests.registry.test_policy_function import agreement, basis
 
 NOW = datetime.now(UTC)

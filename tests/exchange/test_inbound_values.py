@@ -41,8 +41,8 @@ def test_an_unreachable_directory_is_waited_for_until_the_message_is_too_old(tmp
     from services.exchange.inbound import InboundLimits, InboundService
     from services.exchange.models import QuarantinedMessage
     from services.exchange.regional_client import RegionalServiceDown
-    from shared.db import make_engine, migrate, session_scope
-    from shared.envelope import generate_signing_key
+    from shared.kit.db import make_engine, migrate, session_scope
+    from shared.protocol.envelope import generate_signing_key
 
     class DirectoryAway:
         def signing_keys(self, institution_id: str) -> list:

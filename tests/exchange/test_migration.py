@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from shared.db import make_engine
+from shared.kit.db import make_engine
 from tests.inprocess import database_fixture
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "exchange" / "migrations"

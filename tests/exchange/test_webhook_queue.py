@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from services.exchange.models import WebhookDelivery
 from services.exchange.webhooks import WebhookService, queue_webhooks
-from shared.auth import Principal, Role
-from shared.db import make_engine, migrate, session_scope
+from shared.kit.db import make_engine, migrate, session_scope
+from shared.protocol.auth import Principal, Role
 
 
 def audit_event(n: int) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from joserfc.jwk import OKPKey
 
 from services.registry.app import create_app
 from services.registry.directory import DirectoryUnavailable
-from shared.audit_events import KeyRecord
-from shared.auth import Role, issue_token
-from shared.db import migrate, session_scope
-from shared.envelope import generate_signing_key, public_jwk, service_key_path, sign
-from shared.settings import Settings
+from shared.kit.db import migrate, session_scope
+from shared.protocol.audit_events import KeyRecord
+from shared.protocol.auth import Role, issue_token
+from shared.protocol.envelope import generate_signing_key, public_jwk, service_key_path, sign
+from shared.protocol.settings import Settings
 from tests.inprocess import database_fixture
 
 INSTITUTIONS = {"mx-sndif": "MX", "mx-pfpnna": "MX", "hn-senaf": "HN", "gt-sbs": "GT"}

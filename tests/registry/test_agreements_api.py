@@ -9,7 +9,7 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
-from shared.envelope import generate_signing_key
+from shared.protocol.envelope import generate_signing_key
 from tests.helpers import assert_problem as problem
 from tests.registry.conftest import Registry, agreement_body
 

@@ -13,8 +13,8 @@ from joserfc import jws
 from joserfc.jwk import OKPKey
 
 from services.registry.messaging import AuditIngest
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
-from shared.envelope import sign
+from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.protocol.envelope import sign
 from tests.helpers import assert_problem
 from tests.registry import rfc9162
 from tests.registry.conftest import NOW, Registry

@@ -1,4 +1,4 @@
-"""The closed audit event schemas (shared/audit_events.py): what the gateway builds and the
+"""The closed audit event schemas (shared/protocol/audit_events.py): what the gateway builds and the
 registry verifies with, checked against the vocabularies they repeat."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.audit_events import (
+from shared.protocol.audit_events import (
     DETAIL_SCHEMAS,
     GATEWAY_EVENT_TYPES,
     AuditEvent,
@@ -22,7 +22,7 @@ from shared.audit_events import (
     claimed_version,
     reason_code,
 )
-from shared.vocabulary import AuditEventType
+from shared.protocol.vocabulary import AuditEventType
 
 
 def test_a_gateway_asserts_every_type_but_the_registrys():

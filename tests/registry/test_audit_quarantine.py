@@ -15,9 +15,9 @@ from joserfc import jws
 from services.audit_verify import VerificationFailed, verify_log
 from services.registry.audit_log import AuditLog
 from services.registry.repository import RegistryRepository
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE, AuditEvent, KeyRecord
-from shared.db import session_scope
-from shared.envelope import key_id, public_jwk, sign
+from shared.kit.db import session_scope
+from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE, AuditEvent, KeyRecord
+from shared.protocol.envelope import key_id, public_jwk, sign
 from tests.helpers import assert_problem
 from tests.registry.conftest import NOW, Registry
 from tests.registry.test_audit_api import event, ingest, registry_key, signed

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import import_jwk, public_jwk, verify
-from shared.policy import PolicySnapshot
+from shared.protocol.envelope import import_jwk, public_jwk, verify
+from shared.protocol.policy import PolicySnapshot
 from tests.helpers import assert_problem
 from tests.registry.conftest import NOW, Registry, consent_body
 

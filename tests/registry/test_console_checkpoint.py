@@ -12,8 +12,8 @@ from services.registry.audit_log import CHECKPOINT_MEDIA_TYPE, AuditLog, iso_utc
 from services.registry.console.checkpoint import Verification, verify_log_here
 from services.registry.models import AuditCheckpoint
 from services.registry.repository import RegistryRepository
-from shared.db import session_scope, utcnow
-from shared.envelope import load_or_create_private_key, sign
+from shared.kit.db import session_scope, utcnow
+from shared.protocol.envelope import load_or_create_private_key, sign
 from tests.registry.conftest import Registry
 from tests.registry.test_audit_api import event, ingest
 

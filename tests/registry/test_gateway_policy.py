@@ -20,8 +20,8 @@ from services.exchange.regional_client import (
 from services.exchange.registry_client import RegistryClient
 from services.registry.models import Consent
 from services.registry.service import SNAPSHOT_MEDIA_TYPE
-from shared.db import session_scope
-from shared.envelope import load_or_create_private_key, public_jwk, sign
+from shared.kit.db import session_scope
+from shared.protocol.envelope import load_or_create_private_key, public_jwk, sign
 from tests.registry.conftest import INSTITUTIONS, NOW, Registry, consent_body, decision_body
 
 WITHDRAWAL = {"withdrawn_by": "guardian", "reason": "changed-mind"}

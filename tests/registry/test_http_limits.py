@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.limits import MAX_INT32, MAX_INT64
+from shared.kit.limits import MAX_INT32, MAX_INT64
 from tests.helpers import assert_problem
 from tests.registry.conftest import Registry
 

@@ -1,11 +1,11 @@
-"""The policy decision as a pure function (shared.policy): each deny reason, what an allow
+"""The policy decision as a pure function (shared.protocol.policy): each deny reason, what an allow
 carries, countries as parties."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.policy import AgreementTerms, BasisTerms, DecisionRequest, decide
+from shared.protocol.policy import AgreementTerms, BasisTerms, DecisionRequest, decide
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 

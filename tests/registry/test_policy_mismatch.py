@@ -10,7 +10,7 @@ from typing import Any
 
 from services.registry.messaging import AuditIngest
 from services.registry.service import RegistryService, mismatch_event_id
-from shared.envelope import load_or_create_private_key
+from shared.protocol.envelope import load_or_create_private_key
 from tests.registry.conftest import NOW, Registry
 from tests.registry.test_audit_api import FakeMsg, signed
 

@@ -20,9 +20,9 @@ from services.exchange import schemas as gateway_schemas
 from services.exchange.app import create_app as gateway_app
 from services.registry import schemas as registry_schemas
 from services.registry.app import create_app as registry_app
-from shared import policy
-from shared.envelope import load_or_create_private_key, public_jwk
-from shared.settings import Settings
+from shared.protocol import policy
+from shared.protocol.envelope import load_or_create_private_key, public_jwk
+from shared.protocol.settings import Settings
 
 # The gateway forwards these bodies to the registry, which validates them with its models.
 FORWARDED: dict[tuple[str, str, str], type[BaseModel]] = {

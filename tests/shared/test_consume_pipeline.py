@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from shared.messaging import consume_forever
+from shared.kit.jetstream import consume_forever
 
 
 @dataclass

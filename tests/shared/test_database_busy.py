@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from shared.errors import install_problem_handlers
+from shared.kit.errors import install_problem_handlers
 from tests.helpers import assert_problem
 
 

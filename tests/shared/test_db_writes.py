@@ -1,4 +1,4 @@
-"""One writer at a time per SQLite database, queued in the process (shared/db.py)."""
+"""One writer at a time per SQLite database, queued in the process (shared/kit/db.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from shared.db import make_engine, session_scope
+from shared.kit.db import make_engine, session_scope
 
 
 def test_a_second_writer_waits_for_the_first_to_commit_and_a_reader_does_not(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.exchange.console.lookup_pages import channel_link
-from shared.directory_search import RecordSearch, area_chain, coverage, fold, search_terms
+from shared.protocol.directory_search import RecordSearch, area_chain, coverage, fold, search_terms
 
 
 def test_folding_ignores_case_and_accents() -> None:

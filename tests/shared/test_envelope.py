@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shared.envelope import (
+from shared.protocol.envelope import (
     MAX_LIFETIME_SECONDS,
     Envelope,
     EnvelopeError,
@@ -213,7 +213,7 @@ def test_a_lifetime_that_is_not_positive_and_at_most_the_maximum_is_refused(mx_k
 
 
 def test_the_longest_lifetime_allowed_is_the_streams_max_age(mx_key):
-    from shared.messaging import STREAM_MAX_AGE_SECONDS
+    from shared.kit.jetstream import STREAM_MAX_AGE_SECONDS
 
     assert MAX_LIFETIME_SECONDS == STREAM_MAX_AGE_SECONDS
     envelope = referral()

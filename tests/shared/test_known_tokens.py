@@ -1,5 +1,5 @@
 """known_principal: a token seen valid is known without a database hop, and still refused
-as soon as it is revoked (shared/auth.py)."""
+as soon as it is revoked (shared/protocol/auth.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, SQLModel
 from starlette.concurrency import run_in_threadpool
 
-from shared.auth import ApiToken, KnownPrincipal, Role, confirm_token, hash_token, issue_token
-from shared.db import make_engine, session_scope, utcnow
-from shared.errors import install_problem_handlers
+from shared.kit.db import make_engine, session_scope, utcnow
+from shared.kit.errors import install_problem_handlers
+from shared.protocol.auth import (
+    ApiToken,
+    KnownPrincipal,
+    Role,
+    confirm_token,
+    hash_token,
+    issue_token,
+)
 
 
 def app_with_tokens(tmp_path: Path) -> FastAPI:

@@ -1,9 +1,9 @@
-"""The JSON depth scan of shared.limits: brackets inside strings do not nest, escapes are
+"""The JSON depth scan of shared.kit.limits: brackets inside strings do not nest, escapes are
 honoured, and text that is not JSON still gets a number (the parser refuses it after)."""
 
 import pytest
 
-from shared.limits import json_depth
+from shared.kit.limits import json_depth
 
 
 @pytest.mark.parametrize("body, depth", [

@@ -1,4 +1,4 @@
-"""NATS JWTs, .creds files and the permissions of each wire identity (shared/nats_auth.py).
+"""NATS JWTs, .creds files and the permissions of each wire identity (shared/protocol/nats_auth.py).
 
 The real server accepting them is tested in tests/e2e/test_nats_trust.py; here the
 encoding, the signatures and the permission lists themselves.
@@ -18,7 +18,7 @@ import pytest
 from services.cli import main
 from services.registry.messaging import AUDIT_CONSUMER
 from services.stack import nats_server_binary
-from shared.nats_auth import (
+from shared.protocol.nats_auth import (
     ACCOUNT_NAME,
     Permissions,
     account_jwt,

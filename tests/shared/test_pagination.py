@@ -1,4 +1,4 @@
-"""Issue 10, point 2: the one cursor pagination (shared/pagination.py), on a real database."""
+"""Issue 10, point 2: the one cursor pagination (shared/kit/pagination.py), on a real database."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from shared.db import UTCDateTime
-from shared.errors import Unprocessable
-from shared.pagination import PageRequest, all_items, decode_cursor, encode_cursor, keyset
+from shared.kit.db import UTCDateTime
+from shared.kit.errors import Unprocessable
+from shared.kit.pagination import PageRequest, all_items, decode_cursor, encode_cursor, keyset
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 

@@ -3,8 +3,8 @@
 import pytest
 from joserfc.jwk import OKPKey
 
-from shared.envelope import EnvelopeError
-from shared.sealing import encryption_jwk, seal, unseal
+from shared.protocol.envelope import EnvelopeError
+from shared.protocol.sealing import encryption_jwk, seal, unseal
 
 
 @pytest.fixture

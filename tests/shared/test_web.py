@@ -10,8 +10,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from sqlmodel import Session, SQLModel, create_engine
 
-from shared.auth import Role
-from shared.db import utcnow
+from shared.kit.db import utcnow
+from shared.protocol.auth import Role
 from shared.web.i18n import LOCALE_DIR, choose_language, label
 from shared.web.kit import _safe_next
 from shared.web.people import (

@@ -11,10 +11,10 @@ from services.exchange.console import views
 from services.exchange.console.agreement_pages import PROBLEM_MESSAGES, party_name
 from services.exchange.endpoints import list_quarantine
 from services.exchange.service import ReferralService
-from shared.auth import Role, SessionDep, require_role
-from shared.db import utcnow
-from shared.errors import Problem
-from shared.pagination import PageRequest
+from shared.kit.db import utcnow
+from shared.kit.errors import Problem
+from shared.kit.pagination import PageRequest
+from shared.protocol.auth import Role, SessionDep, require_role
 from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, kit_of, render, see_other
 from shared.web.people import Person

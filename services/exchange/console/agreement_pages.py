@@ -17,11 +17,11 @@ from services.exchange import agreement_endpoints as agreements_api
 from services.exchange.console import views
 from services.exchange.console.pages import _institution_name
 from services.exchange.gateway import Gateway
-from shared.auth import Role
-from shared.errors import Problem
-from shared.pagination import all_items
-from shared.policy import is_country
-from shared.vocabulary import DataCategory, MessageType, Purpose
+from shared.kit.errors import Problem
+from shared.kit.pagination import all_items
+from shared.protocol.auth import Role
+from shared.protocol.policy import is_country
+from shared.protocol.vocabulary import DataCategory, MessageType, Purpose
 from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, render, see_other
 

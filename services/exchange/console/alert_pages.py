@@ -20,8 +20,8 @@ from services.exchange.alerts import ALL_MEMBERS, AlertService
 from services.exchange.console import views
 from services.exchange.gateway import Gateway
 from services.exchange.schemas import Acknowledgement, AlertChange, AlertCreate, AlertView
-from shared.auth import Role, SessionDep, require_role
-from shared.errors import Problem
+from shared.kit.errors import Problem
+from shared.protocol.auth import Role, SessionDep, require_role
 from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, kit_of, render, see_other
 

@@ -3,7 +3,7 @@ points and areas, each with its history.
 
 The people sign in here, at their gateway, not at the directory: every call goes to the
 directory's own API with the token of the person's institution and names the person
-(`DirectoryClient.act_for_admin`, shared/acting.py). The directory applies a country
+(`DirectoryClient.act_for_admin`, shared/protocol/acting.py). The directory applies a country
 administrator's scope for that country, validates with its schemas (its field errors are
 shown next to the fields) and names the person in the entry's history. What is listed is
 read live from the directory, not from the snapshot, so a change shows at once.
@@ -20,9 +20,9 @@ from fastapi import APIRouter, Request, Response
 from services.exchange.console import directory_admin_views as forms
 from services.exchange.console.directory_admin_views import CREATABLE, EntryKind
 from services.exchange.gateway import Gateway
-from shared.auth import Role
-from shared.errors import Forbidden, Problem
-from shared.pagination import every
+from shared.kit.errors import Forbidden, Problem
+from shared.kit.pagination import every
+from shared.protocol.auth import Role
 from shared.web.i18n import N_, label
 from shared.web.kit import PREFIX, CheckedForm, NavItem, SignedIn, Visitor, render, see_other
 

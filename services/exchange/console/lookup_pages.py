@@ -2,7 +2,7 @@
 focal-point lookup, from the directory's signed snapshot this gateway holds.
 
 They read only the verified snapshot (`DirectoryClient.held`), with the directory's own
-search rules (`shared.directory_search`), so they answer the same as the directory while it
+search rules (`shared.protocol.directory_search`), so they answer the same as the directory while it
 is reachable and from the last verified copy while it is not, saying how old it is. The
 search words are institution and place names, never personal data; they are never logged
 (the request log has the path only).
@@ -20,8 +20,8 @@ from fastapi import APIRouter, Request, Response
 
 from services.exchange.directory_client import DirectoryView
 from services.exchange.regional_client import RegionalServiceDown
-from shared.auth import Role
-from shared.directory_search import RecordSearch, fold, search_terms
+from shared.protocol.auth import Role
+from shared.protocol.directory_search import RecordSearch, fold, search_terms
 from shared.web.i18n import N_, VOCABULARY
 from shared.web.kit import PREFIX, NavItem, SignedIn, Visitor, render
 

@@ -20,10 +20,10 @@ from services.exchange.lifecycle import RULES, Action
 from services.exchange.repository import GatewayRepository
 from services.exchange.schemas import ActionRequest, ReferralCreate, ReferralSummary
 from services.exchange.service import ReferralService
-from shared.auth import Role, SessionDep
-from shared.errors import Problem
-from shared.pagination import all_items
-from shared.vocabulary import AuditEventType, Purpose
+from shared.kit.errors import Problem
+from shared.kit.pagination import all_items
+from shared.protocol.auth import Role, SessionDep
+from shared.protocol.vocabulary import AuditEventType, Purpose
 from shared.web.i18n import N_, VOCABULARY
 from shared.web.kit import (
     PREFIX,

@@ -28,9 +28,9 @@ from services.audit_verify import (
 from services.registry.audit_log import AuditLog
 from services.registry.directory import Directory
 from services.registry.schemas import AuditEntryPublic
-from shared.audit_events import KeyRecord
-from shared.envelope import public_jwk
-from shared.errors import Problem
+from shared.kit.errors import Problem
+from shared.protocol.audit_events import KeyRecord
+from shared.protocol.envelope import public_jwk
 
 
 class LocalLog:

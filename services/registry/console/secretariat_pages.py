@@ -23,9 +23,9 @@ from services.registry.endpoints import policy_notice
 from services.registry.models import AuditEntry
 from services.registry.schemas import StatusChange
 from services.registry.service import STATUS_CHANGES, RegistryService
-from shared.auth import Role, SessionDep
-from shared.errors import Problem
-from shared.vocabulary import AuditEventType
+from shared.kit.errors import Problem
+from shared.protocol.auth import Role, SessionDep
+from shared.protocol.vocabulary import AuditEventType
 from shared.web.i18n import N_
 from shared.web.kit import PREFIX, CheckedForm, SignedIn, Visitor, render, see_other
 
@@ -33,7 +33,8 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 PAGE_SIZE = 20  # events of a case, and quarantined events, per page
 SECRETARIAT = frozenset({Role.regional_admin.value, Role.auditor.value})
-CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$")  # shared.policy's pattern
+# shared.protocol.policy's pattern
+CASE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,99}$")
 PROBLEM_MESSAGES = {
     "role_not_allowed": N_("Your role does not allow this."),
     "agreement_not_found": N_("No agreement has this id."),

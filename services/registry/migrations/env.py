@@ -1,4 +1,4 @@
 from services.registry.models import MODELS
-from shared.migrations_env import metadata_of, run_migrations
+from shared.kit.migrations_env import metadata_of, run_migrations
 
 run_migrations(metadata_of(MODELS))

@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from services.exchange.keys import signing_key_path
 from services.registry.seed import DEMO_AGREEMENT
-from shared.db import make_engine, session_scope, utcnow
-from shared.envelope import generate_signing_key, load_or_create_private_key, sign_envelope
+from shared.kit.db import make_engine, session_scope, utcnow
+from shared.protocol.envelope import generate_signing_key, load_or_create_private_key, sign_envelope
 from shared.web.people import Person
 from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, console_url, person

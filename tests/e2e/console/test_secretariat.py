@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from services.demo_data import SAMPLE_REFERRAL
 from services.registry.console.secretariat_pages import PAGE_SIZE
 from services.registry.seed import DEMO_AGREEMENT, DEMO_CONSENT
-from shared.audit_events import AUDIT_EVENT_MEDIA_TYPE
-from shared.envelope import generate_signing_key, sign
+from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.protocol.envelope import generate_signing_key, sign
 from tests.conftest import RunningStack
 from tests.e2e.console.conftest import MODES, Console, check_page, registry_console_url
 from tests.helpers import wait_until

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('competences', sa.JSON(), nullable=False),
     sa.Column('gateway_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['country'], ['countries.code'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -61,8 +61,8 @@ def upgrade() -> None:
     sa.Column('institution_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('use', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
     sa.Column('jwk', sa.JSON(), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revocation_reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.ForeignKeyConstraint(['institution_id'], ['institutions.id'], ),
     sa.PrimaryKeyConstraint('kid')

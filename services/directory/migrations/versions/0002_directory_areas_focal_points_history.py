@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('actor_institution', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('actor_role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('seq')
     )
@@ -64,8 +64,8 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('parent_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['country'], ['countries.code'], ),
     sa.ForeignKeyConstraint(['parent_id'], ['areas.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -85,11 +85,11 @@ def upgrade() -> None:
     sa.Column('channels', sa.JSON(), nullable=False),
     sa.Column('availability', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('available_24_7', sa.Boolean(), nullable=False),
-    sa.Column('valid_from', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('valid_to', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_to', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('national', sa.Boolean(), nullable=False),
     sa.Column('name_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -102,8 +102,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_focal_points_institution_id'), ['institution_id'], unique=False)
 
     with op.batch_alter_table('institution_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('valid_from', shared.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
-        batch_op.add_column(sa.Column('valid_to', shared.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('valid_from', shared.kit.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
+        batch_op.add_column(sa.Column('valid_to', shared.kit.db.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('institutions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('name_language', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False, server_default=''))
@@ -114,7 +114,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('hours', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('open_24_7', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('parent_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
-        batch_op.add_column(sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
+        batch_op.add_column(sa.Column('updated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
         batch_op.add_column(sa.Column('national', sa.Boolean(), nullable=False, server_default=sa.true()))
         batch_op.add_column(sa.Column('name_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('search_text', sa.Text(), nullable=False, server_default=''))

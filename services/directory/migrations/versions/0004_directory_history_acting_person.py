@@ -1,7 +1,7 @@
 """history names the person a gateway acted for
 
 A country administrator keeps the directory from their gateway's console; the gateway calls
-with its own token and names the person (shared/acting.py), and each change keeps who.
+with its own token and names the person (shared/protocol/acting.py), and each change keeps who.
 
 Revision ID: 0004
 Revises: 0003

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
@@ -40,8 +40,8 @@ def upgrade() -> None:
     sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('payload', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('referral_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('seq'),
     sa.UniqueConstraint('msg_id')
     )
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('raw', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('received_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('stream_sequence')
     )
@@ -79,9 +79,9 @@ def upgrade() -> None:
     sa.Column('envelope', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('envelope_digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('receipt', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('referrals', schema=None) as batch_op:

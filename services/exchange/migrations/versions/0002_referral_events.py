@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('side', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('actor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('clock', sa.Integer(), nullable=False),
-    sa.Column('at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=True),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -26,10 +26,10 @@ def upgrade() -> None:
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('recipient_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('received_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('acknowledged_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('escalated_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('alert_targets', schema=None) as batch_op:
@@ -51,10 +51,10 @@ def upgrade() -> None:
     sa.Column('target_countries', sa.JSON(), nullable=False),
     sa.Column('located', sa.JSON(), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
-    sa.Column('acknowledged_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('acknowledged_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key')
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:

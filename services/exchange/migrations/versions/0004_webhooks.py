@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('webhook_subscriptions', schema=None) as batch_op:
@@ -38,9 +38,9 @@ def upgrade() -> None:
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('payload', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('failed_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.ForeignKeyConstraint(['subscription_id'], ['webhook_subscriptions.id'], ),
     sa.PrimaryKeyConstraint('id'),

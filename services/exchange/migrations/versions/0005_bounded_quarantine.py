@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0005'
 down_revision: str | None = '0004'
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('kept', sa.Integer(), nullable=False),
     sa.Column('over', sa.Integer(), nullable=False),
     sa.Column('last_over_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('last_over_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_over_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('sender')
     )
     # What was quarantined so far came from senders not proven (the column is new).

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -27,10 +27,10 @@ def upgrade() -> None:
     sa.Column('message_types', sa.JSON(), nullable=False),
     sa.Column('purposes', sa.JSON(), nullable=False),
     sa.Column('data_categories', sa.JSON(), nullable=False),
-    sa.Column('valid_from', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_from', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('api_tokens',
@@ -39,8 +39,8 @@ def upgrade() -> None:
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
@@ -50,8 +50,8 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('event_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('event_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('occurred_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('recorded_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('institution_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('counterpart_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),

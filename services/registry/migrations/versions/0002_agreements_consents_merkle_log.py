@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -27,13 +27,13 @@ def upgrade() -> None:
     sa.Column('signer_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('kid', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('jws', sa.Text(), nullable=False),
-    sa.Column('signed_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('signed_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('agreement_id', 'version', 'party')
     )
     op.create_table('audit_checkpoints',
     sa.Column('tree_size', sa.BigInteger(), nullable=False),
     sa.Column('root_hash', sa.LargeBinary(), nullable=False),
-    sa.Column('issued_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('issued_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('jws', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('tree_size')
     )
@@ -60,10 +60,10 @@ def upgrade() -> None:
     sa.Column('recipients', sa.JSON(), nullable=False),
     sa.Column('purposes', sa.JSON(), nullable=False),
     sa.Column('data_categories', sa.JSON(), nullable=False),
-    sa.Column('valid_from', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', shared.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('recorded_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('withdrawn_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recorded_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('withdrawn_at', shared.kit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_by', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('withdrawal_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -84,9 +84,9 @@ def downgrade() -> None:
 
 AGREEMENT_COLUMNS = {
     "id": sa.String(), "title": sa.String(), "parties": sa.JSON(), "message_types": sa.JSON(),
-    "purposes": sa.JSON(), "data_categories": sa.JSON(), "valid_from": shared.db.UTCDateTime(),
-    "valid_to": shared.db.UTCDateTime(), "status": sa.String(),
-    "created_at": shared.db.UTCDateTime(),
+    "purposes": sa.JSON(), "data_categories": sa.JSON(), "valid_from": shared.kit.db.UTCDateTime(),
+    "valid_to": shared.kit.db.UTCDateTime(), "status": sa.String(),
+    "created_at": shared.kit.db.UTCDateTime(),
 }
 
 
@@ -105,13 +105,13 @@ def _agreements_with_versions() -> None:
     sa.Column('data_categories', sa.JSON(), nullable=False),
     sa.Column('legal_bases', sa.JSON(), nullable=False),
     sa.Column('retention_days', sa.Integer(), nullable=False),
-    sa.Column('valid_from', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_from', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('status_reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', 'version')
     )
     bind = op.get_bind()
@@ -119,7 +119,7 @@ def _agreements_with_versions() -> None:
     new = sa.table("agreements_v2", *(sa.column(n, t) for n, t in AGREEMENT_COLUMNS.items()),
                    sa.column("version"), sa.column("legal_bases", sa.JSON()),
                    sa.column("retention_days"), sa.column("created_by"),
-                   sa.column("updated_at", shared.db.UTCDateTime()))
+                   sa.column("updated_at", shared.kit.db.UTCDateTime()))
     for row in bind.execute(sa.select(old)).mappings():
         status = "awaiting-signatures" if row["status"] in ("draft", "active") else row["status"]
         bind.execute(sa.insert(new).values({
@@ -144,8 +144,8 @@ def _audit_entries_as_merkle_leaves() -> None:
               "message_type", "case_reference", "agreement_id")
     entries = sa.table(
         "audit_entries", sa.column("seq"), *(sa.column(n) for n in fields),
-        sa.column("occurred_at", shared.db.UTCDateTime()),
-        sa.column("recorded_at", shared.db.UTCDateTime()), sa.column("detail", sa.JSON()),
+        sa.column("occurred_at", shared.kit.db.UTCDateTime()),
+        sa.column("recorded_at", shared.kit.db.UTCDateTime()), sa.column("detail", sa.JSON()),
         sa.column("leaf_index"), sa.column("leaf_hash", sa.LargeBinary()), sa.column("source"),
     )
     nodes = sa.table("audit_nodes", sa.column("node_id"), sa.column("hash", sa.LargeBinary()))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import shared.db
+import shared.kit.db
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -24,7 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('jws', sa.Text(), nullable=True))
     op.create_table('audit_quarantine',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('received_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', shared.kit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('subject_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.logging import get_logger
+from shared.kit.logging import get_logger
 
 PROBLEM_TYPE_PREFIX = "urn:enlace:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"

@@ -15,7 +15,7 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from shared.envelope import EnvelopeError
+from shared.protocol.envelope import EnvelopeError
 
 KEY_ALGORITHM = "ECDH-ES"
 CONTENT_ALGORITHM = "A256GCM"

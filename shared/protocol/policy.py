@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.vocabulary import DataCategory, MessageType, Purpose
+from shared.protocol.vocabulary import DataCategory, MessageType, Purpose
 
 COUNTRY_PARTY = re.compile(r"^[A-Z]{2}$")
 IdStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

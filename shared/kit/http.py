@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from shared.errors import install_problem_handlers, problem_body, problem_response
-from shared.limits import JsonDepthLimit
-from shared.logging import CORRELATION_HEADER, correlation, get_logger
-from shared.problems import problem_responses
+from shared.kit.errors import install_problem_handlers, problem_body, problem_response
+from shared.kit.limits import JsonDepthLimit
+from shared.kit.logging import CORRELATION_HEADER, correlation, get_logger
+from shared.kit.problems import problem_responses
 from shared.web.docs import install_docs
 
 ReadinessCheck = Callable[[FastAPI], Awaitable[dict[str, bool]]]

@@ -1,7 +1,5 @@
-"""NATS JetStream: streams, subjects and headers every service agrees on.
-
-Subjects carry routing only (country, institution, message type), never personal data.
-"""
+"""NATS JetStream for a service: connecting, streams, durable pull consumers, and consuming
+them forever with per-key order, acknowledgements and backoff."""
 
 from __future__ import annotations
 
@@ -18,19 +16,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from shared.logging import NATS_CORRELATION_HEADER, correlation, get_logger
+from shared.kit.logging import NATS_CORRELATION_HEADER, correlation, get_logger
 
-MESSAGES_STREAM = "ENLACE_MESSAGES"
-AUDIT_STREAM = "ENLACE_AUDIT"
-MESSAGE_SUBJECTS = "enlace.msg.>"
-AUDIT_SUBJECTS = "enlace.audit.>"
-# Core NATS (no stream): the registry's notice that agreements or consents changed, so
-# gateways re-fetch their policy snapshots at once. No personal data: docs/protocol.md §2.
-POLICY_CHANGES_SUBJECT = "enlace.policy.changed"
-POLICY_CHANGE_TYPE = "policy-changed"
 MSG_ID_HEADER = "Nats-Msg-Id"
-TYPE_HEADER = "Enlace-Type"
-SENDER_HEADER = "Enlace-Sender"
 
 DUPLICATE_WINDOW_SECONDS = 24 * 3600
 STREAM_MAX_AGE_SECONDS = 30 * 24 * 3600
@@ -38,34 +26,17 @@ STREAM_MAX_AGE_SECONDS = 30 * 24 * 3600
 log = get_logger(__name__)
 
 
-def message_subject(country: str, institution_id: str, message_type: str) -> str:
-    return f"enlace.msg.{country}.{institution_id}.{message_type}"
-
-
-def country_messages_filter(country: str) -> str:
-    return f"enlace.msg.{country}.>"
-
-
-def audit_subject(country: str) -> str:
-    return f"enlace.audit.{country}"
-
-
 async def connect(url: str, name: str, credentials: Path | None = None,
                   inbox_prefix: str = "",
                   on_reconnect: Callable[[], Awaitable[None]] | None = None) -> NATS:
-    """Connect as the identity of a .creds file (shared/nats_auth.py), with replies to its
-    own inbox prefix (by default the one of the identity named in the creds' JWT; a gateway
-    behind a leaf node logs in there with a local password and sets the prefix).
+    """Connect as the identity of a .creds file, with replies to `inbox_prefix` if given.
     `on_reconnect` runs after each reconnection (what was published meanwhile on core NATS
     subjects, such as policy change notices, was missed)."""
     options: dict[str, Any] = {}
     if on_reconnect is not None:
         options["reconnected_cb"] = on_reconnect
     if credentials is not None:
-        from shared.nats_auth import creds_inbox_prefix  # imports this module's names
-
         options["user_credentials"] = str(credentials)
-        inbox_prefix = inbox_prefix or creds_inbox_prefix(credentials)
     if inbox_prefix:
         options["inbox_prefix"] = inbox_prefix
 
@@ -99,11 +70,6 @@ async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) ->
         except BadRequestError:
             # Another service created it between our look and our add.
             await js.stream_info(name)
-
-
-async def ensure_streams(js: JetStreamContext) -> None:
-    await ensure_stream(js, MESSAGES_STREAM, [MESSAGE_SUBJECTS])
-    await ensure_stream(js, AUDIT_STREAM, [AUDIT_SUBJECTS])
 
 
 async def durable_pull_subscription(

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from typing import Any
 import nkeys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nats.aio.client import Client as NATS
 
-from shared.messaging import (
+from shared.kit.jetstream import connect
+from shared.protocol.subjects import (
     AUDIT_STREAM,
     MESSAGE_SUBJECTS,
     MESSAGES_STREAM,
@@ -171,6 +174,16 @@ def creds_jwt(creds_text: str) -> str:
 def creds_inbox_prefix(path: Path) -> str:
     """The inbox prefix of the identity a .creds file is for (the name in its JWT)."""
     return inbox_prefix(str(decode_jwt(creds_jwt(path.read_text()))["name"]))
+
+
+async def connect_as(url: str, name: str, credentials: Path | None, inbox_prefix: str = "",
+                     on_reconnect: Callable[[], Awaitable[None]] | None = None) -> NATS:
+    """Connect as the identity of a .creds file, with replies to its own inbox prefix (by
+    default the one of the identity named in the creds' JWT; a gateway behind a leaf node
+    logs in there with a local password and sets the prefix)."""
+    if credentials is not None and not inbox_prefix:
+        inbox_prefix = creds_inbox_prefix(credentials)
+    return await connect(url, name, credentials, inbox_prefix, on_reconnect)
 
 
 # Permissions per identity --------------------------------------------------------------

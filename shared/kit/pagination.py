@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared.errors import Unprocessable
+from shared.kit.errors import Unprocessable
 
 T = TypeVar("T")
 Key = tuple[Any, ...]

@@ -25,7 +25,7 @@ SIGNING_ALGORITHM = "Ed25519"
 ACCEPTED_ALGORITHMS = ["Ed25519", "EdDSA"]
 ENVELOPE_MEDIA_TYPE = "enlace-envelope+jws"
 # The longest validity (`exp` - `iat`) a receiver accepts: the stream keeps a message no
-# longer (shared.messaging.STREAM_MAX_AGE_SECONDS).
+# longer (shared.kit.jetstream.STREAM_MAX_AGE_SECONDS).
 MAX_LIFETIME_SECONDS = 30 * 24 * 3600
 
 warnings.filterwarnings("ignore", message="EdDSA is deprecated")

@@ -19,8 +19,8 @@ from fastapi import Depends, Request
 from sqlmodel import Field, Session, SQLModel, select
 from starlette.concurrency import run_in_threadpool
 
-from shared.db import UTCDateTime, utcnow
-from shared.errors import Forbidden, Unauthorized
+from shared.kit.db import UTCDateTime, utcnow
+from shared.kit.errors import Forbidden, Unauthorized
 
 TOKEN_PREFIX = "enl_"  # noqa: S105 (a prefix, not a secret)
 TOKEN_ID_LENGTH = 12
@@ -97,7 +97,7 @@ def principal_for(session: Session, token: str) -> Principal | None:
 
 def get_session(request: Request):  # type: ignore[no-untyped-def]
     """The request owns the transaction: commit on success, roll back on error."""
-    from shared.db import session_scope
+    from shared.kit.db import session_scope
 
     with session_scope(request.app.state.engine) as session:
         yield session
@@ -183,7 +183,7 @@ async def known_principal(request: Request) -> Principal:
         return principal
 
     def look_up() -> Principal:
-        from shared.db import session_scope
+        from shared.kit.db import session_scope
 
         with session_scope(request.app.state.engine) as session:
             found = _authenticate(request, session, token)

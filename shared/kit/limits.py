@@ -5,7 +5,7 @@ request (422) and never reaches the database or the parser as something they fai
   column: 32 bits for an INTEGER (versions, sequence numbers), 64 for a BIGINT (Merkle tree
   sizes and leaf indexes). PostgreSQL refuses a larger value in a query, SQLite any beyond 64.
 - JSON request bodies are nested at most `MAX_JSON_DEPTH` deep (`JsonDepthLimit`, installed
-  by `shared.http.create_service_app`): a deeper body is refused before anything parses it,
+  by `shared.kit.http.create_service_app`): a deeper body is refused before anything parses it,
   since Python's parser and validators recurse once per level.
 """
 
@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from annotated_types import Ge, Le
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import problem_body, problem_response
+from shared.kit.errors import problem_body, problem_response
 
 MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from shared.kit.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
 
 
 class ProblemError(BaseModel):

@@ -15,8 +15,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
-from shared.auth import CurrentPrincipal, Principal, Role
-from shared.errors import Forbidden, Unprocessable
+from shared.kit.errors import Forbidden, Unprocessable
+from shared.protocol.auth import CurrentPrincipal, Principal, Role
 
 ROLE_HEADER = "Enlace-Acting-Role"
 PERSON_HEADER = "Enlace-Acting-Person"

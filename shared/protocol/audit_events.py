@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal
 from joserfc.jwk import OKPKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.auth import Role
-from shared.envelope import EnvelopeError, sign, unverified_parts, verify
-from shared.vocabulary import AlertCategory, AuditEventType, DataCategory, MessageType
+from shared.protocol.auth import Role
+from shared.protocol.envelope import EnvelopeError, sign, unverified_parts, verify
+from shared.protocol.vocabulary import AlertCategory, AuditEventType, DataCategory, MessageType
 
 AUDIT_EVENT_MEDIA_TYPE = "enlace-audit-event+jws"
 EVENT_VERSION: Literal["1"] = "1"
