@@ -7,9 +7,11 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.kit.errors import install_problem_handlers, problem_body, problem_response
 from shared.kit.limits import JsonDepthLimit
@@ -46,18 +48,7 @@ def create_service_app(
     install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(JsonDepthLimit)
-
-    @app.middleware("http")
-    async def _correlation(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        with correlation(request.headers.get(CORRELATION_HEADER)) as cid:
-            response = await call_next(request)
-            response.headers[CORRELATION_HEADER] = cid
-            # Paths never carry personal data, so they are safe to log.
-            log.info("http_request", method=request.method, path=request.url.path,
-                     status=response.status_code)
-            return response
+    app.add_middleware(Correlation)
 
     @app.get("/healthz", tags=["operations"], operation_id="health_live")
     async def healthz() -> dict[str, str]:
@@ -76,6 +67,50 @@ def create_service_app(
         return problem_response(body)
 
     return app
+
+
+ResponseHeaders = Callable[[Scope, MutableHeaders], None]
+
+
+def with_response_headers(send: Send, scope: Scope, add: ResponseHeaders) -> Send:
+    """`send`, with `add(scope, headers)` applied to the response's headers as they leave.
+    Pure ASGI, so a request pays no extra task or stream as with `@app.middleware("http")`."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            add(scope, MutableHeaders(scope=message))
+        await send(message)
+
+    return sending
+
+
+class Correlation:
+    """ASGI middleware: each request runs under a correlation id (the caller's, or a new
+    one), answers with it in a header, and is logged once with its status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        def add(_: Scope, headers: MutableHeaders) -> None:
+            headers[CORRELATION_HEADER] = cid
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await answer(message)
+
+        with correlation(Headers(scope=scope).get(CORRELATION_HEADER)) as cid:
+            answer = with_response_headers(send, scope, add)
+            await self.app(scope, receive, sending)
+            # Paths never carry personal data, so they are safe to log.
+            log.info("http_request", method=scope["method"], path=scope["path"],
+                     status=status[0] if status else None)
 
 
 def url_path(*segments: str | int) -> str:

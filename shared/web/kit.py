@@ -9,7 +9,7 @@ calls `kit.mount(app)`, and writes its pages as ordinary FastAPI routes that tak
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlmodel import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.kit.http import with_response_headers
 from shared.kit.logging import get_logger
 from shared.protocol.auth import Principal, SessionDep
 from shared.web import i18n
@@ -96,7 +98,7 @@ class WebKit:
         app.include_router(_router)
         app.add_exception_handler(SignInRequired, _to_sign_in)  # type: ignore[arg-type]
         app.add_exception_handler(CsrfRejected, _csrf_rejected)  # type: ignore[arg-type]
-        app.middleware("http")(_security_headers)
+        app.add_middleware(SecurityHeaders)
 
         @app.get("/", include_in_schema=False)
         def _root() -> RedirectResponse:
@@ -274,19 +276,29 @@ async def _csrf_rejected(request: Request, _: CsrfRejected) -> Response:
                       "This form has expired. Go back, reload the page and try again."))
 
 
-async def _security_headers(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    path = request.url.path
+def _security_headers(scope: Scope, headers: MutableHeaders) -> None:
+    path = scope["path"]
     docs = path.startswith(("/docs", "/openapi.json"))
-    response.headers["Content-Security-Policy"] = (
+    headers["Content-Security-Policy"] = (
         DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
     if not path.startswith(("/console/static", "/docs/static")):
-        response.headers["Cache-Control"] = "no-store"
-    return response
+        headers["Cache-Control"] = "no-store"
+
+
+class SecurityHeaders:
+    """ASGI middleware: every answer of a service with a console carries `_security_headers`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, with_response_headers(send, scope, _security_headers))
 
 
 # Signing in and out, the account, the language ---------------------------------------------
