@@ -17,6 +17,9 @@ AUDIT_SUBJECTS = "enlace.audit.>"
 # gateways re-fetch their policy snapshots at once. No personal data: docs/protocol.md §2.
 POLICY_CHANGES_SUBJECT = "enlace.policy.changed"
 POLICY_CHANGE_TYPE = "policy-changed"
+# Each gateway's statistics reports (shared/protocol/figures.py), for the registry alone.
+STATISTICS_STREAM = "ENLACE_STATISTICS"
+STATISTICS_SUBJECTS = "enlace.stats.>"
 TYPE_HEADER = "Enlace-Type"
 SENDER_HEADER = "Enlace-Sender"
 
@@ -31,6 +34,10 @@ def country_messages_filter(country: str) -> str:
 
 def audit_subject(country: str) -> str:
     return f"enlace.audit.{country}"
+
+
+def statistics_subject(country: str) -> str:
+    return f"enlace.stats.{country}"
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
