@@ -4,7 +4,15 @@ import itertools
 
 import pytest
 
-from services.exchange.lifecycle import Action, Event, Side, Status, allowed, refusal, replay
+from services.exchange.referrals.lifecycle import (
+    Action,
+    Event,
+    Side,
+    Status,
+    allowed,
+    refusal,
+    replay,
+)
 
 R, S = Side.recipient, Side.sender
 
