@@ -13,7 +13,6 @@ from services.exchange.gateway import Gateway
 from services.exchange.referrals.lifecycle import (
     RULES,
     Action,
-    Side,
     add_event,
     allowed,
     events_of,
@@ -72,10 +71,6 @@ class PreparedReferral:
     case_reference: str
     record: dict[str, Any]
     withheld: list[str]
-
-
-def local_side(referral: Referral) -> Side:
-    return side_of(referral.direction)
 
 
 def counterpart_of(referral: Referral) -> str:
@@ -241,7 +236,7 @@ class ReferralService:
     def act(self, principal: Principal, referral_id: str, request: ActionRequest) -> Referral:
         """Accept, reject, start, close, withdraw or add a note; tell the other side."""
         referral = self._visible(principal, referral_id)
-        action, side = Action(request.action), local_side(referral)
+        action, side = Action(request.action), side_of(referral.direction)
         status = machine_status(referral.status)
         if not allowed(status, action, side):
             raise Conflict(refusal(status, action, side).capitalize() + ".",

@@ -47,7 +47,7 @@ class InboundConsumer:
 
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
-        self.inbound = InboundDispatcher(gateway, limits)
+        self.dispatcher = InboundDispatcher(gateway, limits)
         self.publisher = publisher
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="inbound")
         # Stream sequence -> when this process first took the message up, until it is
@@ -61,12 +61,12 @@ class InboundConsumer:
         published = msg.metadata.timestamp
         age = (datetime.now(UTC) - published).total_seconds() if published else 0.0
         try:
-            outcome = await run_on(self.executor, self.inbound.process, msg.data, msg.subject,
+            outcome = await run_on(self.executor, self.dispatcher.process, msg.data, msg.subject,
                                    sequence, delivery, age)
         except RegionalServiceDown:
             raise  # retried until the message is too old (then `process` quarantines it)
         except Exception as exc:
-            if delivery < self.inbound.limits.max_deliveries:
+            if delivery < self.dispatcher.limits.max_deliveries:
                 raise
             # Not even the quarantine could be written: give up rather than retry for ever.
             # The message stays in the stream (its max age) under this sequence.
