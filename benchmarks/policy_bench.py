@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from services.exchange.registry_client import RegistryClient
+from services.exchange.clients.registry import RegistryClient
 from services.registry.app import create_app
 from services.registry.models import Agreement, Consent
 from shared.kit.db import migrate, session_scope, utcnow

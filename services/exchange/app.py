@@ -1,4 +1,5 @@
-"""Gateway application: REST API, outbox publisher, inbound consumer, key registration."""
+"""Gateway application, its composition root: REST API, console, outbox publisher, inbound
+consumer, scheduled jobs, key registration."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
-from services.exchange.agreement_endpoints import router as agreement_router
-from services.exchange.alerts import escalate_overdue
+from services.exchange.agreements.endpoints import router as agreement_router
+from services.exchange.alerts.endpoints import router as alert_router
+from services.exchange.alerts.jobs import escalate_forever
+from services.exchange.clients.directory import DirectoryClient
+from services.exchange.clients.registry import PolicyRefresher, RegistryClient
 from services.exchange.console.admin_pages import router as console_admin_router
 from services.exchange.console.agreement_pages import router as console_agreement_router
 from services.exchange.console.alert_pages import router as alert_console_router
@@ -17,19 +21,17 @@ from services.exchange.console.directory_admin_pages import router as directory_
 from services.exchange.console.lookup_pages import router as lookup_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
-from services.exchange.directory_client import DirectoryClient
-from services.exchange.endpoints import router
-from services.exchange.gateway import Gateway, LocalDelivery, refresh_directory_forever
-from services.exchange.inbound import InboundLimits, InboundService
+from services.exchange.gateway import Gateway, refresh_directory_forever
 from services.exchange.keys import load_encryption_keys, load_signing_keys
-from services.exchange.messaging import (
-    ConsumerHealth,
-    InboundConsumer,
-    OutboxPublisher,
-    conversation_of,
-)
-from services.exchange.registry_client import PolicyRefresher, RegistryClient
-from services.exchange.webhooks import WebhookDispatcher
+from services.exchange.referrals.endpoints import router as referral_router
+from services.exchange.transport.arrivals import InboundLimits
+from services.exchange.transport.consumer import ConsumerHealth, InboundConsumer, conversation_of
+from services.exchange.transport.dispatcher import InboundDispatcher
+from services.exchange.transport.endpoints import router as quarantine_router
+from services.exchange.transport.local import LocalDelivery
+from services.exchange.transport.outbox import OutboxPublisher
+from services.exchange.webhooks.dispatcher import WebhookDispatcher
+from services.exchange.webhooks.endpoints import router as webhook_router
 from shared.kit.db import database_is_reachable, make_engine
 from shared.kit.http import create_service_app
 from shared.kit.jetstream import (
@@ -96,17 +98,6 @@ async def register_keys(gateway: Gateway, registered: asyncio.Event) -> None:
     registered.set()
 
 
-async def escalate_forever(gateway: Gateway, ack_timeout_seconds: int,
-                           stop: asyncio.Event) -> None:
-    interval = max(1.0, min(30.0, ack_timeout_seconds / 4))
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(escalate_overdue, gateway, ack_timeout_seconds)
-        except Exception as exc:
-            log.warning("alert_escalation_failed", error=type(exc).__name__)
-        await asyncio.sleep(interval)
-
-
 def backstop_max_deliver(settings: Settings) -> int:
     """The consumer's own limit, in case the gateway failed to settle a message: above
     every delivery the gateway makes itself (its retries, then transient retries spaced
@@ -130,7 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
         js = nc.jetstream()
         limits = InboundLimits.of(settings)
         publisher = OutboxPublisher(
-            gateway.engine, js, LocalDelivery(gateway, InboundService(gateway, limits).process))
+            gateway.engine, js, LocalDelivery(gateway, InboundDispatcher(gateway, limits).process))
         durable = f"gateway-{gateway.country}"
         subscription = await bind_durable_consumer(
             js, MESSAGES_STREAM, durable, country_messages_filter(gateway.country),
@@ -192,7 +183,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.engine = gateway.engine
     app.state.gateway = gateway
-    app.include_router(router)
+    # In this order, the order of the API's paths in its OpenAPI document.
+    app.include_router(referral_router)
+    app.include_router(quarantine_router)
+    app.include_router(alert_router)
+    app.include_router(webhook_router)
     app.include_router(agreement_router)
     gateway_kit(gateway).mount(app)
     app.include_router(console_router)

@@ -1,6 +1,6 @@
 """The gateway's directory client when a background task keeps it fresh: a request never
 waits for the directory while the snapshot held answers it, and an unchanged snapshot is
-not written to disk again (services/exchange/directory_client.py)."""
+not written to disk again (services/exchange/clients/directory.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from joserfc.jwk import OKPKey
 
-from services.exchange.directory_client import MIN_REFRESH_INTERVAL
+from services.exchange.clients.directory import MIN_REFRESH_INTERVAL
 from shared.protocol.sealing import encryption_jwk
 from tests.directory.conftest import RunningDirectory
 from tests.directory.test_snapshot import client

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import RegionalServiceDown, RegionalServiceRefused
+from services.exchange.clients.directory import DirectoryClient
+from services.exchange.clients.regional import RegionalServiceDown, RegionalServiceRefused
 from tests.directory.conftest import RunningDirectory
 
 

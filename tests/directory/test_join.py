@@ -17,7 +17,7 @@ import httpx
 import pytest
 from joserfc.jwk import OKPKey
 
-from services.exchange.directory_client import DirectoryClient
+from services.exchange.clients.directory import DirectoryClient
 from services.registry.directory import DirectoryUnavailable
 from services.registry.introspection import TokenIntrospector
 from shared.protocol.auth import Principal, Role, hash_token

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from joserfc.jwk import OKPKey
 
-from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import RegionalServiceRefused
+from services.exchange.clients.directory import DirectoryClient
+from services.exchange.clients.regional import RegionalServiceRefused
 from tests.directory.conftest import RunningDirectory, institution_body
 from tests.directory.test_snapshot import fetch, verified
 from tests.helpers import assert_problem, unique, wait_until

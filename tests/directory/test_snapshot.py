@@ -15,8 +15,8 @@ from joserfc import jws
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import OKPKey
 
-from services.exchange.directory_client import DirectoryClient, UnknownInstitution
-from services.exchange.regional_client import RegionalServiceDown
+from services.exchange.clients.directory import DirectoryClient, UnknownInstitution
+from services.exchange.clients.regional import RegionalServiceDown
 from shared.protocol.directory_search import RecordSearch
 from shared.protocol.envelope import generate_signing_key, public_jwk
 from tests.directory.conftest import RunningDirectory, focal_point_body, institution_body

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from services.exchange.alerts.schemas import AlertCreate
 from services.exchange.console.alert_pages import alert_from_form, field_errors
-from services.exchange.schemas import AlertCreate
 from shared.web.kit import Visitor
 from shared.web.people import Person
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.exchange.inbound import InboundService, Rejected
+from services.exchange.transport.arrivals import Rejected, check_policy
 from shared.protocol.policy import DecisionRequest, decide
 from tests.registry.test_policy_function import agreement, basis
 
@@ -29,10 +29,10 @@ class PolicyOf:
 
 
 def check(registry: PolicyOf, categories: list[str]) -> None:
-    service = InboundService(SimpleNamespace(registry=registry))  # type: ignore[arg-type]
+    gateway = SimpleNamespace(registry=registry)
     envelope = SimpleNamespace(sender="mx-sndif", type="referral", purpose="reception-and-care",
                                categories=categories, agreement="agr-1")
-    service._check_policy(envelope, "hn-senaf", "CASE-1")  # type: ignore[arg-type]
+    check_policy(gateway, envelope, "hn-senaf", "CASE-1")  # type: ignore[arg-type]
 
 
 def test_a_category_the_consent_does_not_cover_is_named_as_such():

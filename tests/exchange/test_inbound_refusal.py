@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from services.exchange.inbound import InboundLimits, InboundService, Rejected
-from services.exchange.regional_client import RegionalServiceDown, RegionalServiceRefused
+from services.exchange.clients.regional import RegionalServiceDown, RegionalServiceRefused
+from services.exchange.transport.arrivals import InboundLimits, Rejected
+from services.exchange.transport.dispatcher import InboundDispatcher
 
 LIMITS = InboundLimits(max_deliveries=3, retry_seconds=24 * 3600)
 
 
-class Processing(InboundService):
-    """The inbound service whose processing fails with `error`; quarantines are noted."""
+class Processing(InboundDispatcher):
+    """The inbound dispatcher whose processing fails with `error`; quarantines are noted."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(SimpleNamespace(), LIMITS)  # type: ignore[arg-type]
@@ -32,7 +33,7 @@ class Processing(InboundService):
         return "quarantined"
 
 
-def process(service: InboundService, delivery: int) -> str:
+def process(service: InboundDispatcher, delivery: int) -> str:
     return service.process(b"token", "enlace.msg.HN.hn-senaf.referral", 7, delivery,
                            age_seconds=60)
 

@@ -4,7 +4,18 @@ import itertools
 
 import pytest
 
-from services.exchange.lifecycle import Action, Event, Side, Status, allowed, refusal, replay
+from services.exchange.referrals.lifecycle import (
+    Action,
+    Event,
+    Side,
+    Status,
+    allowed,
+    first_status,
+    machine_status,
+    refusal,
+    replay,
+    side_of,
+)
 
 R, S = Side.recipient, Side.sender
 
@@ -58,3 +69,15 @@ def test_events_before_delivery_wait_for_the_receipt():
     accept = ev(2, Action.accept, R, 2)
     assert replay([accept]) == Status.sent
     assert replay([accept, ev(1, Action.deliver, R, 1)]) == Status.accepted
+
+
+def test_a_referral_starts_queued_on_its_sender_side_and_sent_on_its_recipient_side():
+    assert first_status("outbound") == Status.queued
+    assert first_status("inbound") == Status.sent
+    assert (side_of("outbound"), side_of("inbound")) == (S, R)
+
+
+def test_a_queued_referral_counts_as_sent_for_the_rules():
+    assert machine_status("queued") == Status.sent
+    assert allowed(machine_status("queued"), Action.withdraw, S)
+    assert machine_status("accepted") == Status.accepted

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from services.exchange.gateway import LocalDelivery
-from services.exchange.models import OutboxMessage
+from services.exchange.transport.local import LocalDelivery
+from services.exchange.transport.models import OutboxMessage
 
 HOSTED = {"mx-sndif", "mx-pfpnna"}
 

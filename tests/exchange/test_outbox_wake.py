@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from services.exchange.messaging import OutboxPublisher
+from services.exchange.transport.outbox import OutboxPublisher
 
 
 class CountingPublisher(OutboxPublisher):

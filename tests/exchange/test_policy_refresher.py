@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.exchange import registry_client
-from services.exchange.registry_client import PolicyRefresher
+from services.exchange.clients import registry as registry_client
+from services.exchange.clients.registry import PolicyRefresher
 
 
 class FakeRegistry:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.demo_data import SAMPLE_REFERRAL
-from services.exchange.schemas import (
+from services.exchange.referrals.schemas import (
     SECTION_CATEGORY,
     ReferralRecord,
     categories_of,

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from services.exchange.console.views import field_errors, record_sections, referral_from_form
-from services.exchange.schemas import ReferralCreate
+from services.exchange.referrals.schemas import ReferralCreate
 
 REQUIRED = [
     ("recipient_id", "hn-senaf"), ("case_reference", "MX-WEB-1"),

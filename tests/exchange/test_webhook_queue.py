@@ -1,5 +1,5 @@
 """Audit events of an institution without webhooks cost no query; a new subscription is
-seen by the next event once it commits (services/exchange/webhooks.py)."""
+seen by the next event once it commits (services/exchange/webhooks/service.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlmodel import select
 
-from services.exchange.models import WebhookDelivery
-from services.exchange.webhooks import WebhookService, queue_webhooks
+from services.exchange.webhooks.models import WebhookDelivery
+from services.exchange.webhooks.service import WebhookService, queue_webhooks
 from shared.kit.db import make_engine, migrate, session_scope
 from shared.protocol.auth import Principal, Role
 

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from services.exchange.regional_client import (
+from services.exchange.clients.regional import (
     RegionalProblem,
     RegionalServiceDown,
     RegionalServiceRefused,
 )
-from services.exchange.registry_client import RegistryClient
+from services.exchange.clients.registry import RegistryClient
 from services.registry.models import Consent
 from services.registry.service import SNAPSHOT_MEDIA_TYPE
 from shared.kit.db import session_scope

@@ -15,9 +15,12 @@ from pydantic import BaseModel
 
 from services.directory import schemas as directory_schemas
 from services.directory.app import create_app as directory_app
-from services.exchange import agreement_endpoints
-from services.exchange import schemas as gateway_schemas
+from services.exchange.agreements import endpoints as agreement_endpoints
+from services.exchange.alerts import schemas as alert_schemas
 from services.exchange.app import create_app as gateway_app
+from services.exchange.referrals import schemas as referral_schemas
+from services.exchange.transport import schemas as quarantine_schemas
+from services.exchange.webhooks import schemas as webhook_schemas
 from services.registry import schemas as registry_schemas
 from services.registry.app import create_app as registry_app
 from shared.protocol import policy
@@ -38,8 +41,8 @@ def _models(*modules: ModuleType) -> dict[str, type[BaseModel]]:
             if isinstance(value, type) and issubclass(value, BaseModel)}
 
 
-MODELS = _models(directory_schemas, registry_schemas, gateway_schemas, agreement_endpoints,
-                 policy)
+MODELS = _models(directory_schemas, registry_schemas, referral_schemas, alert_schemas,
+                 webhook_schemas, quarantine_schemas, agreement_endpoints, policy)
 
 
 @pytest.fixture(scope="module")
@@ -100,9 +103,9 @@ def test_the_examples_read_in_the_models_field_order(
 
 
 def test_the_example_referral_fills_every_section_with_obviously_fictitious_names() -> None:
-    example = gateway_schemas.REFERRAL_EXAMPLE
+    example = referral_schemas.REFERRAL_EXAMPLE
     record = example["record"]
-    assert set(record) == set(gateway_schemas.ReferralRecord.model_fields)
+    assert set(record) == set(referral_schemas.ReferralRecord.model_fields)
     names = [record["child"]["family_names"]] + [
         relative["name"] for relative in record["family"]["relatives"]]
     assert names and all("Ficticio" in name for name in names), names

@@ -9,8 +9,8 @@ from sqlmodel import Session, col, select
 
 from services.exchange.console import views
 from services.exchange.console.agreement_pages import PROBLEM_MESSAGES, party_name
-from services.exchange.endpoints import list_quarantine
-from services.exchange.service import ReferralService
+from services.exchange.transport.endpoints import list_quarantine
+from services.exchange.transport.quarantine import QuarantineService
 from shared.kit.db import utcnow
 from shared.kit.errors import Problem
 from shared.kit.pagination import PageRequest
@@ -34,7 +34,7 @@ def _refused(request: Request, visitor: Visitor, problem: Problem) -> Response:
 def quarantine_page(request: Request, visitor: SignedIn, session: SessionDep) -> Response:
     gateway = request.app.state.gateway
     try:
-        page = list_quarantine(ReferralService(session, gateway), visitor.principal,
+        page = list_quarantine(QuarantineService(session, gateway), visitor.principal,
                                PageRequest(QUARANTINE_SHOWN, None, "/v1/quarantine"))
     except Problem as problem:
         return _refused(request, visitor, problem)

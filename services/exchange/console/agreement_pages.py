@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from services.exchange import agreement_endpoints as agreements_api
+from services.exchange.agreements import endpoints as agreements_api
 from services.exchange.console import views
 from services.exchange.console.pages import _institution_name
 from services.exchange.gateway import Gateway

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from services.exchange.alerts import ALL_MEMBERS, AlertService
+from services.exchange.alerts.schemas import Acknowledgement, AlertChange, AlertCreate, AlertView
+from services.exchange.alerts.service import ALL_MEMBERS, AlertService
 from services.exchange.console import views
 from services.exchange.gateway import Gateway
-from services.exchange.schemas import Acknowledgement, AlertChange, AlertCreate, AlertView
 from shared.kit.errors import Problem
 from shared.protocol.auth import Role, SessionDep, require_role
 from shared.web.i18n import N_

@@ -18,8 +18,8 @@ from typing import Any
 from babel import Locale
 from fastapi import APIRouter, Request, Response
 
-from services.exchange.directory_client import DirectoryView
-from services.exchange.regional_client import RegionalServiceDown
+from services.exchange.clients.directory import DirectoryView
+from services.exchange.clients.regional import RegionalServiceDown
 from shared.protocol.auth import Role
 from shared.protocol.directory_search import RecordSearch, fold, search_terms
 from shared.web.i18n import N_, VOCABULARY

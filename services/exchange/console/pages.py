@@ -13,13 +13,14 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from services.exchange import agreement_endpoints as consents_api
+from services.exchange.agreements import endpoints as consents_api
 from services.exchange.console import directory_admin_pages, lookup_pages, views
-from services.exchange.gateway import Gateway, Outbox
-from services.exchange.lifecycle import RULES, Action
-from services.exchange.repository import GatewayRepository
-from services.exchange.schemas import ActionRequest, ReferralCreate, ReferralSummary
-from services.exchange.service import ReferralService
+from services.exchange.gateway import Gateway
+from services.exchange.referrals.lifecycle import RULES, Action
+from services.exchange.referrals.repository import ReferralRepository
+from services.exchange.referrals.schemas import ActionRequest, ReferralCreate, ReferralSummary
+from services.exchange.referrals.service import ReferralService
+from services.exchange.transport.outbox import Outbox
 from shared.kit.errors import Problem
 from shared.kit.pagination import all_items
 from shared.protocol.auth import Role, SessionDep
@@ -54,7 +55,7 @@ PERSON_AUDIT_EVENTS = {
 def gateway_kit(gateway: Gateway) -> WebKit:
     def audit(session: Session, event: str, person: Person, detail: dict[str, Any]) -> None:
         # The one place a person's own events (sign-in ...) reach the audit log.
-        Outbox(GatewayRepository(session), gateway).audit(
+        Outbox(session, gateway).audit(
             PERSON_AUDIT_EVENTS[event], person.institution_id,
             detail={"person_id": person.id, "role": person.role, **detail})
 
@@ -128,7 +129,7 @@ def referral_list(
     more = len(items) > PAGE_SIZE
     items = items[:PAGE_SIZE]
     gateway = request.app.state.gateway
-    repo = GatewayRepository(session)
+    repo = ReferralRepository(session)
 
     def since(item: ReferralSummary) -> Any:
         referral = repo.referral(item.id, item.direction)

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.exchange.lifecycle import Action, Side, Status, allowed
-from services.exchange.schemas import SECTION_CATEGORY, ReferralRecord
+from services.exchange.referrals.lifecycle import Action, Status, allowed, machine_status, side_of
+from services.exchange.referrals.schemas import SECTION_CATEGORY, ReferralRecord
 from shared.web.i18n import N_
 
 CONSOLE_ACTIONS = (Action.accept, Action.reject, Action.start, Action.close, Action.withdraw,
@@ -108,8 +108,7 @@ FALLBACK_ERROR = N_("This value is not valid.")
 
 def available_actions(status: str, direction: str) -> list[Action]:
     """The steps the state machine allows this side now (a queued referral counts as sent)."""
-    side = Side.sender if direction == "outbound" else Side.recipient
-    now = Status.sent if status == Status.queued.value else Status(status)
+    now, side = machine_status(status), side_of(direction)
     return [a for a in CONSOLE_ACTIONS if allowed(now, a, side)]
 
 

@@ -1,111 +1,25 @@
-"""The gateway's JetStream side: publish the outbox, take in what other gateways send."""
+"""The gateway's JetStream consumer: takes in what other gateways send, one conversation
+in order, and tells /readyz whether it is flowing."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from sqlalchemy import Engine
 
-from services.exchange.gateway import Gateway, LocalDelivery
-from services.exchange.inbound import InboundLimits, InboundService
-from services.exchange.models import OutboxMessage
-from services.exchange.regional_client import RegionalServiceDown
-from services.exchange.repository import GatewayRepository
-from shared.kit.db import session_scope
+from services.exchange.clients.regional import RegionalServiceDown
+from services.exchange.gateway import Gateway
+from services.exchange.transport.arrivals import InboundLimits
+from services.exchange.transport.dispatcher import InboundDispatcher
+from services.exchange.transport.outbox import OutboxPublisher
+from services.exchange.transport.threads import run_on
 from shared.kit.logging import get_logger
 from shared.protocol.envelope import EnvelopeError, unverified_parts
 
 log = get_logger(__name__)
-
-T = TypeVar("T")
-
-
-async def run_on(executor: ThreadPoolExecutor, call: Callable[..., T], *args: object) -> T:
-    """`call` on the executor, under the caller's context (its correlation id)."""
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(
-        executor, lambda: context.run(call, *args))
-
-
-class OutboxPublisher:
-    """Publishes committed outbox rows in order, with their message id for de-duplication.
-
-    A row is marked published only after JetStream acknowledged it, so a crash between
-    the two publishes it again and the stream's duplicate window drops the copy.
-    """
-
-    batch_size = 200
-    idle_poll_seconds = 0.5
-
-    def __init__(self, engine: Engine, js: JetStreamContext,
-                 local: LocalDelivery | None = None) -> None:
-        self.engine = engine
-        self.js = js
-        self.local = local
-        self.wake = asyncio.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        # Its own thread: it never waits behind the inbound handler or a request.
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="outbox")
-
-    def notify(self) -> None:
-        """Callable from any thread once a transaction that wrote to the outbox committed."""
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.wake.set)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        self.loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            # Cleared before reading the outbox, so that a notify during the cycle is kept.
-            self.wake.clear()
-            try:
-                published = await self.publish_pending()
-            except Exception as exc:
-                log.warning("outbox_publish_failed", error=type(exc).__name__)
-                published = 0
-                await asyncio.sleep(1)
-            if published < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
-
-    async def publish_pending(self) -> int:
-        rows = await run_on(self.executor, self._pending)
-        if not rows:
-            return 0
-        # Messages between two institutions of this gateway never go over NATS.
-        local = self.local
-        here = [r for r in rows if local is not None and local.takes(r)]
-        handled = await run_on(self.executor, local.deliver, here) if local and here else []
-        rows = [r for r in rows if local is None or not local.takes(r)]
-        acks = await asyncio.gather(
-            *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
-            return_exceptions=True,
-        )
-        published = [r.seq for r, ack in zip(rows, acks, strict=True)
-                     if not isinstance(ack, BaseException) and r.seq is not None]
-        failures = len(rows) - len(published)
-        if failures:
-            log.warning("outbox_publish_incomplete", failed=failures)
-        done = handled + published
-        if done:
-            await run_on(self.executor, self._mark, done)
-        return len(done)
-
-    def _pending(self) -> list[OutboxMessage]:
-        with session_scope(self.engine) as session:
-            return GatewayRepository(session).pending_outbox(self.batch_size)
-
-    def _mark(self, seqs: list[int]) -> None:
-        with session_scope(self.engine) as session:
-            GatewayRepository(session).mark_published(seqs)
 
 
 def conversation_of(msg: Msg) -> str:
@@ -133,7 +47,7 @@ class InboundConsumer:
 
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
-        self.inbound = InboundService(gateway, limits)
+        self.dispatcher = InboundDispatcher(gateway, limits)
         self.publisher = publisher
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="inbound")
         # Stream sequence -> when this process first took the message up, until it is
@@ -147,12 +61,12 @@ class InboundConsumer:
         published = msg.metadata.timestamp
         age = (datetime.now(UTC) - published).total_seconds() if published else 0.0
         try:
-            outcome = await run_on(self.executor, self.inbound.process, msg.data, msg.subject,
+            outcome = await run_on(self.executor, self.dispatcher.process, msg.data, msg.subject,
                                    sequence, delivery, age)
         except RegionalServiceDown:
             raise  # retried until the message is too old (then `process` quarantines it)
         except Exception as exc:
-            if delivery < self.inbound.limits.max_deliveries:
+            if delivery < self.dispatcher.limits.max_deliveries:
                 raise
             # Not even the quarantine could be written: give up rather than retry for ever.
             # The message stays in the stream (its max age) under this sequence.

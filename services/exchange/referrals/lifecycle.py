@@ -1,4 +1,5 @@
-"""The referral state machine, shared by both gateways of a referral.
+"""The referral state machine, shared by both gateways of a referral: the one place where a
+referral's status changes.
 
 Each side keeps every event of a referral (its own and the other side's) and derives the
 state by replaying them in one order both sides agree on: a Lamport clock carried by each
@@ -10,7 +11,15 @@ arrived in (for example a withdrawal crossing an acceptance in flight).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, update
+from sqlmodel import Session, col
+
+from services.exchange.referrals.models import Referral, ReferralEvent
+from services.exchange.referrals.repository import ReferralRepository
 
 
 class Status(StrEnum):
@@ -40,6 +49,8 @@ class Side(StrEnum):
     sender = "sender"
     recipient = "recipient"
 
+
+DELIVERY_CLOCK = 1  # the referral itself is step 0 of its life, its delivery step 1
 
 OPEN = frozenset({Status.sent, Status.delivered, Status.accepted, Status.in_progress})
 
@@ -105,3 +116,61 @@ def replay(events: list[Event]) -> Status:
 
 def next_clock(events: list[Event]) -> int:
     return max((e.clock for e in events), default=0) + 1
+
+
+def first_status(direction: str) -> Status:
+    """A referral's status when its row is written: queued until its message is published
+    (the sender's row), sent once it arrived (the recipient's)."""
+    return Status.queued if direction == "outbound" else Status.sent
+
+
+def machine_status(status: str) -> Status:
+    """A referral's stored status as the rules read it: a queued referral counts as sent."""
+    return Status.sent if status == Status.queued.value else Status(status)
+
+
+def side_of(direction: str) -> Side:
+    """Which side of its referrals a row of this direction is."""
+    return Side.sender if direction == "outbound" else Side.recipient
+
+
+def events_of(rows: list[ReferralEvent]) -> list[Event]:
+    return [Event(r.id, Action(r.action), Side(r.side), r.clock) for r in rows]
+
+
+def add_event(repo: ReferralRepository, referral: Referral, row: ReferralEvent,
+              new_referral: bool = False) -> None:
+    """Record a step (ours or the other side's) and derive the referral's state again.
+    `new_referral`: the referral was added in this transaction, so the step is its only one
+    and nobody else can hold its row yet."""
+    row.direction = referral.direction
+    if new_referral:
+        repo.session.add(row)
+        events = events_of([row])
+    else:
+        # Steps of one referral recorded at once (an action here, a message from the other
+        # side) must each see the other: hold the referral's row while deriving its state.
+        repo.session.flush()
+        repo.session.refresh(referral, with_for_update=True)
+        repo.add(row)
+        events = events_of(repo.events(referral))
+    status = replay(events)
+    if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
+        status = Status.queued
+    if status == Status.delivered and referral.delivered_at is None:
+        referral.delivered_at = row.at
+    referral.status = status.value
+    repo.session.add(referral)
+
+
+def mark_sent(session: Session, referral_ids: Any, now: datetime) -> None:
+    """The sender's rows of these referrals: their message is published, so a queued one is
+    sent. `referral_ids`: a query of referral ids."""
+    sent = and_(col(Referral.id).in_(referral_ids), col(Referral.direction) == "outbound")
+    session.execute(
+        update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now)
+    )
+    session.execute(
+        update(Referral).where(sent, col(Referral.status) == Status.queued.value)
+        .values(status=Status.sent.value)
+    )

@@ -8,22 +8,23 @@ from typing import Any
 
 from sqlmodel import Session
 
-from services.exchange.directory_client import UnknownInstitution
-from services.exchange.gateway import Gateway, Outbox
-from services.exchange.lifecycle import (
+from services.exchange.clients.directory import UnknownInstitution
+from services.exchange.gateway import Gateway
+from services.exchange.referrals.lifecycle import (
     RULES,
     Action,
-    Event,
-    Side,
-    Status,
+    add_event,
     allowed,
+    events_of,
+    first_status,
+    machine_status,
     next_clock,
     refusal,
-    replay,
+    side_of,
 )
-from services.exchange.models import QuarantinedMessage, Referral, ReferralEvent
-from services.exchange.repository import GatewayRepository
-from services.exchange.schemas import (
+from services.exchange.referrals.models import Referral, ReferralEvent
+from services.exchange.referrals.repository import ReferralRepository
+from services.exchange.referrals.schemas import (
     ActionRequest,
     HistoryItem,
     ReceiptPublic,
@@ -33,6 +34,7 @@ from services.exchange.schemas import (
     categories_of,
     without_categories,
 )
+from services.exchange.transport.outbox import Outbox
 from shared.kit.db import session_scope, utcnow
 from shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.kit.logging import get_logger
@@ -71,42 +73,12 @@ class PreparedReferral:
     withheld: list[str]
 
 
-def local_side(referral: Referral) -> Side:
-    return Side.sender if referral.direction == "outbound" else Side.recipient
-
-
 def counterpart_of(referral: Referral) -> str:
     return referral.recipient_id if referral.direction == "outbound" else referral.sender_id
 
 
 def local_party(referral: Referral) -> str:
     return referral.sender_id if referral.direction == "outbound" else referral.recipient_id
-
-
-def add_event(repo: GatewayRepository, referral: Referral, row: ReferralEvent,
-              new_referral: bool = False) -> None:
-    """Record a step (ours or the other side's) and derive the referral's state again.
-    `new_referral`: the referral was added in this transaction, so the step is its only one
-    and nobody else can hold its row yet."""
-    row.direction = referral.direction
-    if new_referral:
-        repo.session.add(row)
-        events = [Event(row.id, Action(row.action), Side(row.side), row.clock)]
-    else:
-        # Steps of one referral recorded at once (an action here, a message from the other
-        # side) must each see the other: hold the referral's row while deriving its state.
-        repo.session.flush()
-        repo.session.refresh(referral, with_for_update=True)
-        repo.add(row)
-        events = [Event(r.id, Action(r.action), Side(r.side), r.clock)
-                  for r in repo.events(referral)]
-    status = replay(events)
-    if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
-        status = Status.queued
-    if status == Status.delivered and referral.delivered_at is None:
-        referral.delivered_at = row.at
-    referral.status = status.value
-    repo.session.add(referral)
 
 
 def _receipt_public(referral: Referral) -> ReceiptPublic | None:
@@ -126,9 +98,9 @@ class ReferralService:
     """What a national case system does through the REST API."""
 
     def __init__(self, session: Session, gateway: Gateway) -> None:
-        self.repo = GatewayRepository(session)
+        self.repo = ReferralRepository(session)
         self.gateway = gateway
-        self.outbox = Outbox(self.repo, gateway)
+        self.outbox = Outbox(session, gateway)
 
     def _local_caseworker(self, principal: Principal) -> None:
         require_role(principal, Role.caseworker)
@@ -194,7 +166,7 @@ class ReferralService:
         recipient_id = envelope.recipients[0]
         referral = Referral(
             id=envelope.id, direction="outbound", sender_id=envelope.sender,
-            recipient_id=recipient_id, status=Status.queued.value,
+            recipient_id=recipient_id, status=first_status("outbound").value,
             case_reference=prepared.case_reference, purpose=envelope.purpose or "",
             agreement_id=envelope.agreement or "", categories=envelope.categories,
             record=prepared.record, envelope=prepared.token,
@@ -217,7 +189,7 @@ class ReferralService:
     ) -> None:
         # Its own transaction: the request fails, the record of the denial must not.
         with session_scope(self.gateway.engine) as session:
-            Outbox(GatewayRepository(session), self.gateway).audit(
+            Outbox(session, self.gateway).audit(
                 AuditEventType.denied, sender, counterpart_id=recipient,
                 message_type=MessageType.referral.value, case_reference=case_reference,
                 detail={"reasons": [reason_code(r["code"]) for r in decision["reasons"]]},
@@ -264,10 +236,8 @@ class ReferralService:
     def act(self, principal: Principal, referral_id: str, request: ActionRequest) -> Referral:
         """Accept, reject, start, close, withdraw or add a note; tell the other side."""
         referral = self._visible(principal, referral_id)
-        action, side = Action(request.action), local_side(referral)
-        status = Status(referral.status)
-        if status == Status.queued:
-            status = Status.sent
+        action, side = Action(request.action), side_of(referral.direction)
+        status = machine_status(referral.status)
         if not allowed(status, action, side):
             raise Conflict(refusal(status, action, side).capitalize() + ".",
                            code="illegal_transition", status_now=referral.status)
@@ -275,8 +245,7 @@ class ReferralService:
         if needed and not getattr(request, needed):
             raise Unprocessable(f"To {action.value} a referral, give a {needed}.",
                                 code=f"{needed}_required")
-        clock = next_clock([Event(r.id, Action(r.action), Side(r.side), r.clock)
-                            for r in self.repo.events(referral)])
+        clock = next_clock(events_of(self.repo.events(referral)))
         at = utcnow()
         details = {k: v for k, v in (("reason", request.reason), ("outcome", request.outcome),
                                      ("note", request.note)) if v}
@@ -306,19 +275,3 @@ class ReferralService:
         ))
         log.info("referral_action", referral_id=referral.id, action=action.value)
         return referral
-
-    # Administration -------------------------------------------------------------------
-
-    def quarantine(self, principal: Principal, limit: int,
-                   before_id: int | None = None) -> list[QuarantinedMessage]:
-        """What was addressed to the caller's institution; for a country administrator
-        also what was addressed to no institution this gateway hosts (nobody else's)."""
-        require_role(principal, Role.country_admin, Role.auditor)
-        if not self.gateway.hosts(principal.institution_id):
-            raise Forbidden("This institution is not hosted by this gateway.",
-                            code="institution_not_hosted")
-        others = [i for i in self.gateway.keys if i != principal.institution_id]
-        return self.repo.quarantine(
-            limit, self.gateway.country, principal.institution_id,
-            unaddressed_except=others if principal.role == Role.country_admin else None,
-            before_id=before_id)

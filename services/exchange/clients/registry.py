@@ -22,8 +22,8 @@ from typing import Any
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from services.exchange.directory_client import DirectoryClient
-from services.exchange.regional_client import (
+from services.exchange.clients.directory import DirectoryClient
+from services.exchange.clients.regional import (
     RegionalClient,
     RegionalProblem,
     RegionalServiceDown,

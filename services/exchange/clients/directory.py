@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from services.exchange.regional_client import (
+from services.exchange.clients.regional import (
     RegionalClient,
     RegionalProblem,
     RegionalServiceDown,

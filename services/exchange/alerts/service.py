@@ -1,33 +1,30 @@
-"""Missing-child alerts: issued to chosen countries or every member, received and
-acknowledged by each country's focal points, updated, located, cancelled, escalated when
-a country stays silent."""
+"""Missing-child alerts: issued to chosen countries or every member, acknowledged by each
+country's focal points, updated, located, cancelled (what comes from other gateways is
+in alerts/inbound.py, the escalation of silent countries in alerts/jobs.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from services.exchange.gateway import Gateway, Outbox
-from services.exchange.models import Alert, AlertTarget
-from services.exchange.repository import GatewayRepository
-from services.exchange.schemas import (
+from services.exchange.alerts.models import Alert, AlertTarget
+from services.exchange.alerts.repository import AlertRepository
+from services.exchange.alerts.schemas import (
     Acknowledgement,
     AlertChange,
     AlertCreate,
     AlertTargetPublic,
     AlertView,
 )
-from shared.kit.db import session_scope, utcnow
+from services.exchange.gateway import Gateway
+from services.exchange.transport.outbox import Outbox
+from shared.kit.db import utcnow
 from shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.kit.logging import get_logger
-from shared.kit.pagination import keyset
-from shared.protocol.audit_events import claimed_uuid, claimed_version
 from shared.protocol.auth import Principal, Role, require_role
-from shared.protocol.envelope import Envelope
 from shared.protocol.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
@@ -40,10 +37,9 @@ ALERT_COMPETENCE = "missing-child-alerts"
 
 class AlertService:
     def __init__(self, session: Session, gateway: Gateway) -> None:
-        self.session = session
-        self.repo = GatewayRepository(session)
+        self.repo = AlertRepository(session)
         self.gateway = gateway
-        self.outbox = Outbox(self.repo, gateway)
+        self.outbox = Outbox(session, gateway)
 
     # Routing through the directory's snapshot (so alerts go out while it is down) ------
 
@@ -91,16 +87,13 @@ class AlertService:
         # Sealed and signed for every desk before anything is written (the database's
         # writer is then held only for the inserts, at the commit).
         self._broadcast(alert, "issue", targets)
-        self.session.add(alert)
-        self.session.add_all(targets)
+        self.repo.add(alert)
+        for target in targets:
+            self.repo.add(target)
         self.outbox.audit(AuditEventType.alert_issued, alert.issuer_id, message_id=alert.id,
                           message_type=MessageType.alert.value,
                           detail={"countries": countries, "category": alert.category})
         return alert
-
-    def _targets(self, alert_id: str) -> list[AlertTarget]:
-        query = select(AlertTarget).where(AlertTarget.alert_id == alert_id)
-        return list(self.session.exec(query.order_by(col(AlertTarget.country))))
 
     def _broadcast(self, alert: Alert, action: str,
                    targets: list[AlertTarget] | None = None) -> None:
@@ -110,7 +103,7 @@ class AlertService:
         and escalates."""
         sealed = {"public": alert.public, "details": alert.details, "located": alert.located,
                   "reason": alert.reason}
-        for target in self._targets(alert.id) if targets is None else targets:
+        for target in self.repo.targets(alert.id) if targets is None else targets:
             if target.recipient_id is None:
                 continue
             try:
@@ -131,7 +124,7 @@ class AlertService:
             if action == "issue":
                 target.message_id = envelope.id
                 if targets is None:
-                    self.session.add(target)
+                    self.repo.add(target)
 
     def change(self, principal: Principal, alert_id: str, change: AlertChange) -> Alert:
         """The issuer updates, reports located, or cancels; a recipient reports located."""
@@ -147,7 +140,7 @@ class AlertService:
             if alert.direction == "inbound":
                 self._report_located(alert, located)
                 return alert
-            self._close(alert, "located", located=located)
+            self.close(alert, "located", located=located)
             return alert
         if alert.direction != "outbound":
             raise Forbidden("Only the issuing institution can update or cancel an alert.",
@@ -155,7 +148,7 @@ class AlertService:
         if change.action == "cancel":
             if not change.reason:
                 raise Unprocessable("Give the reason for cancelling.", code="reason_required")
-            self._close(alert, "cancelled", reason=change.reason)
+            self.close(alert, "cancelled", reason=change.reason)
             return alert
         if change.public is None and change.details is None:
             raise Unprocessable("An update changes public or details.", code="nothing_to_update")
@@ -165,18 +158,18 @@ class AlertService:
             alert.details = change.details.model_dump(mode="json", exclude_none=True)
         alert.version += 1
         alert.updated_at = utcnow()
-        self.session.add(alert)
+        self.repo.add(alert)
         self._broadcast(alert, "update")
         self.outbox.audit(AuditEventType.alert_updated, alert.issuer_id, message_id=alert.id,
                           message_type=MessageType.alert.value, detail={"version": alert.version})
         return alert
 
-    def _close(self, alert: Alert, status: str, *, located: dict[str, Any] | None = None,
+    def close(self, alert: Alert, status: str, *, located: dict[str, Any] | None = None,
                reason: str | None = None) -> None:
         alert.status, alert.located, alert.reason = status, located, reason
         alert.version += 1
         alert.updated_at = utcnow()
-        self.session.add(alert)
+        self.repo.add(alert)
         self._broadcast(alert, "located" if status == "located" else "cancel")
         event = (AuditEventType.alert_located if status == "located"
                  else AuditEventType.alert_cancelled)
@@ -191,7 +184,7 @@ class AlertService:
             raise Conflict("Only a recipient acknowledges an alert.", code="not_a_recipient")
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = utcnow(), ack.by
-            self.session.add(alert)
+            self.repo.add(alert)
             self.outbox.send(self.gateway.envelope(
                 type=MessageType.alert_ack.value, sender=principal.institution_id,
                 recipients=[alert.issuer_id], purpose="missing-child-search",
@@ -221,14 +214,13 @@ class AlertService:
 
     def _visible(self, principal: Principal, alert_id: str) -> Alert:
         self._local(principal)
-        query = select(Alert).where(Alert.id == alert_id).where(_mine(principal))
-        alert = self.session.exec(query).first()
+        alert = self.repo.visible(alert_id, principal.institution_id)
         if alert is None:
             raise NotFound("No alert with this id is visible to you.", code="alert_not_found")
         return alert
 
     def view(self, alert: Alert) -> AlertView:
-        targets = self._targets(alert.id) if alert.direction == "outbound" else []
+        targets = self.repo.targets(alert.id) if alert.direction == "outbound" else []
         return AlertView.model_validate(alert).model_copy(
             update={"targets": [AlertTargetPublic.model_validate(t) for t in targets]})
 
@@ -239,152 +231,5 @@ class AlertService:
                     after: tuple[datetime, str] | None = None) -> list[AlertView]:
         """Newest first; `after`: the (created_at, id) of the previous page's last alert."""
         self._local(principal)
-        query = select(Alert).where(_mine(principal))
-        if direction:
-            query = query.where(Alert.direction == direction)
-        order = (col(Alert.created_at), col(Alert.id))
-        after_last = keyset(order, after, descending=True)
-        if after_last is not None:
-            query = query.where(after_last)
-        rows = self.session.exec(query.order_by(*(c.desc() for c in order)).limit(limit))
+        rows = self.repo.visible_page(principal.institution_id, direction, limit, after)
         return [self.view(a) for a in rows]
-
-
-def _mine(principal: Principal) -> Any:
-    return or_(
-        and_(col(Alert.issuer_id) == principal.institution_id, col(Alert.direction) == "outbound"),
-        and_(col(Alert.recipient_id) == principal.institution_id,
-             col(Alert.direction) == "inbound"),
-    )
-
-
-# Messages from other gateways ------------------------------------------------------------
-
-
-def take_alert(session: Session, outbox: Outbox, envelope: Envelope,
-               sealed: dict[str, Any]) -> str | None:
-    """None when the message would change an alert its sender did not issue."""
-    body = envelope.body
-    recipient = envelope.recipients[0]
-    query = select(Alert).where(Alert.id == str(body.get("alert_id"))[:64],
-                                Alert.recipient_id == recipient,
-                                Alert.direction == "inbound")
-    alert = session.exec(query).first()
-    if alert is not None and alert.issuer_id != envelope.sender:
-        return None
-    version = int(body.get("version", 0))
-    if alert is not None and alert.version >= version:
-        return "duplicate"
-    fields: dict[str, Any] = {
-        "status": str(body.get("status")), "version": version,
-        "category": str(body.get("category")), "urgency": str(body.get("urgency")),
-        "public": _object(sealed.get("public")), "details": _object(sealed.get("details")),
-        "target_countries": list(body.get("target_countries") or []),
-        "located": _object(sealed.get("located")) or None,
-        "reason": str(sealed.get("reason") or "")[:2000] or None,
-        "updated_at": utcnow(),
-    }
-    if alert is None:
-        alert = Alert(id=str(body.get("alert_id")), direction="inbound",
-                      issuer_id=envelope.sender, recipient_id=recipient, **fields)
-        outbox.send(outbox.gateway.envelope(
-            type=MessageType.receipt.value, sender=recipient, recipients=[envelope.sender],
-            purpose=envelope.purpose, in_reply_to=envelope.id,
-            body={"message_id": envelope.id, "alert_id": alert.id,
-                  "received_at": utcnow().isoformat(), "status": "delivered"},
-        ))
-        outbox.audit(AuditEventType.alert_received, recipient, counterpart_id=envelope.sender,
-                     message_id=claimed_uuid(alert.id), message_type=envelope.type)
-    else:
-        for name, value in fields.items():
-            setattr(alert, name, value)
-        outbox.audit(AUDIT_OF_CHANGE.get(str(body.get("action")), AuditEventType.alert_updated),
-                     recipient, counterpart_id=envelope.sender, message_id=claimed_uuid(alert.id),
-                     message_type=envelope.type, detail={"version": claimed_version(version)})
-    session.add(alert)
-    log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
-                urgency=alert.urgency)
-    return "alert"
-
-
-def _issued(session: Session, envelope: Envelope) -> tuple[Alert, AlertTarget] | None:
-    alert_id = str(envelope.body.get("alert_id"))
-    alert = session.exec(select(Alert).where(Alert.id == alert_id,
-                                             Alert.direction == "outbound")).first()
-    target = session.exec(select(AlertTarget).where(
-        AlertTarget.alert_id == alert_id, AlertTarget.recipient_id == envelope.sender)).first()
-    if alert is None or target is None or alert.issuer_id != envelope.recipients[0]:
-        return None
-    return alert, target
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def take_alert_ack(session: Session, outbox: Outbox, envelope: Envelope,
-                   sealed: dict[str, Any]) -> str | None:
-    """None when the acknowledgement matches no alert this gateway issued."""
-    issued = _issued(session, envelope)
-    if issued is None:
-        return None
-    alert, target = issued
-    if target.acknowledged_at is None:
-        target.acknowledged_at = utcnow()
-        target.acknowledged_by = str(sealed.get("by") or envelope.sender)[:200]
-        session.add(target)
-        outbox.audit(AuditEventType.alert_acknowledged, alert.issuer_id,
-                     counterpart_id=envelope.sender, message_id=alert.id,
-                     message_type=envelope.type)
-    return "alert-ack"
-
-
-def take_alert_located(session: Session, outbox: Outbox, envelope: Envelope,
-                       sealed: dict[str, Any]) -> str | None:
-    issued = _issued(session, envelope)
-    if issued is None:
-        return None
-    alert = issued[0]
-    if alert.status == "active":
-        located = {"where": str(sealed.get("where", ""))[:500],
-                   "measures": str(sealed.get("measures") or "")[:2000] or None,
-                   "by": envelope.sender, "at": str(envelope.body.get("at", ""))[:40]}
-        AlertService(session, outbox.gateway)._close(alert, "located", located=located)
-    return "alert-located"
-
-
-def take_alert_receipt(session: Session, envelope: Envelope) -> bool:
-    target = session.exec(select(AlertTarget).where(
-        AlertTarget.alert_id == str(envelope.body.get("alert_id"))[:64],
-        AlertTarget.recipient_id == envelope.sender)).first()
-    if target is None:
-        return False
-    if target.received_at is None:
-        target.received_at = utcnow()
-        session.add(target)
-    return True
-
-
-def escalate_overdue(gateway: Gateway, ack_timeout_seconds: int) -> int:
-    """Raise an escalation for each target that has not acknowledged in time."""
-    deadline = datetime.now(UTC) - timedelta(seconds=ack_timeout_seconds)
-    with session_scope(gateway.engine) as session:
-        overdue = session.exec(
-            select(AlertTarget, Alert)
-            .join(Alert, and_(col(Alert.id) == col(AlertTarget.alert_id),
-                              col(Alert.direction) == "outbound"))
-            .where(col(AlertTarget.acknowledged_at).is_(None),
-                   col(AlertTarget.escalated_at).is_(None),
-                   col(Alert.status) == "active", col(Alert.created_at) < deadline)
-        ).all()
-        outbox = Outbox(GatewayRepository(session), gateway)
-        for target, alert in overdue:
-            target.escalated_at = utcnow()
-            session.add(target)
-            outbox.audit(AuditEventType.alert_escalated, alert.issuer_id,
-                         counterpart_id=target.recipient_id, message_id=alert.id,
-                         message_type=MessageType.alert.value,
-                         detail={"country": target.country,
-                                 "no_recipient": target.recipient_id is None})
-            log.warning("alert_escalated", alert_id=alert.id, country=target.country)
-        return len(overdue)
