@@ -231,3 +231,41 @@ class StatisticsReport(BaseModel):
 
 def sign_report(report: StatisticsReport, key: OKPKey) -> str:
     return sign(report.model_dump(mode="json"), key, STATISTICS_MEDIA_TYPE)
+
+
+# What a person or a client reads: a table of one indicator --------------------------------
+
+
+class FigureQuery(BaseModel):
+    """One indicator, optionally broken down by one of its breakdowns, over a period of whole
+    months (both ends included), optionally for some countries (as origin or as the fixed
+    country dimension)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    indicator: Indicator
+    by: Dimension | None = None
+    since: Annotated[str, Field(pattern=MONTH.pattern)] | None = None
+    until: Annotated[str, Field(pattern=MONTH.pattern)] | None = None
+    countries: tuple[Annotated[str, Field(pattern=COUNTRY.pattern)], ...] = ()
+
+
+class PublishedCell(BaseModel):
+    """A cell as shown: `value` is None where it is suppressed (`display` then "<5", or "" for
+    a complementary suppression shown as "<5" too: a reader cannot tell them apart)."""
+
+    dims: dict[Dimension, str]
+    value: int | None
+    display: str
+    median_seconds: int | None = None
+    p90_seconds: int | None = None
+
+
+class FigureTable(BaseModel):
+    """The answer to a `FigureQuery`: its cells in a stable order (by dims), and whether the
+    set was suppressed (regional) or is a country's own full detail."""
+
+    query: FigureQuery
+    suppressed: bool
+    computed_at: AwareDatetime | None  # the oldest report the table draws on
+    cells: list[PublishedCell]
