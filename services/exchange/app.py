@@ -25,7 +25,7 @@ from services.exchange.gateway import Gateway, refresh_directory_forever
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.referrals.endpoints import router as referral_router
 from services.exchange.transport.arrivals import InboundLimits
-from services.exchange.transport.consumer import ConsumerHealth, InboundConsumer, conversation_of
+from services.exchange.transport.consumer import ConsumerHealth, InboundConsumer
 from services.exchange.transport.dispatcher import InboundDispatcher
 from services.exchange.transport.endpoints import router as quarantine_router
 from services.exchange.transport.local import LocalDelivery
@@ -38,7 +38,7 @@ from shared.kit.jetstream import (
     MAX_BACKOFF_SECONDS,
     bind_durable_consumer,
     close,
-    consume_forever,
+    consume_in_batches,
 )
 from shared.kit.logging import get_logger
 from shared.protocol.envelope import public_jwk
@@ -133,7 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         keys_registered = asyncio.Event()
         consumer = InboundConsumer(gateway, publisher, limits)
         consuming = asyncio.create_task(
-            consume_forever(subscription, consumer.handle, stop=stop, order_key=conversation_of))
+            consume_in_batches(subscription, consumer.handle_batch, stop=stop))
         tasks = [
             asyncio.create_task(publisher.run(stop)),
             asyncio.create_task(policy.run(stop)),

@@ -1,11 +1,10 @@
 """NATS JetStream for a service: connecting, streams, durable pull consumers, and consuming
-them forever with per-key order, acknowledgements and backoff."""
+them a batch at a time in stream order, and the backoff of a redelivery."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
-from shared.kit.logging import NATS_CORRELATION_HEADER, correlation, get_logger
+from shared.kit.logging import NATS_CORRELATION_HEADER, get_logger
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -112,6 +111,37 @@ def redelivery_delay(deliveries: int | None) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, (deliveries or 1) - 1))
 
 
+async def consume_in_batches(
+    subscription: JetStreamContext.PullSubscription,
+    on_batch: Callable[[list[Msg]], Coroutine[Any, Any, None]],
+    batch: int = 100,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Hand each fetched batch over whole, one batch after another in stream order, fetching
+    the next while one is handled. The batch handler settles (acks, naks or terms) each
+    message; if it raises, its unsettled messages are redelivered after the ack wait."""
+    handling: asyncio.Task[None] | None = None
+
+    def settled(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("batch_not_settled", error=type(done.exception()).__name__)
+
+    async def handed(messages: list[Msg]) -> None:
+        nonlocal handling
+        if handling is not None:
+            await asyncio.wait([handling])
+        handling = asyncio.create_task(on_batch(messages))
+        handling.add_done_callback(settled)
+
+    try:
+        await fetch_batches(subscription, handed, batch, stop)
+        if handling is not None:
+            await asyncio.wait([handling])
+    finally:
+        if handling is not None:
+            handling.cancel()
+
+
 async def fetch_batches(
     subscription: JetStreamContext.PullSubscription,
     on_batch: Callable[[list[Msg]], Awaitable[None]],
@@ -132,89 +162,6 @@ async def fetch_batches(
             await on_batch(messages)
         except Exception:  # e.g. an ack lost with the connection: redelivered later
             log.exception("batch_not_settled", size=len(messages))
-
-
-async def consume_forever(
-    subscription: JetStreamContext.PullSubscription,
-    handler: MessageHandler,
-    batch: int = 100,
-    stop: asyncio.Event | None = None,
-    order_key: Callable[[Msg], str] | None = None,
-    batches_in_flight: int = 2,
-) -> None:
-    """Run the handler on each message under its correlation id.
-
-    The handler acks (or terms) each message itself; if it raises, the message is
-    nak'ed with a delay so JetStream redelivers it (transient errors: a database or
-    the directory briefly away). Bounding the retries is the handler's part: it terms a
-    message it gives up on. With `order_key`, messages with different keys are
-    handled concurrently and those with the same key one after another, in stream order;
-    the next batch is fetched while up to `batches_in_flight` are handled (a key's messages
-    of a later batch wait for those of the earlier one).
-    """
-    if order_key is None:
-        async def in_order(messages: list[Msg]) -> None:
-            await _handle_in_order(messages, handler)
-
-        await fetch_batches(subscription, in_order, batch, stop)
-        return
-    key_of = order_key
-    last_of_key: dict[str, asyncio.Task[None]] = {}
-    slots = asyncio.Semaphore(batches_in_flight)
-    running: set[asyncio.Future[list[None]]] = set()
-
-    async def after(previous: asyncio.Task[None] | None, group: list[Msg]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # however it ended
-        await _handle_in_order(group, handler)
-
-    async def on_batch(messages: list[Msg]) -> None:
-        await slots.acquire()
-        groups: dict[str, list[Msg]] = {}
-        for msg in messages:
-            groups.setdefault(key_of(msg), []).append(msg)
-        tasks = []
-        for key, group in groups.items():
-            task = asyncio.create_task(after(last_of_key.get(key), group))
-            last_of_key[key] = task
-            task.add_done_callback(functools.partial(_forget_key, last_of_key, key))
-            tasks.append(task)
-        whole: asyncio.Future[list[None]] = asyncio.gather(*tasks)
-        running.add(whole)
-
-        def settled(done: asyncio.Future[list[None]]) -> None:
-            slots.release()
-            running.discard(done)
-            if not done.cancelled() and done.exception() is not None:
-                log.error("batch_not_settled", size=len(messages),
-                          error=type(done.exception()).__name__)
-
-        whole.add_done_callback(settled)
-
-    try:
-        await fetch_batches(subscription, on_batch, batch, stop)
-    finally:
-        for task in list(running) + list(last_of_key.values()):
-            task.cancel()
-
-
-def _forget_key(last_of_key: dict[str, asyncio.Task[None]], key: str,
-                done: asyncio.Task[None]) -> None:
-    if last_of_key.get(key) is done:
-        del last_of_key[key]
-
-
-async def _handle_in_order(messages: list[Msg], handler: MessageHandler) -> None:
-    for msg in messages:
-        headers = msg.headers or {}
-        with correlation(headers.get(NATS_CORRELATION_HEADER)):
-            try:
-                await handler(msg)
-            except Exception as exc:
-                # The type only: an exception's text may quote the message (a child's data).
-                log.warning("message_handler_failed", stream_sequence=msg.metadata.sequence.stream,
-                            deliveries=msg.metadata.num_delivered, error=type(exc).__name__)
-                await msg.nak(delay=redelivery_delay(msg.metadata.num_delivered))
 
 
 async def close(nc: NATS) -> None:

@@ -1,66 +1,76 @@
-"""consume_forever: the next batch is fetched and handled while one is still being handled,
-and the messages of one conversation stay in stream order across batches."""
+"""consume_in_batches: the next batch is fetched while one is being handled, and batches are
+handled whole, one after another, in stream order."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
-from shared.kit.jetstream import consume_forever
+from shared.kit.jetstream import consume_in_batches
 
 
-@dataclass
-class FakeMsg:
-    key: str
-    seq: int
-    headers: dict[str, str] = field(default_factory=dict)
+class Subscription:
+    """Hands out the given batches, then waits for the stop; counts the fetches."""
 
-    @property
-    def metadata(self) -> Any:
-        return SimpleNamespace(sequence=SimpleNamespace(stream=self.seq), num_delivered=1)
-
-    async def nak(self, delay: float = 0) -> None:
-        raise AssertionError("no message should be nak'ed here")
-
-
-class FakeSubscription:
-    def __init__(self, batches: list[list[FakeMsg]], stop: asyncio.Event) -> None:
+    def __init__(self, batches: list[list[int]], stop: asyncio.Event) -> None:
         self.batches = batches
         self.stop = stop
+        self.fetches = 0
+        self.fetched = asyncio.Condition()
 
-    async def fetch(self, batch: int, timeout: float) -> list[FakeMsg]:  # noqa: ASYNC109
+    async def fetch(self, batch: int, timeout: float) -> list[int]:  # noqa: ASYNC109
+        async with self.fetched:
+            self.fetches += 1
+            self.fetched.notify_all()
         if self.batches:
             return self.batches.pop(0)
         await self.stop.wait()
         raise TimeoutError
 
 
-async def test_a_later_batch_overtakes_a_slow_one_but_not_within_a_conversation() -> None:
+async def test_the_next_batch_is_fetched_during_one_and_handled_after_it() -> None:
     stop = asyncio.Event()
-    handled: list[tuple[str, int]] = []
-    b_of_second_batch_done = asyncio.Event()
+    subscription = Subscription([[1, 2], [3], [4, 5]], stop)
+    events: list[Any] = []
     all_done = asyncio.Event()
 
-    async def handler(msg: FakeMsg) -> None:
-        if (msg.key, msg.seq) == ("a", 1):
-            # Slow: it finishes only once a message of the next batch has been handled.
-            await b_of_second_batch_done.wait()
-        handled.append((msg.key, msg.seq))
-        if (msg.key, msg.seq) == ("b", 3):
-            b_of_second_batch_done.set()
-        if len(handled) == 4:
+    async def on_batch(batch: list[int]) -> None:
+        events.append(("start", batch))
+        if batch == [1, 2]:
+            # Finishes only once the next batch has been fetched: the fetch overlaps.
+            async with subscription.fetched:
+                await subscription.fetched.wait_for(lambda: subscription.fetches >= 2)
+        events.append(("end", batch))
+        if batch == [4, 5]:
             all_done.set()
 
-    batches = [[FakeMsg("a", 1), FakeMsg("c", 2)], [FakeMsg("b", 3), FakeMsg("a", 4)]]
-    task = asyncio.create_task(consume_forever(
-        FakeSubscription(batches, stop), handler, stop=stop,  # type: ignore[arg-type]
-        order_key=lambda m: m.key))  # type: ignore[arg-type, attr-defined]
+    task = asyncio.create_task(consume_in_batches(subscription, on_batch,  # type: ignore[arg-type]
+                                                  stop=stop))
     try:
         await asyncio.wait_for(all_done.wait(), timeout=30)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
-    assert handled.index(("b", 3)) < handled.index(("a", 1))  # the batches overlapped
-    assert handled.index(("a", 1)) < handled.index(("a", 4))  # one conversation in order
+    assert events == [("start", [1, 2]), ("end", [1, 2]), ("start", [3]), ("end", [3]),
+                      ("start", [4, 5]), ("end", [4, 5])]
+
+
+async def test_a_batch_whose_handler_fails_does_not_stop_the_next() -> None:
+    stop = asyncio.Event()
+    handled: list[list[int]] = []
+    second = asyncio.Event()
+
+    async def on_batch(batch: list[int]) -> None:
+        handled.append(batch)
+        if batch == [1]:
+            raise RuntimeError("lost connection while acking")
+        second.set()
+
+    task = asyncio.create_task(consume_in_batches(Subscription([[1], [2]], stop),  # type: ignore[arg-type]
+                                                  on_batch, stop=stop))
+    try:
+        await asyncio.wait_for(second.wait(), timeout=30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+    assert handled == [[1], [2]]

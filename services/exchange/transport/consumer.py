@@ -1,5 +1,5 @@
-"""The gateway's JetStream consumer: takes in what other gateways send, one conversation
-in order, and tells /readyz whether it is flowing."""
+"""The gateway's JetStream consumer: takes in what other gateways send, a fetched batch at a
+time in stream order and in one transaction, and tells /readyz whether it is flowing."""
 
 from __future__ import annotations
 
@@ -13,37 +13,29 @@ from nats.js import JetStreamContext
 from services.exchange.clients.regional import RegionalServiceDown
 from services.exchange.gateway import Gateway
 from services.exchange.transport.arrivals import InboundLimits
-from services.exchange.transport.dispatcher import InboundDispatcher
+from services.exchange.transport.dispatcher import Delivered, InboundDispatcher
 from services.exchange.transport.outbox import OutboxPublisher
 from services.exchange.transport.threads import run_on
-from shared.kit.logging import get_logger
-from shared.protocol.envelope import EnvelopeError, unverified_parts
+from shared.kit.jetstream import redelivery_delay
+from shared.kit.logging import NATS_CORRELATION_HEADER, correlation, get_logger
 
 log = get_logger(__name__)
 
 
-def conversation_of(msg: Msg) -> str:
-    """What a message belongs to (its referral or alert), read before verification: only to
-    keep the messages of one conversation in order while others are handled alongside."""
-    try:
-        _, payload = unverified_parts(msg.data.decode("ascii"))
-    except (EnvelopeError, UnicodeDecodeError):
-        return ""
-    body = payload.get("body")
-    if not isinstance(body, dict):
-        body = {}
-    for value in (payload.get("in_reply_to"), body.get("referral_id"), body.get("alert_id"),
-                  body.get("message_id"), payload.get("id")):
-        if isinstance(value, str) and value:
-            return value
-    return ""
+def delivered(msg: Msg) -> Delivered:
+    published = msg.metadata.timestamp
+    return Delivered(
+        raw=msg.data, subject=msg.subject, stream_sequence=msg.metadata.sequence.stream,
+        delivery=msg.metadata.num_delivered or 1,
+        age_seconds=(datetime.now(UTC) - published).total_seconds() if published else 0.0,
+        correlation_id=(msg.headers or {}).get(NATS_CORRELATION_HEADER),
+    )
 
 
 class InboundConsumer:
-    # Threads of its own, so that a message never waits behind a request or the outbox.
-    # Writes are one at a time anyway (shared/kit/db.py); the threads overlap what waits on the
-    # network (the policy decision) with other messages' work.
-    threads = 8
+    # A thread of its own, so that a message never waits behind a request or the outbox;
+    # one, as batches are handled one after another (and writes are one at a time anyway).
+    threads = 1
 
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
@@ -54,31 +46,41 @@ class InboundConsumer:
         # acked or terminated (a nak'ed message stays): what /readyz calls stuck.
         self.unsettled: dict[int, float] = {}
 
-    async def handle(self, msg: Msg) -> None:
-        sequence = msg.metadata.sequence.stream
-        delivery = msg.metadata.num_delivered or 1
-        self.unsettled.setdefault(sequence, time.monotonic())
-        published = msg.metadata.timestamp
-        age = (datetime.now(UTC) - published).total_seconds() if published else 0.0
-        try:
-            outcome = await run_on(self.executor, self.dispatcher.process, msg.data, msg.subject,
-                                   sequence, delivery, age)
-        except RegionalServiceDown:
-            raise  # retried until the message is too old (then `process` quarantines it)
-        except Exception as exc:
-            if delivery < self.dispatcher.limits.max_deliveries:
-                raise
+    async def handle_batch(self, messages: list[Msg]) -> None:
+        """Handle a fetched batch (`InboundDispatcher.process_batch`), then settle each
+        message: ack what was taken or quarantined, nak what may be taken later, term what
+        not even the quarantine could hold after its last delivery."""
+        now = time.monotonic()
+        batch = [delivered(msg) for msg in messages]
+        for each in batch:
+            self.unsettled.setdefault(each.stream_sequence, now)
+        outcomes = await run_on(self.executor, self.dispatcher.process_batch, batch)
+        for msg, each, outcome in zip(messages, batch, outcomes, strict=True):
+            with correlation(each.correlation_id):
+                await self._settle(msg, each, outcome)
+        self.publisher.notify()
+
+    async def _settle(self, msg: Msg, each: Delivered, outcome: str | Exception) -> None:
+        sequence = each.stream_sequence
+        if isinstance(outcome, str):
+            await msg.ack()
+            self.unsettled.pop(sequence, None)
+            log.info("message_handled", subject=msg.subject, outcome=outcome)
+        elif isinstance(outcome, RegionalServiceDown) or \
+                each.delivery < self.dispatcher.limits.max_deliveries:
+            # Redelivered later (a service down: until the message is too old, then the
+            # dispatcher quarantines it). The type only: an exception's text may quote the
+            # message (a child's data).
+            log.warning("message_handler_failed", stream_sequence=sequence,
+                        deliveries=each.delivery, error=type(outcome).__name__)
+            await msg.nak(delay=redelivery_delay(each.delivery))
+        else:
             # Not even the quarantine could be written: give up rather than retry for ever.
             # The message stays in the stream (its max age) under this sequence.
-            log.error("message_terminated", stream_sequence=sequence, deliveries=delivery,
-                      error=type(exc).__name__)
+            log.error("message_terminated", stream_sequence=sequence, deliveries=each.delivery,
+                      error=type(outcome).__name__)
             await msg.term()
             self.unsettled.pop(sequence, None)
-            return
-        await msg.ack()
-        self.unsettled.pop(sequence, None)
-        self.publisher.notify()
-        log.info("message_handled", subject=msg.subject, outcome=outcome)
 
     def oldest_unsettled_seconds(self) -> float:
         return time.monotonic() - min(self.unsettled.values()) if self.unsettled else 0.0

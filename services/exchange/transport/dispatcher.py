@@ -3,6 +3,10 @@ once here, then routed by type to the handler of what it carries; or quarantined
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
 from services.exchange.alerts import inbound as alerts
 from services.exchange.clients.directory import UnknownInstitution
 from services.exchange.clients.regional import RegionalServiceDown
@@ -19,7 +23,7 @@ from services.exchange.transport.arrivals import (
 from services.exchange.transport.outbox import Outbox
 from services.exchange.transport.quarantine import Quarantine
 from shared.kit.db import session_scope
-from shared.kit.logging import get_logger
+from shared.kit.logging import correlation, get_logger
 from shared.protocol.envelope import Envelope, EnvelopeError, unverified_parts, verify_envelope
 from shared.protocol.vocabulary import MessageType
 
@@ -40,6 +44,18 @@ UNCLAIMED = {
     MessageType.receipt.value: ("receipt_mismatch",
                                 "the receipt matches no message this gateway sent"),
 }
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One message as JetStream delivered it, before anything is known of it."""
+
+    raw: bytes
+    subject: str
+    stream_sequence: int
+    delivery: int = 1
+    age_seconds: float = 0.0
+    correlation_id: str | None = None
 
 
 class InboundDispatcher:
@@ -88,19 +104,51 @@ class InboundDispatcher:
             return self.quarantine.keep(session, raw, subject, stream_sequence, rejection,
                                         delivery=delivery)
 
-    def _process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
-        token = text_of(raw)
-        with session_scope(self.gateway.engine) as session:
-            envelope: Envelope | None = None
+    def process_batch(self, batch: list[Delivered]) -> list[str | Exception]:
+        """Handle a fetched batch in stream order: in one transaction when every message of it
+        is taken; when any is not (rejected, not yet, failed), that transaction is rolled
+        back and each message is handled alone by `process`. Returns, per message, what
+        became of it or what `process` raised (the caller naks or terms on that)."""
+        if len(batch) > 1:
             try:
-                envelope = self._verified(token, subject)
-                return self._route(Arrival(session, Outbox(session, self.gateway), envelope,
-                                           token))
+                with session_scope(self.gateway.engine) as session:
+                    outbox = Outbox(session, self.gateway)
+                    outcomes: list[str | Exception] = []
+                    for delivered in batch:
+                        with correlation(delivered.correlation_id):
+                            outcomes.append(self._take(session, outbox, text_of(delivered.raw),
+                                                       delivered.subject))
+                    return outcomes
+            except Exception as exc:
+                log.info("batch_handled_one_by_one", size=len(batch), cause=type(exc).__name__)
+        return [self._alone(delivered) for delivered in batch]
+
+    def _alone(self, delivered: Delivered) -> str | Exception:
+        with correlation(delivered.correlation_id):
+            try:
+                return self.process(delivered.raw, delivered.subject, delivered.stream_sequence,
+                                    delivered.delivery, delivered.age_seconds)
+            except Exception as exc:
+                return exc
+
+    def _process(self, raw: bytes, subject: str, stream_sequence: int, delivery: int = 1) -> str:
+        with session_scope(self.gateway.engine) as session:
+            try:
+                return self._take(session, Outbox(session, self.gateway), text_of(raw), subject)
             except Rejected as rejection:
                 session.rollback()
                 return self.quarantine.keep(session, raw, subject, stream_sequence, rejection,
-                                            verified=envelope or rejection.envelope,
-                                            delivery=delivery)
+                                            verified=rejection.envelope, delivery=delivery)
+
+    def _take(self, session: Session, outbox: Outbox, token: str, subject: str) -> str:
+        """Verify the message and route it to its handler; raises `Rejected`, naming the
+        envelope once verified (its sender is told why, §4.4)."""
+        envelope = self._verified(token, subject)
+        try:
+            return self._route(Arrival(session, outbox, envelope, token))
+        except Rejected as rejection:
+            rejection.envelope = envelope
+            raise
 
     def _route(self, arrival: Arrival) -> str:
         handlers = ROUTES.get(arrival.envelope.type)
