@@ -16,17 +16,18 @@ T = TypeVar("T")
 
 
 async def in_one_hop(request: Request, work: Callable[[Session], T],
-                     before: Callable[[], object] | None = None) -> T:
-    """The request's blocking part in one worker thread: `before` (what needs no database:
-    directory, policy, sealing, signing), then `work` in one transaction that confirms the
-    caller's token first. Commits before returning, so a client never reads ahead of it."""
+                     before: Callable[[Session], object] | None = None) -> T:
+    """The request's blocking part in one worker thread: the caller's token confirmed, then
+    `before` (what writes nothing: directory, policy, sealing, signing) in the same session
+    with no transaction of writes open, then `work` in one transaction. Commits before
+    returning, so a client never reads ahead of it."""
     engine = request.app.state.engine
 
     def run() -> T:
         with Session(engine) as session:
             confirm_token(request, session)  # before any rule runs for the caller
-        if before is not None:
-            before()
+            if before is not None:
+                before(session)
         with session_scope(engine) as session:
             return work(session)
 

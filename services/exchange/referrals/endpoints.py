@@ -40,10 +40,9 @@ async def send_referral(
     gateway = request.app.state.gateway
     prepared: list[PreparedReferral] = []
 
-    def prepare() -> None:
-        # No transaction is open: the policy decision and the directory come first.
-        with Session(gateway.engine) as session:
-            prepared.append(ReferralService(session, gateway).prepare(principal, body))
+    def prepare(session: Session) -> None:
+        # No transaction of writes is open: the policy decision and the directory come first.
+        prepared.append(ReferralService(session, gateway).prepare(principal, body))
 
     def store(session: Session) -> ReferralAccepted:
         referral = ReferralService(session, gateway).store(prepared[0])
