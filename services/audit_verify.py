@@ -24,6 +24,7 @@ import httpx
 from services.registry import merkle
 from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
+from shared.kit.files import write_atomically
 from shared.kit.pagination import every
 from shared.protocol.audit_events import AuditRejected, KeyRecord, verify_signature
 from shared.protocol.envelope import EnvelopeError, verify
@@ -291,8 +292,7 @@ def verify_log(url: str, public_key: dict[str, Any], checkpoint_file: Path | Non
     else:
         say("entries: not checked (give an auditor's token with --token)")
     if checkpoint_file is not None:
-        checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint_file.write_text(json.dumps({"jws": latest.jws}) + "\n")
+        write_atomically(checkpoint_file, json.dumps({"jws": latest.jws}) + "\n", mode=0o644)
         say(f"saved this checkpoint to {checkpoint_file} for the next run")
 
 
