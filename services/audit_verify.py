@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,14 +23,17 @@ from urllib.parse import quote
 import httpx
 
 from services.registry import merkle
-from services.registry.audit_log import canonical_entry
+from services.registry.audit_log import CHECKPOINT_MEDIA_TYPE, canonical_entry
 from services.stack import StackError, load_stack
 from shared.kit.files import write_atomically
 from shared.kit.pagination import every
+from shared.kit.signed import DocumentKind, DocumentRejected, SignatureInvalid, verify_document
 from shared.protocol.audit_events import AuditRejected, KeyRecord, verify_signature
-from shared.protocol.envelope import EnvelopeError, verify
 
 PAGE = 1000
+# Issued as the tree grows; how it grows is checked with consistency proofs, below.
+CHECKPOINT = DocumentKind("audit checkpoint", CHECKPOINT_MEDIA_TYPE,
+                          claims={"type": "audit-checkpoint"})
 
 
 class VerificationFailed(Exception):
@@ -46,12 +50,12 @@ class Checkpoint:
 
 def read_checkpoint(jws: str, public_key: dict[str, Any]) -> Checkpoint:
     try:
-        _, payload = verify(jws, [public_key])
-    except EnvelopeError as exc:
+        payload = verify_document(jws, public_key, CHECKPOINT, time.time())
+    except SignatureInvalid as exc:
         raise VerificationFailed(f"the checkpoint's signature does not verify with the "
                                  f"registry's public key ({exc.code})") from exc
-    if payload.get("type") != "audit-checkpoint":
-        raise VerificationFailed("the signed document is not an audit checkpoint")
+    except DocumentRejected as exc:
+        raise VerificationFailed("the signed document is not an audit checkpoint") from exc
     return Checkpoint(int(payload["tree_size"]), bytes.fromhex(payload["root_hash"]),
                       str(payload["issued_at"]), jws)
 
