@@ -23,17 +23,15 @@ from urllib.parse import quote
 import httpx
 
 from services.registry import merkle
-from services.registry.audit_log import CHECKPOINT_MEDIA_TYPE, canonical_entry
+from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
 from shared.kit.files import write_atomically
 from shared.kit.pagination import every
-from shared.kit.signed import DocumentKind, DocumentRejected, SignatureInvalid, verify_document
+from shared.kit.signed import DocumentRejected, SignatureInvalid, verify_document
 from shared.protocol.audit_events import AuditRejected, KeyRecord, verify_signature
+from shared.protocol.documents import AUDIT_CHECKPOINT
 
 PAGE = 1000
-# Issued as the tree grows; how it grows is checked with consistency proofs, below.
-CHECKPOINT = DocumentKind("audit checkpoint", CHECKPOINT_MEDIA_TYPE,
-                          claims={"type": "audit-checkpoint"})
 
 
 class VerificationFailed(Exception):
@@ -50,7 +48,7 @@ class Checkpoint:
 
 def read_checkpoint(jws: str, public_key: dict[str, Any]) -> Checkpoint:
     try:
-        payload = verify_document(jws, public_key, CHECKPOINT, time.time())
+        payload = verify_document(jws, public_key, AUDIT_CHECKPOINT, time.time())
     except SignatureInvalid as exc:
         raise VerificationFailed(f"the checkpoint's signature does not verify with the "
                                  f"registry's public key ({exc.code})") from exc
