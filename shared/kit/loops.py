@@ -2,7 +2,7 @@
 
 A background loop runs `work` every so often, or at once when woken, until told to stop.
 A failure is logged by its exception type only (an exception's text may quote a person's
-data) and retried sooner than the interval, waiting longer after each further failure.
+data) and retried after a backoff, longer after each further failure.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ async def run_every(
 
     `work` returns True when more is waiting (a full batch): it runs again without a pause.
     When it raises, `failure_event` is logged and it runs again after
-    `exponential_backoff(failures, retry_first, retry_cap)`, never later than `interval`.
+    `exponential_backoff(failures, retry_first, retry_cap)` (or when woken), whatever the
+    interval: sooner than a long one, later than a short one.
     A wake that arrives while `work` runs is kept: the event is cleared before each run.
     """
     if interval is None and wake is None:
@@ -60,8 +61,7 @@ async def run_every(
         except Exception as exc:
             failures += 1
             log.warning(failure_event, error=type(exc).__name__, failures=failures)
-            delay = exponential_backoff(failures, retry_first, retry_cap)
-            await _pause(delay if interval is None else min(delay, interval), stop, wake)
+            await _pause(exponential_backoff(failures, retry_first, retry_cap), stop, wake)
             continue
         failures = 0
         if more is not True:

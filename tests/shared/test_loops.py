@@ -138,12 +138,17 @@ async def test_repeated_failures_wait_longer_each_time_then_the_interval_again()
     assert gaps[3] >= 0.2, gaps  # succeeded: the interval, not a backoff
 
 
-async def test_a_failure_is_retried_no_later_than_the_interval():
+async def test_a_failure_waits_its_backoff_whatever_the_interval():
     stop = asyncio.Event()
     work = Work(stop, rounds=2, fail=1)
-    await asyncio.wait_for(run_every(0.01, work, stop, failure_event="failed",
-                                     retry_first=3600), ENOUGH)
-    assert len(work.times) == 2
+    await asyncio.wait_for(run_every(0.001, work, stop, failure_event="failed",
+                                     retry_first=0.2), ENOUGH)
+    assert work.times[1] - work.times[0] >= 0.2  # not the interval
+    stop = asyncio.Event()
+    work = Work(stop, rounds=2, fail=1)
+    await asyncio.wait_for(run_every(3600, work, stop, failure_event="failed",
+                                     retry_first=0.01), ENOUGH)
+    assert len(work.times) == 2  # not the interval either
 
 
 async def test_a_failure_is_logged_by_its_type_never_its_text():
