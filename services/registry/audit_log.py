@@ -159,7 +159,7 @@ class AuditLog:
         if existing is not None:
             return existing
         root, issued_at = self.root(size), utcnow()
-        token = sign({"v": "1", "type": "audit-checkpoint", "tree_size": size,
+        token = sign({"v": "1", **AUDIT_CHECKPOINT.claims, "tree_size": size,
                       "root_hash": root.hex(), "issued_at": iso_utc(issued_at)},
                      key, media_type=AUDIT_CHECKPOINT.media_type)
         return self.repo.add_checkpoint(AuditCheckpoint(
