@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,11 @@ import httpx
 from services.registry import merkle
 from services.registry.audit_log import canonical_entry
 from services.stack import StackError, load_stack
+from shared.kit.files import write_atomically
 from shared.kit.pagination import every
+from shared.kit.signed import DocumentRejected, SignatureInvalid, verify_document
 from shared.protocol.audit_events import AuditRejected, KeyRecord, verify_signature
-from shared.protocol.envelope import EnvelopeError, verify
+from shared.protocol.documents import AUDIT_CHECKPOINT
 
 PAGE = 1000
 
@@ -45,12 +48,12 @@ class Checkpoint:
 
 def read_checkpoint(jws: str, public_key: dict[str, Any]) -> Checkpoint:
     try:
-        _, payload = verify(jws, [public_key])
-    except EnvelopeError as exc:
+        payload = verify_document(jws, public_key, AUDIT_CHECKPOINT, time.time())
+    except SignatureInvalid as exc:
         raise VerificationFailed(f"the checkpoint's signature does not verify with the "
                                  f"registry's public key ({exc.code})") from exc
-    if payload.get("type") != "audit-checkpoint":
-        raise VerificationFailed("the signed document is not an audit checkpoint")
+    except DocumentRejected as exc:
+        raise VerificationFailed("the signed document is not an audit checkpoint") from exc
     return Checkpoint(int(payload["tree_size"]), bytes.fromhex(payload["root_hash"]),
                       str(payload["issued_at"]), jws)
 
@@ -291,8 +294,7 @@ def verify_log(url: str, public_key: dict[str, Any], checkpoint_file: Path | Non
     else:
         say("entries: not checked (give an auditor's token with --token)")
     if checkpoint_file is not None:
-        checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint_file.write_text(json.dumps({"jws": latest.jws}) + "\n")
+        write_atomically(checkpoint_file, json.dumps({"jws": latest.jws}) + "\n", mode=0o644)
         say(f"saved this checkpoint to {checkpoint_file} for the next run")
 
 

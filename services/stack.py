@@ -32,6 +32,7 @@ from services import demo_data
 from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
 from services.exchange.seed import GATEWAY_ROLES, provision_gateway
 from services.registry.seed import provision_registry, sign_demo_agreement
+from shared.kit.files import write_atomically
 from shared.protocol.auth import Role, new_token
 from shared.protocol.envelope import load_or_create_private_key, public_jwk, service_key_path
 from shared.protocol.nats_auth import (
@@ -217,10 +218,7 @@ def _load_secrets(data_dir: Path) -> dict[str, str]:
 
 
 def _save_secrets(data_dir: Path, values: dict[str, str]) -> None:
-    path = data_dir / "secrets.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(values, handle, indent=2)
+    write_atomically(data_dir / "secrets.json", json.dumps(values, indent=2))
 
 
 class Stack:
@@ -309,9 +307,8 @@ class Stack:
             self.write_stack_file()
 
     def write_stack_file(self) -> None:
-        tmp = stack_file(self.data_dir).with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.info, indent=2))
-        tmp.replace(stack_file(self.data_dir))
+        write_atomically(stack_file(self.data_dir), json.dumps(self.info, indent=2),
+                         mode=0o644)
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

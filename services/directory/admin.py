@@ -17,15 +17,7 @@ from typing import Any
 import httpx
 
 from services.stack import StackError, load_stack
-
-
-def _write_secret(path: Path, text: str) -> None:
-    """A file only its owner may read, written whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+from shared.kit.files import write_atomically
 
 
 def _client(args: argparse.Namespace) -> httpx.Client:
@@ -76,10 +68,10 @@ def _issue_credentials(args: argparse.Namespace) -> int:
     if answer is None:
         return 1
     if args.token_file:
-        _write_secret(args.token_file, answer.pop("token") + "\n")
+        write_atomically(args.token_file, answer.pop("token") + "\n")
         answer["token_file"] = str(args.token_file)
     if args.creds_file and answer.get("nats_credentials"):
-        _write_secret(args.creds_file, answer.pop("nats_credentials"))
+        write_atomically(args.creds_file, answer.pop("nats_credentials"))
         answer["creds_file"] = str(args.creds_file)
     print("Shown once: the directory keeps only the token's hash.", file=sys.stderr)
     return _show(answer)

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from joserfc.jwk import OKPKey
 
 from shared.kit.errors import Unprocessable
-from shared.protocol.envelope import ACCEPTED_ALGORITHMS, SIGNING_ALGORITHM
+from shared.kit.signed import ACCEPTED_ALGORITHMS
+from shared.protocol.envelope import SIGNING_ALGORITHM
 
 ENCRYPTION_ALGORITHM = "ECDH-ES"
 # curve: (use, the algorithm published, the algorithms a registration may name)

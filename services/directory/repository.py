@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import SQLModel, col, select
 
 from services.directory.models import (
     Area,
@@ -22,6 +22,7 @@ from services.directory.models import (
     InstitutionKey,
     SearchTag,
 )
+from shared.kit.db import Repository
 from shared.kit.pagination import invalid_cursor
 from shared.protocol.auth import ApiToken
 from shared.protocol.directory_search import MAX_AREA_DEPTH
@@ -66,10 +67,7 @@ def _common(model: type[Listed], owner: str, f: Filters) -> list[ColumnElement[b
     return conditions
 
 
-class DirectoryRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class DirectoryRepository(Repository):
     # Version ---------------------------------------------------------------------------
 
     def version(self) -> int:
@@ -238,10 +236,6 @@ class DirectoryRepository:
                 for kind, values in tags.items() for value in sorted(set(values))]
         if rows:
             self.session.exec(insert(table), params=rows)
-
-    def add(self, row: SQLModel) -> None:
-        self.session.add(row)
-        self.session.flush()
 
     # History -----------------------------------------------------------------------------
 

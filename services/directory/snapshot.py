@@ -11,10 +11,8 @@ from typing import Any
 
 from joserfc.jwk import OKPKey
 
+from shared.protocol.documents import DIRECTORY_SNAPSHOT
 from shared.protocol.envelope import sign
-
-SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
-ISSUER = "enlace-directory"
 
 
 def sign_snapshot(content: dict[str, Any], key: OKPKey, ttl_seconds: int,
@@ -22,5 +20,6 @@ def sign_snapshot(content: dict[str, Any], key: OKPKey, ttl_seconds: int,
     """Sign `content` (version, since, collections) with issued-at and expiry added."""
     issued = now or datetime.now(UTC)
     expires = issued + timedelta(seconds=ttl_seconds)
-    claims = {"iss": ISSUER, "iat": int(issued.timestamp()), "exp": int(expires.timestamp())}
-    return sign({**claims, **content}, key, SNAPSHOT_MEDIA_TYPE)
+    claims = {**DIRECTORY_SNAPSHOT.claims,
+              "iat": int(issued.timestamp()), "exp": int(expires.timestamp())}
+    return sign({**claims, **content}, key, DIRECTORY_SNAPSHOT.media_type)

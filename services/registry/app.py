@@ -40,7 +40,7 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         consumer = asyncio.create_task(
             AuditIngest(engine, app.state.directory, app.state.signing_key
                         ).run(subscription, stop))
-        notices = asyncio.create_task(app.state.policy_notices.run(nc))
+        notices = asyncio.create_task(app.state.policy_notices.run(nc, stop))
         app.state.nats = nc
         try:
             yield

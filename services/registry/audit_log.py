@@ -20,9 +20,9 @@ from services.registry.repository import RegistryRepository
 from shared.kit.db import utcnow
 from shared.kit.errors import Unprocessable
 from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
+from shared.protocol.documents import AUDIT_CHECKPOINT
 from shared.protocol.envelope import sign
 
-CHECKPOINT_MEDIA_TYPE = "enlace-checkpoint+jws"
 ENTRY_FIELDS = ("event_id", "event_type", "occurred_at", "recorded_at", "source",
                 "institution_id", "counterpart_id", "message_id", "message_type",
                 "case_reference", "agreement_id", "detail")
@@ -159,8 +159,8 @@ class AuditLog:
         if existing is not None:
             return existing
         root, issued_at = self.root(size), utcnow()
-        token = sign({"v": "1", "type": "audit-checkpoint", "tree_size": size,
+        token = sign({"v": "1", **AUDIT_CHECKPOINT.claims, "tree_size": size,
                       "root_hash": root.hex(), "issued_at": iso_utc(issued_at)},
-                     key, media_type=CHECKPOINT_MEDIA_TYPE)
+                     key, media_type=AUDIT_CHECKPOINT.media_type)
         return self.repo.add_checkpoint(AuditCheckpoint(
             tree_size=size, root_hash=root, issued_at=issued_at, jws=token))

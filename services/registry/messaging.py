@@ -27,6 +27,7 @@ from services.registry.service import RegistryService
 from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
+from shared.kit.loops import run_every
 from shared.protocol.audit_events import (
     AuditEvent,
     AuditRejected,
@@ -221,16 +222,17 @@ class PolicyChangeNotices:
             return  # not running (a registry without NATS): the gateways' refresh is the bound
         loop.call_soon_threadsafe(self._pending.set)
 
-    async def run(self, nc: NATS) -> None:
+    async def run(self, nc: NATS, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        while True:
-            await self._pending.wait()
-            self._pending.clear()
+
+        async def publish() -> None:
             body = {"v": "1", "type": POLICY_CHANGE_TYPE,
                     "changed_at": utcnow().isoformat(timespec="milliseconds")}
-            try:
-                await nc.publish(POLICY_CHANGES_SUBJECT, json.dumps(body).encode())
-                await nc.flush(timeout=5)
-                self.published += 1
-            except Exception as exc:  # the gateways' periodic refresh is the bound
-                log.warning("policy_notice_not_published", error=type(exc).__name__)
+            await nc.publish(POLICY_CHANGES_SUBJECT, json.dumps(body).encode())
+            await nc.flush(timeout=5)
+            self.published += 1
+
+        # A notice not published is tried again (with backoff); the gateways' periodic
+        # refresh is the bound meanwhile.
+        await run_every(None, publish, stop, wake=self._pending, at_start=False,
+                        failure_event="policy_notice_not_published")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.registry.models import (
     Agreement,
@@ -20,6 +20,7 @@ from services.registry.models import (
     AuditTree,
     Consent,
 )
+from shared.kit.db import Repository
 from shared.kit.pagination import keyset
 
 NodeKey = tuple[int, int]
@@ -29,14 +30,7 @@ def node_id(level: int, index: int) -> int:
     return index << 6 | level
 
 
-class RegistryRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-        self.session.flush()
-
+class RegistryRepository(Repository):
     # Agreements -----------------------------------------------------------------------
 
     def agreement_versions(self, agreement_id: str | None = None) -> list[Agreement]:

@@ -37,6 +37,7 @@ from shared.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.kit.logging import get_logger
 from shared.protocol.audit_events import AuditEvent, reason_code
 from shared.protocol.auth import Principal, Role, require_role
+from shared.protocol.documents import POLICY_SNAPSHOT
 from shared.protocol.envelope import EnvelopeError, sign, unverified_parts, verify
 from shared.protocol.policy import (
     AgreementStatus,
@@ -54,7 +55,6 @@ from shared.protocol.vocabulary import MessageType
 log = get_logger(__name__)
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
-SNAPSHOT_MEDIA_TYPE = "enlace-policy-snapshot+jws"
 SIGNER_ROLE = Role.country_admin
 PENDING = (AgreementStatus.draft, AgreementStatus.awaiting_signatures)
 EVER_ACTIVE = (AgreementStatus.active, AgreementStatus.suspended, AgreementStatus.expired,
@@ -432,7 +432,7 @@ class RegistryService:
         expires_at = int((now + timedelta(seconds=ttl_seconds)).timestamp())
         payload = PolicySnapshot(institution_id=me, issued_at=int(now.timestamp()),
                                  expires_at=expires_at, agreements=agreements, bases=bases)
-        return sign(payload.model_dump(mode="json"), key, SNAPSHOT_MEDIA_TYPE), expires_at
+        return sign(payload.model_dump(mode="json"), key, POLICY_SNAPSHOT.media_type), expires_at
 
     # Checked after the fact ------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, DateTime, Engine, TypeDecorator, event, text
 from sqlalchemy.engine import Dialect
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 def utcnow() -> datetime:
@@ -45,6 +45,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONValue = JSON
+
+
+class Repository:
+    """A service's queries over one session, subclassed by each service's repository. It
+    only flushes: the caller owns the transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: SQLModel) -> None:
+        """Stored in the transaction at once (flushed: generated keys are set, constraints
+        checked)."""
+        self.session.add(row)
+        self.session.flush()
 
 
 def _ensure_sqlite_folder(url: str) -> None:

@@ -16,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.kit.logging import NATS_CORRELATION_HEADER, get_logger
+from shared.kit.loops import exponential_backoff
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
@@ -108,7 +109,7 @@ MAX_BACKOFF_SECONDS = 60.0
 
 def redelivery_delay(deliveries: int | None) -> float:
     """Exponential backoff for a message whose handling failed: 1 s, 2 s, 4 s ... 60 s."""
-    return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, (deliveries or 1) - 1))
+    return exponential_backoff(deliveries or 1, cap=MAX_BACKOFF_SECONDS)
 
 
 async def consume_in_batches(

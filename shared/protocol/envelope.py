@@ -1,7 +1,8 @@
 """The signed envelope: Ed25519 keys as JWK, RFC 7638 thumbprints as key ids, JWS compact.
 
 Signed with alg "Ed25519" (RFC 9864); "EdDSA", the older name for the same algorithm,
-is accepted when verifying so that peers on older JOSE libraries interoperate.
+is accepted when verifying so that peers on older JOSE libraries interoperate. Signatures
+are checked by shared.kit.signed; what fails is said here as an EnvelopeError.
 """
 
 from __future__ import annotations
@@ -10,25 +11,24 @@ import hashlib
 import json
 import os
 import uuid
-import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from joserfc import jws
-from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.kit import signed
+
 PROTOCOL_VERSION = "1"
 SIGNING_ALGORITHM = "Ed25519"
-ACCEPTED_ALGORITHMS = ["Ed25519", "EdDSA"]
 ENVELOPE_MEDIA_TYPE = "enlace-envelope+jws"
 # The longest validity (`exp` - `iat`) a receiver accepts: the stream keeps a message no
 # longer (shared.kit.jetstream.STREAM_MAX_AGE_SECONDS).
 MAX_LIFETIME_SECONDS = 30 * 24 * 3600
-
-warnings.filterwarnings("ignore", message="EdDSA is deprecated")
 
 
 class EnvelopeError(Exception):
@@ -41,6 +41,14 @@ class EnvelopeError(Exception):
         # Set when the signature verified and the envelope is well-formed, so that the
         # proven sender can be answered.
         self.envelope = envelope
+
+
+@contextmanager
+def _as_envelope_error() -> Iterator[None]:
+    try:
+        yield
+    except signed.DocumentRejected as exc:
+        raise EnvelopeError(exc.code, exc.detail) from exc
 
 
 class Envelope(BaseModel):
@@ -79,7 +87,7 @@ def generate_signing_key() -> OKPKey:
 
 def key_id(key: OKPKey) -> str:
     """RFC 7638 thumbprint (SHA-256, base64url) of the public key."""
-    return str(key.thumbprint())
+    return signed.thumbprint(key)
 
 
 def public_jwk(key: OKPKey) -> dict[str, Any]:
@@ -89,10 +97,8 @@ def public_jwk(key: OKPKey) -> dict[str, Any]:
 
 
 def import_jwk(data: dict[str, Any]) -> OKPKey:
-    fields = {k: v for k, v in data.items() if k in ("kty", "crv", "x", "d")}
-    if fields.get("kty") != "OKP" or fields.get("crv") != "Ed25519":
-        raise EnvelopeError("unsupported_key", "only Ed25519 OKP keys are accepted")
-    return OKPKey.import_key(fields)
+    with _as_envelope_error():
+        return signed.import_ed25519_jwk(data)
 
 
 def service_key_path(data_dir: Path) -> Path:
@@ -130,28 +136,11 @@ def sign_envelope(envelope: Envelope, key: OKPKey) -> str:
     return sign(envelope.model_dump(mode="json"), key)
 
 
-def _registry(max_payload_bytes: int | None) -> jws.JWSRegistry | None:
-    """joserfc refuses payloads over 128 kB by default; a signed document that may be larger
-    (a policy snapshot) names its own bound."""
-    if max_payload_bytes is None:
-        return None
-    registry = jws.JWSRegistry(algorithms=ACCEPTED_ALGORITHMS)
-    registry.max_payload_length = max_payload_bytes
-    return registry
-
-
 def unverified_parts(token: str, max_payload_bytes: int | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload before verification: only to find which key to verify with."""
-    try:
-        compact = jws.extract_compact(token.encode() if isinstance(token, str) else token,
-                                      registry=_registry(max_payload_bytes))
-        payload = json.loads(compact.payload)
-    except (JoseError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise EnvelopeError("malformed", "not a JWS compact serialization of JSON") from exc
-    if not isinstance(payload, dict):
-        raise EnvelopeError("malformed", "the payload is not a JSON object")
-    return dict(compact.protected), payload
+    with _as_envelope_error():
+        return signed.unverified_parts(token, max_payload_bytes)
 
 
 def verify(token: str, public_keys: list[dict[str, Any]], max_payload_bytes: int | None = None
@@ -160,22 +149,8 @@ def verify(token: str, public_keys: list[dict[str, Any]], max_payload_bytes: int
 
     Returns the protected header and the payload. Raises EnvelopeError otherwise.
     """
-    header, _ = unverified_parts(token, max_payload_bytes)
-    if header.get("alg") not in ACCEPTED_ALGORITHMS:
-        raise EnvelopeError("unsupported_algorithm", "the signature algorithm is not accepted")
-    kid = header.get("kid")
-    candidates = [k for k in public_keys if k.get("kid") == kid]
-    if not candidates:
-        raise EnvelopeError("unknown_key", "the signing key is not one of the sender's keys")
-    key = import_jwk(candidates[0])
-    if key_id(key) != kid:
-        raise EnvelopeError("unknown_key", "the published key does not match its key id")
-    try:
-        verified = jws.deserialize_compact(token, key, algorithms=ACCEPTED_ALGORITHMS,
-                                           registry=_registry(max_payload_bytes))
-    except JoseError as exc:
-        raise EnvelopeError("bad_signature", "the signature does not verify") from exc
-    return dict(verified.headers()), json.loads(verified.payload)
+    with _as_envelope_error():
+        return signed.verify_signature(token, public_keys, max_payload_bytes)
 
 
 def verify_envelope(
@@ -183,7 +158,7 @@ def verify_envelope(
 ) -> Envelope:
     """Verify signature, then shape, then that the sender signed as itself and in time."""
     header, payload = verify(token, sender_keys)
-    if not _is_envelope_type(header.get("typ")):
+    if not signed.is_media_type(header.get("typ"), ENVELOPE_MEDIA_TYPE):
         raise EnvelopeError("unsupported_typ", f"the header typ is not {ENVELOPE_MEDIA_TYPE}")
     try:
         envelope = Envelope.model_validate(payload)
@@ -198,17 +173,9 @@ def verify_envelope(
     moment = int((now or datetime.now(UTC)).timestamp())
     if envelope.exp < moment:
         raise EnvelopeError("expired", "the envelope has expired")
-    if envelope.iat > moment + 300:
+    if envelope.iat > moment + signed.CLOCK_SKEW_SECONDS:
         raise EnvelopeError("issued_in_future", "the envelope is issued in the future", envelope)
     return envelope
-
-
-def _is_envelope_type(typ: Any) -> bool:
-    # RFC 7515 §4.1.9: compared case-insensitively, "application/" may be left out.
-    if not isinstance(typ, str):
-        return False
-    typ = typ.lower()
-    return typ.removeprefix("application/") == ENVELOPE_MEDIA_TYPE
 
 
 def digest(token: str) -> str:

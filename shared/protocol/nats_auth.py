@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.client import Client as NATS
 
+from shared.kit.files import write_atomically
 from shared.kit.jetstream import connect
 from shared.protocol.subjects import (
     AUDIT_STREAM,
@@ -291,10 +292,7 @@ def write_secret(path: Path, text: str) -> None:
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
         os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    write_atomically(path, text)
 
 
 def _seed_file(path: Path, prefix: int) -> str:

@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Field, Session, SQLModel, select
 
 from shared.kit.db import UTCDateTime, utcnow
+from shared.kit.loops import exponential_backoff
 from shared.protocol.auth import Principal, Role
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -181,8 +182,9 @@ class PasswordAuthenticator:
             person.failed_attempts += 1
             over = person.failed_attempts - FREE_ATTEMPTS
             if over > 0:
-                wait_for = min(MAX_WAIT, timedelta(seconds=2 ** min(over + 1, 20)))
-                person.locked_until = now + wait_for
+                # 4 s after the first failure over the free ones, then 8 s, 16 s ...
+                wait_for = exponential_backoff(over + 2, cap=MAX_WAIT.total_seconds())
+                person.locked_until = now + timedelta(seconds=wait_for)
             session.add(person)
             session.flush()
             raise SignInRefused("bad_credentials", person) from None

@@ -8,11 +8,12 @@ import os
 
 from sqlalchemy import text
 
-from services.registry.audit_log import CHECKPOINT_MEDIA_TYPE, AuditLog, iso_utc
+from services.registry.audit_log import AuditLog, iso_utc
 from services.registry.console.checkpoint import Verification, verify_log_here
 from services.registry.models import AuditCheckpoint
 from services.registry.repository import RegistryRepository
 from shared.kit.db import session_scope, utcnow
+from shared.protocol.documents import AUDIT_CHECKPOINT
 from shared.protocol.envelope import load_or_create_private_key, sign
 from tests.registry.conftest import Registry
 from tests.registry.test_audit_api import event, ingest
@@ -57,7 +58,7 @@ async def test_a_rewritten_history_fails(registry: Registry):
     root = os.urandom(32)
     token = sign({"v": "1", "type": "audit-checkpoint", "tree_size": 2,
                   "root_hash": root.hex(), "issued_at": iso_utc(utcnow())},
-                 key, media_type=CHECKPOINT_MEDIA_TYPE)
+                 key, media_type=AUDIT_CHECKPOINT.media_type)
     with session_scope(registry.engine) as session:
         session.add(AuditCheckpoint(tree_size=2, root_hash=root, issued_at=utcnow(), jws=token))
     result = check(registry)

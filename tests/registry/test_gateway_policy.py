@@ -19,8 +19,8 @@ from services.exchange.clients.regional import (
 )
 from services.exchange.clients.registry import RegistryClient
 from services.registry.models import Consent
-from services.registry.service import SNAPSHOT_MEDIA_TYPE
 from shared.kit.db import session_scope
+from shared.protocol.documents import POLICY_SNAPSHOT
 from shared.protocol.envelope import load_or_create_private_key, public_jwk, sign
 from tests.registry.conftest import INSTITUTIONS, NOW, Registry, consent_body, decision_body
 
@@ -138,7 +138,7 @@ def test_an_older_snapshot_never_replaces_a_newer_one(registry: Registry,
     newer = gateway.refresh_snapshot("mx-sndif")
     older = newer.model_copy(update={"issued_at": newer.issued_at - 60, "agreements": []})
     token = sign(older.model_dump(mode="json"), load_or_create_private_key(registry.key_path),
-                 SNAPSHOT_MEDIA_TYPE)
+                 POLICY_SNAPSHOT.media_type)
     gateway.request = lambda *args, **kwargs: httpx.Response(  # type: ignore[method-assign]
         200, json={"jws": token, "expires_at": older.expires_at})
     assert gateway.refresh_snapshot("mx-sndif") == newer
