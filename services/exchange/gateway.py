@@ -13,6 +13,7 @@ from services.exchange.clients.directory import MIN_REFRESH_INTERVAL, DirectoryC
 from services.exchange.clients.registry import RegistryClient
 from shared.kit.errors import Unprocessable
 from shared.kit.logging import get_logger
+from shared.kit.loops import run_every
 from shared.protocol.envelope import Envelope
 from shared.protocol.sealing import seal, unseal
 
@@ -58,9 +59,9 @@ async def refresh_directory_forever(gateway: Gateway, stop: asyncio.Event) -> No
     on the gateway's lookups answer from the snapshot held (docs/directory.md)."""
     directory = gateway.directory
     directory.background = True
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(directory.refresh_if_due)
-        except Exception as exc:
-            log.warning("directory_refresh_failed", error=type(exc).__name__)
-        await asyncio.sleep(MIN_REFRESH_INTERVAL)
+
+    async def refresh() -> None:
+        await asyncio.to_thread(directory.refresh_if_due)
+
+    await run_every(MIN_REFRESH_INTERVAL, refresh, stop, failure_event="directory_refresh_failed")
+

@@ -60,6 +60,11 @@ class Repository:
         self.session.add(row)
         self.session.flush()
 
+    def stage(self, row: SQLModel) -> None:
+        """Stored with the transaction's next flush or its commit, in the order staged (for
+        rows nothing in the transaction reads back before then)."""
+        self.session.add(row)
+
 
 def _ensure_sqlite_folder(url: str) -> None:
     if url.startswith("sqlite"):

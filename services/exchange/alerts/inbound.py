@@ -63,7 +63,7 @@ def take_alert(arrival: Arrival) -> str:
         outbox.audit(AUDIT_OF_CHANGE.get(str(body.get("action")), AuditEventType.alert_updated),
                      recipient, counterpart_id=envelope.sender, message_id=claimed_uuid(alert.id),
                      message_type=envelope.type, detail={"version": claimed_version(version)})
-    repo.add(alert)
+    repo.stage(alert)
     log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
                 urgency=alert.urgency)
     return "alert"
@@ -82,7 +82,7 @@ def take_reply(arrival: Arrival) -> str:
         if target.acknowledged_at is None:
             target.acknowledged_at = utcnow()
             target.acknowledged_by = str(sealed.get("by") or envelope.sender)[:200]
-            repo.add(target)
+            repo.stage(target)
             arrival.outbox.audit(AuditEventType.alert_acknowledged, alert.issuer_id,
                                  counterpart_id=envelope.sender, message_id=alert.id,
                                  message_type=envelope.type)
@@ -103,7 +103,7 @@ def take_receipt(arrival: Arrival) -> str | None:
         return None
     if target.received_at is None:
         target.received_at = utcnow()
-        repo.add(target)
+        repo.stage(target)
     return "alert-receipt"
 
 

@@ -10,6 +10,7 @@ from services.exchange.gateway import Gateway
 from services.exchange.transport.outbox import Outbox
 from shared.kit.db import session_scope, utcnow
 from shared.kit.logging import get_logger
+from shared.kit.loops import run_every
 from shared.protocol.vocabulary import AuditEventType, MessageType
 
 log = get_logger(__name__)
@@ -24,7 +25,7 @@ def escalate_overdue(gateway: Gateway, ack_timeout_seconds: int) -> int:
         outbox = Outbox(session, gateway)
         for target, alert in overdue:
             target.escalated_at = utcnow()
-            repo.add(target)
+            repo.stage(target)
             outbox.audit(AuditEventType.alert_escalated, alert.issuer_id,
                          counterpart_id=target.recipient_id, message_id=alert.id,
                          message_type=MessageType.alert.value,
@@ -37,9 +38,8 @@ def escalate_overdue(gateway: Gateway, ack_timeout_seconds: int) -> int:
 async def escalate_forever(gateway: Gateway, ack_timeout_seconds: int,
                            stop: asyncio.Event) -> None:
     interval = max(1.0, min(30.0, ack_timeout_seconds / 4))
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(escalate_overdue, gateway, ack_timeout_seconds)
-        except Exception as exc:
-            log.warning("alert_escalation_failed", error=type(exc).__name__)
-        await asyncio.sleep(interval)
+
+    async def escalate() -> None:
+        await asyncio.to_thread(escalate_overdue, gateway, ack_timeout_seconds)
+
+    await run_every(interval, escalate, stop, failure_event="alert_escalation_failed")

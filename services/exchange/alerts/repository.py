@@ -6,18 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.exchange.alerts.models import Alert, AlertTarget
+from shared.kit.db import Repository
 from shared.kit.pagination import keyset
 
 
-class AlertRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, row: Alert | AlertTarget) -> None:
-        self.session.add(row)
+class AlertRepository(Repository):
 
     def targets(self, alert_id: str) -> list[AlertTarget]:
         query = select(AlertTarget).where(AlertTarget.alert_id == alert_id)

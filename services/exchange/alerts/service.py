@@ -87,9 +87,9 @@ class AlertService:
         # Sealed and signed for every desk before anything is written (the database's
         # writer is then held only for the inserts, at the commit).
         self._broadcast(alert, "issue", targets)
-        self.repo.add(alert)
+        self.repo.stage(alert)
         for target in targets:
-            self.repo.add(target)
+            self.repo.stage(target)
         self.outbox.audit(AuditEventType.alert_issued, alert.issuer_id, message_id=alert.id,
                           message_type=MessageType.alert.value,
                           detail={"countries": countries, "category": alert.category})
@@ -124,7 +124,7 @@ class AlertService:
             if action == "issue":
                 target.message_id = envelope.id
                 if targets is None:
-                    self.repo.add(target)
+                    self.repo.stage(target)
 
     def change(self, principal: Principal, alert_id: str, change: AlertChange) -> Alert:
         """The issuer updates, reports located, or cancels; a recipient reports located."""
@@ -158,7 +158,7 @@ class AlertService:
             alert.details = change.details.model_dump(mode="json", exclude_none=True)
         alert.version += 1
         alert.updated_at = utcnow()
-        self.repo.add(alert)
+        self.repo.stage(alert)
         self._broadcast(alert, "update")
         self.outbox.audit(AuditEventType.alert_updated, alert.issuer_id, message_id=alert.id,
                           message_type=MessageType.alert.value, detail={"version": alert.version})
@@ -169,7 +169,7 @@ class AlertService:
         alert.status, alert.located, alert.reason = status, located, reason
         alert.version += 1
         alert.updated_at = utcnow()
-        self.repo.add(alert)
+        self.repo.stage(alert)
         self._broadcast(alert, "located" if status == "located" else "cancel")
         event = (AuditEventType.alert_located if status == "located"
                  else AuditEventType.alert_cancelled)
@@ -184,7 +184,7 @@ class AlertService:
             raise Conflict("Only a recipient acknowledges an alert.", code="not_a_recipient")
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = utcnow(), ack.by
-            self.repo.add(alert)
+            self.repo.stage(alert)
             self.outbox.send(self.gateway.envelope(
                 type=MessageType.alert_ack.value, sender=principal.institution_id,
                 recipients=[alert.issuer_id], purpose="missing-child-search",

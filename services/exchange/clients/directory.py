@@ -12,7 +12,6 @@ deactivated institution, stops being returned as soon as it holds a snapshot tha
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -28,13 +27,13 @@ from services.exchange.clients.regional import (
     RegionalServiceDown,
     RegionalServiceRefused,
 )
+from shared.kit.files import write_atomically
 from shared.kit.logging import get_logger
+from shared.kit.signed import DocumentRejected, SignatureInvalid, verify_document
 from shared.protocol.acting import acting_headers
 from shared.protocol.auth import Role
-from shared.protocol.envelope import EnvelopeError, verify
+from shared.protocol.documents import DIRECTORY_SNAPSHOT
 
-SNAPSHOT_MEDIA_TYPE = "enlace-directory-snapshot+jws"
-ISSUER = "enlace-directory"
 # Each collection of the snapshot, and the field that identifies its records.
 COLLECTIONS = {"countries": "code", "areas": "id", "institutions": "id", "focal_points": "id",
                "keys": "kid"}
@@ -98,16 +97,13 @@ def verify_snapshot(token: str, public_key: dict[str, Any], held: DirectoryView 
                     now: float) -> dict[str, Any]:
     """The payload of a snapshot the gateway may apply on top of what it holds."""
     try:
-        header, payload = verify(token, [public_key])
-    except EnvelopeError as exc:
+        payload = verify_document(token, public_key, DIRECTORY_SNAPSHOT, now,
+                                  held.version if held is not None else None)
+    except SignatureInvalid as exc:
         raise SnapshotRejected(f"the snapshot does not verify ({exc.code})") from exc
-    if header.get("typ") != SNAPSHOT_MEDIA_TYPE or payload.get("iss") != ISSUER:
-        raise SnapshotRejected("not a directory snapshot")
-    if payload["exp"] <= now:
-        raise SnapshotRejected("the snapshot has expired")
+    except DocumentRejected as exc:
+        raise SnapshotRejected(exc.detail) from exc
     since = payload.get("since")
-    if since is None and held is not None and payload["version"] < held.version:
-        raise SnapshotRejected("the snapshot is older than the one held")
     if since is not None and (held is None or since != held.version):
         raise SnapshotRejected("the changes are not relative to the version held")
     return payload
@@ -329,13 +325,8 @@ class DirectoryClient(RegionalClient):
             return
         data = {"version": view.version, "expires_at": view.expires_at,
                 "issued_at": view.issued_at, "records": view.records}
-        tmp = self.cache_path.with_suffix(".tmp")
         try:
-            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(json.dumps(data, separators=(",", ":")))  # one write
-            tmp.replace(self.cache_path)
+            write_atomically(self.cache_path, json.dumps(data, separators=(",", ":")))
         except OSError as exc:
             log.warning("directory_snapshot_cache_not_written", error=str(exc))
 

@@ -15,7 +15,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,11 @@ from services.exchange.clients.regional import (
     RegionalServiceRefused,
 )
 from shared.kit.db import utcnow
+from shared.kit.files import write_atomically
 from shared.kit.logging import get_logger
-from shared.protocol.envelope import EnvelopeError, verify
+from shared.kit.loops import run_every
+from shared.kit.signed import DocumentRejected, verify_document
+from shared.protocol.documents import POLICY_SNAPSHOT
 from shared.protocol.policy import DecisionRequest, PolicySnapshot, evaluate
 from shared.protocol.settings import Settings
 
@@ -49,7 +51,6 @@ STALE_AFTER_PERIODS = 2
 POLICY_PATHS = ("/v1/agreements", "/v1/consents")
 # A snapshot lists every consent of the institution: far beyond joserfc's default of 128 kB
 # for a busy one (about 300 consents), yet bounded.
-MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 # After a failed refresh, try again this soon (or at the refresh period, if shorter).
 RETRY_SECONDS = 5.0
 
@@ -171,10 +172,7 @@ class RegistryClient(RegionalClient):
                 return held[1]
             self._snapshots[acting_for] = (time.monotonic(), snapshot)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(token)
-                tmp.replace(path)
+                write_atomically(path, token, mode=0o644)
         return snapshot
 
     def refresh_snapshots(self, institutions: Iterable[str]) -> list[str]:
@@ -209,9 +207,9 @@ class RegistryClient(RegionalClient):
         if self.public_key is None:
             raise ValueError("no registry public key configured")
         try:
-            _, payload = verify(token, [self.public_key], MAX_SNAPSHOT_BYTES)
+            payload = verify_document(token, self.public_key, POLICY_SNAPSHOT, time.time())
             snapshot = PolicySnapshot.model_validate(payload)
-        except (EnvelopeError, ValidationError) as exc:
+        except (DocumentRejected, ValidationError) as exc:
             raise ValueError(f"the policy snapshot does not verify: {exc}") from exc
         if snapshot.institution_id != acting_for:
             raise ValueError("the policy snapshot is for another institution")
@@ -279,16 +277,20 @@ class PolicyRefresher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()  # a notice arriving during the round starts another one
+        async def refresh() -> None:
             try:
                 failed = await asyncio.to_thread(self.registry.refresh_snapshots,
                                                  self.institutions)
-            except Exception as exc:  # never let the loop die: decisions would go stale
-                log.exception("policy_refresh_failed", error=type(exc).__name__)
-                failed = self.institutions
-            self.rounds += 1
-            period = self.registry.refresh_seconds
-            delay = min(period, RETRY_SECONDS) if failed else period
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            finally:
+                self.rounds += 1
+            if failed:  # each is logged by refresh_snapshots; retried sooner
+                raise SnapshotsNotRefreshed(len(failed))
+
+        retry = min(self.registry.refresh_seconds, RETRY_SECONDS)
+        await run_every(self.registry.refresh_seconds, refresh, stop, wake=self._wake,
+                        failure_event="policy_refresh_failed",
+                        retry_first=retry, retry_cap=retry)
+
+
+class SnapshotsNotRefreshed(Exception):
+    """Some institutions' snapshots could not be refreshed this round."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.exchange.referrals.models import Referral, ReferralEvent
+from shared.kit.db import Repository
 
 
-class ReferralRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ReferralRepository(Repository):
     def referral(self, referral_id: str, direction: str) -> Referral | None:
         return self.session.get(Referral, (referral_id, direction))
 
@@ -57,10 +55,6 @@ class ReferralRepository:
 
     def event(self, event_id: str, referral: Referral) -> ReferralEvent | None:
         return self.session.get(ReferralEvent, (event_id, referral.direction))
-
-    def add(self, row: Referral | ReferralEvent) -> None:
-        self.session.add(row)
-        self.session.flush()
 
 
 def _local_party_in(institution_ids: list[str]) -> Any:

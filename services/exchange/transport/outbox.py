@@ -4,7 +4,6 @@ announce, then published in order."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,6 +21,7 @@ from services.exchange.webhooks.service import pushes, queue_webhooks
 from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import headers_for
 from shared.kit.logging import current_correlation_id, get_logger
+from shared.kit.loops import run_every
 from shared.protocol.audit_events import AuditEvent, sign_event
 from shared.protocol.envelope import Envelope, sign_envelope
 from shared.protocol.subjects import SENDER_HEADER, TYPE_HEADER, audit_subject, message_subject
@@ -105,18 +105,14 @@ class OutboxPublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self.loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            # Cleared before reading the outbox, so that a notify during the cycle is kept.
-            self.wake.clear()
-            try:
-                published = await self.publish_pending()
-            except Exception as exc:
-                log.warning("outbox_publish_failed", error=type(exc).__name__)
-                published = 0
-                await asyncio.sleep(1)
-            if published < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.idle_poll_seconds)
+
+        async def publish() -> bool:
+            return await self.publish_pending() >= self.batch_size  # a full batch: more
+
+        # A notify during a cycle is kept (run_every clears the wake before each run); after
+        # a failure (NATS away) it tries again within seconds, as messages wait.
+        await run_every(self.idle_poll_seconds, publish, stop, wake=self.wake,
+                        failure_event="outbox_publish_failed", retry_cap=2.0)
 
     async def publish_pending(self) -> int:
         rows = await run_on(self.executor, self._pending)

@@ -7,17 +7,14 @@ from typing import Any
 from sqlalchemy import not_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.exchange.referrals.lifecycle import mark_sent
 from services.exchange.transport.models import OutboxMessage, QuarantinedMessage, QuarantineQuota
-from shared.kit.db import utcnow
+from shared.kit.db import Repository, utcnow
 
 
-class OutboxRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class OutboxRepository(Repository):
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         query = (
             select(OutboxMessage)
@@ -38,10 +35,7 @@ class OutboxRepository:
         mark_sent(self.session, referral_ids, now)
 
 
-class QuarantineRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class QuarantineRepository(Repository):
     def add_quarantined(self, row: QuarantinedMessage) -> bool:
         """Always True; a failed write raises (a concurrent copy of the message included:
         it is then retried and found by `is_quarantined`)."""

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from services.exchange.webhooks.repository import WebhookRepository
 from shared.kit.db import session_scope, utcnow
 from shared.kit.logging import get_logger
+from shared.kit.loops import exponential_backoff, run_every
 
 SIGNATURE_HEADER = "Enlace-Signature"
 EVENT_HEADER = "Enlace-Event"
@@ -31,7 +32,7 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def backoff_seconds(attempts: int) -> int:
-    return int(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1)))
+    return int(exponential_backoff(attempts, cap=MAX_BACKOFF_SECONDS))
 
 
 class WebhookDispatcher:
@@ -45,15 +46,14 @@ class WebhookDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
-            while not stop.is_set():
-                try:
-                    due = await asyncio.to_thread(self._due)
-                    if due:
-                        results = await asyncio.gather(*(self._call(client, *d) for d in due))
-                        await asyncio.to_thread(self._record, results)
-                except Exception as exc:
-                    log.warning("webhook_dispatch_failed", error=type(exc).__name__)
-                await asyncio.sleep(self.poll_seconds)
+            async def dispatch() -> None:
+                due = await asyncio.to_thread(self._due)
+                if due:
+                    results = await asyncio.gather(*(self._call(client, *d) for d in due))
+                    await asyncio.to_thread(self._record, results)
+
+            await run_every(self.poll_seconds, dispatch, stop,
+                            failure_event="webhook_dispatch_failed")
 
     def _due(self) -> list[tuple[int, str, str, str]]:
         with session_scope(self.engine) as session:
@@ -90,4 +90,4 @@ class WebhookDispatcher:
                 else:
                     delivery.next_attempt_at = now + timedelta(
                         seconds=backoff_seconds(delivery.attempts))
-                repo.add(delivery)
+                repo.stage(delivery)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from services.exchange.webhooks.models import WebhookDelivery, WebhookSubscription
+from shared.kit.db import Repository
 
 
-class WebhookRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class WebhookRepository(Repository):
     def subscribed_institutions(self) -> list[str]:
         """The institutions with an active subscription."""
         return list(self.session.exec(select(WebhookSubscription.institution_id).where(
@@ -30,8 +28,6 @@ class WebhookRepository:
         self.session.add(subscription)
         self.session.flush()
 
-    def add(self, row: WebhookSubscription | WebhookDelivery) -> None:
-        self.session.add(row)
 
     def due(self, now: datetime, limit: int
             ) -> list[tuple[WebhookDelivery, WebhookSubscription]]:

@@ -76,7 +76,7 @@ def queue_webhooks(session: Session, institution_id: str, event: dict[str, Any])
         return
     repo = WebhookRepository(session)
     for subscription in repo.active_subscriptions(institution_id):
-        repo.add(WebhookDelivery(subscription_id=subscription.id, event_id=event["event_id"],
+        repo.stage(WebhookDelivery(subscription_id=subscription.id, event_id=event["event_id"],
                                     payload=json.dumps(event)))
 
 
@@ -104,5 +104,5 @@ class WebhookService:
         if subscription is None or subscription.institution_id != principal.institution_id:
             raise NotFound("No webhook with this id is yours.", code="webhook_not_found")
         subscription.active = False
-        self.repo.add(subscription)
+        self.repo.stage(subscription)
         subscribers.changed(self.session)
