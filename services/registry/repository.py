@@ -75,6 +75,24 @@ class RegistryRepository:
             query = query.where(Consent.case_reference == case_reference)
         return list(self.session.exec(query.order_by(*order).limit(limit)))
 
+    def consents_of_cases(self, cases: Iterable[tuple[str, str]]
+                          ) -> dict[tuple[str, str], list[Consent]]:
+        """The consents of each (holder, case reference), oldest recorded first, in one
+        query (the pairs filtered in Python)."""
+        wanted = set(cases)
+        found: dict[tuple[str, str], list[Consent]] = {case: [] for case in wanted}
+        if not wanted:
+            return found
+        query = select(Consent).where(
+            col(Consent.holder_id).in_({holder for holder, _ in wanted}),
+            col(Consent.case_reference).in_({case for _, case in wanted}))
+        for consent in self.session.exec(
+                query.order_by(col(Consent.recorded_at), col(Consent.id))):
+            case = (consent.holder_id, consent.case_reference)
+            if case in found:
+                found[case].append(consent)
+        return found
+
     def consents_for_snapshot(self, institution_id: str, country: str) -> list[Consent]:
         """Consents this institution holds or may receive under (scope filtered in Python:
         recipients are a JSON list, queried the same way on SQLite and PostgreSQL)."""
