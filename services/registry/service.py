@@ -74,15 +74,13 @@ STATUS_CHANGES = {
 
 
 def agreement_content(agreement: Agreement) -> dict[str, Any]:
-    """The canonical content of a version, which every party signs (docs/registry.md)."""
-    return {
-        "type": "enlace-agreement", "agreement_id": agreement.id, "version": agreement.version,
-        "title": agreement.title, "parties": agreement.parties,
-        "message_types": agreement.message_types, "purposes": agreement.purposes,
-        "data_categories": agreement.data_categories, "legal_bases": agreement.legal_bases,
-        "retention_days": agreement.retention_days,
-        "valid_from": iso_utc(agreement.valid_from), "valid_to": iso_utc(agreement.valid_to),
-    }
+    """The canonical content of a version, which every party signs (docs/registry.md): its
+    id, version and terms (those of AgreementTermsIn), times in UTC."""
+    terms = {name: getattr(agreement, name) for name in AgreementTermsIn.model_fields}
+    terms["valid_from"] = iso_utc(agreement.valid_from)
+    terms["valid_to"] = iso_utc(agreement.valid_to)
+    return {"type": "enlace-agreement", "agreement_id": agreement.id,
+            "version": agreement.version, **terms}
 
 
 def effective_status(agreement: Agreement, now: datetime) -> str:
