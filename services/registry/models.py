@@ -57,34 +57,40 @@ class AgreementSignature(SQLModel, table=True):
     signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Consent(SQLModel, table=True):
-    """A consent or another legal basis for sharing one case's data; withdrawn, never deleted.
+class ConsentBase(SQLModel):
+    """A consent or another legal basis for sharing one case's data, as stored and as shown
+    (ConsentPublic); withdrawn, never deleted.
 
     Keyed by the case holder (the institution that records it, and sends) and its
     pseudonymous case reference. Whether the child was heard and a coded summary of the
     child's views are kept; the child's own words travel only in referrals, between gateways.
+    No defaults here: what is shown has every member (the table's unset ones are null).
     """
 
-    __tablename__ = "consents"
-
-    id: str = Field(primary_key=True, max_length=36)
-    holder_id: str = Field(index=True, max_length=64)
-    case_reference: str = Field(index=True, max_length=100)
-    basis: str = Field(max_length=40)
-    given_by: str = Field(max_length=40)
-    basis_reference: str | None = Field(default=None, max_length=100)
+    id: str = Field(primary_key=True, sa_type=String(36))
+    holder_id: str = Field(index=True, sa_type=String(64))
+    case_reference: str = Field(index=True, sa_type=String(100))
+    basis: str = Field(sa_type=String(40))
+    given_by: str = Field(sa_type=String(40))
+    basis_reference: str | None = Field(sa_type=String(100))
     child_heard: bool
-    child_views: str | None = Field(default=None, max_length=40)
-    not_heard_reason: str | None = Field(default=None, max_length=40)
+    child_views: str | None = Field(sa_type=String(40))
+    not_heard_reason: str | None = Field(sa_type=String(40))
     recipients: list[str] = Field(sa_type=JSONValue)
     purposes: list[str] = Field(sa_type=JSONValue)
     data_categories: list[str] = Field(sa_type=JSONValue)
     valid_from: datetime = Field(sa_type=UTCDateTime)
-    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    valid_to: datetime | None = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(sa_type=UTCDateTime)
+    withdrawn_by: str | None = Field(sa_type=String(40))
+    withdrawal_reason: str | None = Field(sa_type=String(40))
+
+
+class Consent(ConsentBase, table=True):
+    __tablename__ = "consents"
+
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    withdrawn_by: str | None = Field(default=None, max_length=40)
-    withdrawal_reason: str | None = Field(default=None, max_length=40)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.registry.models import AgreementBase
+from services.registry.models import AgreementBase, ConsentBase
 from shared.kit.pagination import Page
 from shared.protocol.policy import (
     AgreementStatus,
@@ -236,27 +236,8 @@ class Withdrawal(Strict):
     reason: WithdrawalReason
 
 
-class ConsentPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    holder_id: str
-    case_reference: str
-    basis: str
-    given_by: str
-    basis_reference: str | None
-    child_heard: bool
-    child_views: str | None
-    not_heard_reason: str | None
-    recipients: list[str]
-    purposes: list[str]
-    data_categories: list[str]
-    valid_from: datetime
-    valid_to: datetime | None
-    recorded_at: datetime
-    withdrawn_at: datetime | None
-    withdrawn_by: str | None
-    withdrawal_reason: str | None
+class ConsentPublic(ConsentBase):
+    pass
 
 
 class ConsentPage(Page[ConsentPublic]):
