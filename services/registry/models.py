@@ -64,7 +64,6 @@ class ConsentBase(SQLModel):
     Keyed by the case holder (the institution that records it, and sends) and its
     pseudonymous case reference. Whether the child was heard and a coded summary of the
     child's views are kept; the child's own words travel only in referrals, between gateways.
-    No defaults here: what is shown has every member (the table's unset ones are null).
     """
 
     id: str = Field(primary_key=True, sa_type=String(36))
@@ -90,7 +89,15 @@ class ConsentBase(SQLModel):
 class Consent(ConsentBase, table=True):
     __tablename__ = "consents"
 
+    # What a new row may leave out (the shown schema keeps every member required).
+    basis_reference: str | None = Field(default=None, sa_type=String(100))
+    child_views: str | None = Field(default=None, sa_type=String(40))
+    not_heard_reason: str | None = Field(default=None, sa_type=String(40))
+    valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_by: str | None = Field(default=None, sa_type=String(40))
+    withdrawal_reason: str | None = Field(default=None, sa_type=String(40))
 
 
 class AuditEntry(SQLModel, table=True):
