@@ -166,7 +166,8 @@ class RegistryService:
         return agreement
 
     def agreements(self, status: str | None = None) -> list[Agreement]:
-        current = current_versions(self.repo.agreement_versions())
+        """By id, each in its version in force (current_versions), of `status` now."""
+        current = sorted(current_versions(self.repo.agreement_versions()), key=lambda a: a.id)
         now = utcnow()
         return [a for a in current if status is None or effective_status(a, now) == status]
 
