@@ -25,6 +25,7 @@ from services.directory.seed import provision_directory
 from services.registry.directory import DirectoryLookup
 from services.registry.messaging import AuditIngest
 from services.registry.models import AuditEntry, AuditQuarantine
+from services.registry.repository import RegistryRepository
 from shared.kit.db import make_engine, migrate, session_scope
 from shared.protocol.audit_events import AUDIT_EVENT_MEDIA_TYPE
 from shared.protocol.auth import new_token
@@ -197,3 +198,33 @@ async def test_a_batch_is_one_transaction_and_reads_consents_once(registry: Regi
     flagged = registry.entries(event_type="policy-mismatch")
     assert len(flagged) == BATCH - 1
     assert {e["detail"]["reasons"][0] for e in flagged} == {"no_consent"}
+
+
+async def test_a_batch_that_fails_to_commit_leaves_nothing_half_written(
+        registry: Registry, monkeypatch: pytest.MonkeyPatch):
+    registry.activate()
+    good = referral_event("sent", case_reference="MX-NO-CONSENT")  # flagged: no consent
+    forged = sign(referral_event("sent"), generate_signing_key(), AUDIT_EVENT_MEDIA_TYPE)
+    key = load_or_create_private_key(registry.key_path)
+
+    async def batch() -> list[str]:
+        messages = [FakeMsg(sign(good, registry.directory.keys["mx-sndif"],
+                                 AUDIT_EVENT_MEDIA_TYPE).encode()), FakeMsg(forged.encode())]
+        await AuditIngest(registry.engine, registry.directory, key).handle_batch(
+            messages)  # type: ignore[arg-type]
+        return [m.outcome for m in messages]
+
+    def broken(self: RegistryRepository, rows: list[Any]) -> int:
+        raise RuntimeError("the database fails at the batch's last write")
+
+    entries_before = len(registry.entries())
+    with monkeypatch.context() as patched:
+        patched.setattr(RegistryRepository, "quarantine_audit_events", broken)
+        assert await batch() == ["nak", "nak"]
+    assert len(registry.entries()) == entries_before
+    assert registry.ok("auditor", "GET", "/v1/audit/quarantine")["items"] == []
+    assert await batch() == ["ack", "ack"]  # redelivered: all of it, once
+    assert [e["event_id"] for e in registry.entries(event_type="sent")] == [good["event_id"]]
+    assert len(registry.entries(event_type="policy-mismatch")) == 1
+    assert [q["reason"] for q in registry.ok("auditor", "GET", "/v1/audit/quarantine")[
+        "items"]] == ["unknown_key"]
