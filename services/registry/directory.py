@@ -43,7 +43,9 @@ class Directory(Protocol):
 
 
 class DirectoryLookup:
-    """Over HTTP. Keys are read fresh (a signature is checked once); countries are cached."""
+    """Over HTTP. Keys are read fresh (the audit ingest keeps them itself, as long as the
+    directory says they did not change: services/registry/signing_keys.py); countries are
+    cached."""
 
     country_cache_seconds = 300.0
 
