@@ -126,7 +126,7 @@ class AuditIngest:
     @staticmethod
     def _check_policy(registry: RegistryService, events: list[AuditEvent]) -> None:
         try:
-            with registry.repo.session.begin_nested():
+            with registry.repo.savepoint():
                 registry.flag_policy_mismatches(events)
         except Exception as exc:  # the events are stored; only the check is lost
             log.exception("policy_check_failed", events=len(events), error=type(exc).__name__)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from services.registry.models import (
@@ -36,6 +37,10 @@ class RegistryRepository:
     def add(self, row: Any) -> None:
         self.session.add(row)
         self.session.flush()
+
+    def savepoint(self) -> SessionTransaction:
+        """What is written inside is undone alone if it raises; the transaction goes on."""
+        return self.session.begin_nested()
 
     # Agreements -----------------------------------------------------------------------
 
