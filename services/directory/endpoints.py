@@ -77,8 +77,7 @@ Text = Annotated[str | None, Query(max_length=200, description="Words to find, i
 @router.get("/countries", response_model=CountryPage, operation_id="countries_list")
 def list_countries(service: Service, _: Caller, pages: Pages) -> CountryPage:
     """Countries known to the directory (CRM members and observers), by code."""
-    countries = sorted(service.repo.countries(), key=lambda c: c.code)
-    rows, next_link = pages.slice(countries, lambda c: (c.code,), str)
+    rows, next_link = pages.slice(service.countries(), lambda c: (c.code,), str)
     return CountryPage(items=[CountryPublic.model_validate(c) for c in rows], next=next_link)
 
 
@@ -95,8 +94,7 @@ def create_country(body: CountryData, service: Service,
 def list_areas(service: Service, _: Caller, pages: Pages, country: Code = None,
                q: Text = None) -> AreaPage:
     """Administrative areas by id, optionally of one country or matching words."""
-    areas = sorted(service.areas(country, q), key=lambda a: a.id)
-    rows, next_link = pages.slice(areas, lambda a: (a.id,), str)
+    rows, next_link = pages.slice(service.areas(country, q), lambda a: (a.id,), str)
     return AreaPage(items=[AreaPublic.model_validate(a) for a in rows], next=next_link)
 
 

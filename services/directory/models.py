@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from shared.kit.db import JSONValue, UTCDateTime, utcnow
@@ -117,18 +117,29 @@ class SearchTag(SQLModel, table=True):
     value: str = Field(primary_key=True, max_length=64)
 
 
-class InstitutionKey(SQLModel, table=True):
+class InstitutionKeyBase(SQLModel):
+    """A public key of an institution, as stored and as shown (KeyPublic). Column sizes are
+    in `sa_type`, so that what is shown claims no input limits."""
+
+    kid: str = Field(primary_key=True, sa_type=String(64))
+    institution_id: str = Field(foreign_key="institutions.id", index=True, sa_type=String(64))
+    use: str = Field(sa_type=String(8))
+    jwk: dict[str, Any] = Field(sa_type=JSONValue)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_to: datetime | None = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(sa_type=UTCDateTime)
+    revocation_reason: str | None = Field(sa_type=String(200))
+
+
+class InstitutionKey(InstitutionKeyBase, table=True):
     __tablename__ = "institution_keys"
 
-    kid: str = Field(primary_key=True, max_length=64)
-    institution_id: str = Field(foreign_key="institutions.id", index=True, max_length=64)
-    use: str = Field(max_length=8)
-    jwk: dict[str, Any] = Field(sa_type=JSONValue)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # What a new key may leave out (the shown schema keeps every member required).
     valid_from: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    revocation_reason: str | None = Field(default=None, max_length=200)
+    revocation_reason: str | None = Field(default=None, sa_type=String(200))
 
 
 class Change(SQLModel, table=True):

@@ -85,6 +85,9 @@ class DirectoryRepository(Repository):
 
     # Reading one thing -------------------------------------------------------------------
 
+    def get(self, model: type[Row], entry_id: str) -> Row | None:
+        return self.session.get(model, entry_id)
+
     def countries(self) -> list[Country]:
         return list(self.session.exec(select(Country).order_by(col(Country.code))))
 

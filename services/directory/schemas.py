@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services.directory.models import InstitutionKeyBase
 from shared.kit.pagination import Page
 
 
@@ -263,17 +264,8 @@ class FocalPointPublic(FocalPointData):
     updated_at: datetime
 
 
-class KeyPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    kid: str
-    institution_id: str
-    use: str
-    jwk: dict[str, Any]
-    valid_from: datetime
-    valid_to: datetime | None
-    revoked_at: datetime | None
-    revocation_reason: str | None
+class KeyPublic(InstitutionKeyBase):
+    pass
 
 
 class InstitutionPage(Page[InstitutionPublic]):

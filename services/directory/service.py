@@ -139,7 +139,7 @@ class DirectoryService:
     # Reading ---------------------------------------------------------------------------
 
     def get(self, kind: Kind, entry_id: str) -> Any:
-        row = self.repo.session.get(kind.model, entry_id)
+        row = self.repo.get(kind.model, entry_id)
         if row is None:
             raise NotFound(f"No {kind.entity.replace('_', ' ')} has this id.",
                            code=f"{kind.entity}_not_found")
@@ -156,10 +156,16 @@ class DirectoryService:
             raise NotFound("No country has this code.", code="country_not_found")
         return code.upper() if code else None
 
+    def countries(self) -> list[Country]:
+        """By code."""
+        return self.repo.countries()
+
     def areas(self, country: str | None, q: str | None) -> list[Area]:
+        """By id, of one country or matching words."""
         rows = self.repo.areas(self._country(country))
         terms = search_terms(q or "")
-        return [a for a in rows if all(t in area_search_text(a.model_dump()) for t in terms)]
+        return sorted((a for a in rows if all(t in area_search_text(a.model_dump())
+                                              for t in terms)), key=lambda a: a.id)
 
     def _filters(self, q: str | None, country: str | None, language: str | None,
                  area: str | None, include_inactive: bool) -> Filters:
@@ -236,7 +242,7 @@ class DirectoryService:
 
     def _exists(self, model: type[SQLModel], entry_id: str) -> bool:
         if (model.__name__, entry_id) not in self._known and \
-                self.repo.session.get(model, entry_id) is not None:
+                self.repo.get(model, entry_id) is not None:
             self._known.add((model.__name__, entry_id))
         return (model.__name__, entry_id) in self._known
 

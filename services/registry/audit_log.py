@@ -87,7 +87,11 @@ class AuditLog:
         return len(rows)
 
     def record(self, event_type: str, institution_id: str, **fields: Any) -> None:
-        """An entry made by the registry itself (agreement and consent changes), signed with
+        """An entry made by the registry itself (agreement and consent changes)."""
+        self.append([self.own_entry(event_type, institution_id, **fields)], source="registry")
+
+    def own_entry(self, event_type: str, institution_id: str, **fields: Any) -> dict[str, Any]:
+        """An entry of the registry's own, to append with source "registry": signed with
         the registry's key in the same form as a gateway's event (docs/protocol.md §10)."""
         if self.key is None:
             raise RuntimeError("the registry's own audit entries need its signing key")
@@ -99,7 +103,7 @@ class AuditLog:
         }
         token = sign({"v": "1", **event}, self.key, media_type=AUDIT_EVENT_MEDIA_TYPE)
         occurred_at = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-        self.append([{**event, "occurred_at": occurred_at, "jws": token}], source="registry")
+        return {**event, "occurred_at": occurred_at, "jws": token}
 
     def _frontier(self, size: int) -> merkle.Frontier:
         keys = merkle.full_subtrees(0, size)

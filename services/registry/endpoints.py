@@ -64,8 +64,7 @@ def list_agreements(registry: Registry, _: CurrentPrincipal, pages: Pages,
                     status: str | None = None) -> AgreementPage:
     """Every agreement by id, each in the version in force (or its newest, if none ever
     was)."""
-    rows, next_link = pages.slice(sorted(registry.agreements(status), key=lambda a: a.id),
-                                  lambda a: (a.id,), str)
+    rows, next_link = pages.slice(registry.agreements(status), lambda a: (a.id,), str)
     return AgreementPage(items=[registry.public(a) for a in rows], next=next_link)
 
 

@@ -1,19 +1,18 @@
-"""The registry's JetStream side: take signed audit events from every gateway, in batches.
+"""The registry's NATS side: the audit consumer, and the notices that the policy changed.
 
-Each event is verified (docs/protocol.md §10.2); those that pass are appended to the log,
-those that fail go to the audit quarantine with their reason, both in one transaction,
-acknowledged after it commits. If the database fails, the batch is redelivered and event
-ids (and, for the quarantine, the hash of the bytes) drop the copies. An event whose
-institution cannot be looked up because the directory is down is redelivered later.
+The consumer takes signed audit events from every gateway in batches. Each event is
+verified (services/registry/audit_verification.py); in one transaction per batch, those
+that pass are appended to the log (with the registry's policy-mismatch flags beside them),
+those that fail go to the audit quarantine with their reason; the batch is acknowledged
+after it commits. If the database fails, the batch is redelivered and event ids (and, for
+the quarantine, the hash of the bytes) drop the copies. An event whose institution cannot
+be looked up because the directory is down is redelivered later.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import re
-from dataclasses import dataclass, field
 
 from joserfc.jwk import OKPKey
 from nats.aio.client import Client as NATS
@@ -21,114 +20,43 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
+from services.registry.audit_verification import (
+    Verified,
+    quarantine_row,
+    subject_country,
+    verified_event,
+)
 from services.registry.directory import Directory, DirectoryUnavailable
 from services.registry.models import AuditQuarantine
 from services.registry.service import RegistryService
+from services.registry.signing_keys import SigningKeyCache
 from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
 from shared.kit.loops import run_every
-from shared.protocol.audit_events import (
-    AuditEvent,
-    AuditRejected,
-    KeyRecord,
-    check_time,
-    claimed_id,
-    claimed_uuid,
-    parse_event,
-    verify_signature,
-)
-from shared.protocol.envelope import EnvelopeError, unverified_parts
+from shared.protocol.audit_events import AuditEvent, AuditRejected
 from shared.protocol.subjects import POLICY_CHANGE_TYPE, POLICY_CHANGES_SUBJECT
-from shared.protocol.vocabulary import AuditEventType
 
 AUDIT_CONSUMER = "registry-audit"
 BATCH_SIZE = 500
 DIRECTORY_RETRY_SECONDS = 15
-KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 log = get_logger(__name__)
 
 
-def subject_country(subject: str) -> str | None:
-    """`MX` for enlace.audit.MX: the country whose gateway carried the event."""
-    parts = subject.split(".")
-    if len(parts) == 3 and re.fullmatch(r"[A-Z]{2}", parts[2]):
-        return parts[2]
-    return None
-
-
-@dataclass
-class Lookups:
-    """The directory's answers within one batch: each institution is asked about once."""
-
-    directory: Directory
-    keys: dict[str, list[KeyRecord]] = field(default_factory=dict)
-
-    def signing_keys(self, institution_id: str) -> list[KeyRecord]:
-        if institution_id not in self.keys:
-            self.keys[institution_id] = self.directory.signing_key_records(institution_id)
-        return self.keys[institution_id]
-
-
-@dataclass(frozen=True)
-class Verified:
-    event: AuditEvent
-    jws: str
-    country: str
-
-
-def verified_event(data: bytes, subject: str, lookups: Lookups) -> Verified:
-    """The event, its JWS and country; else AuditRejected (to quarantine) or
-    DirectoryUnavailable (retry later). Cheap checks first; the signature last, with a key
-    of the institution the event is about."""
-    country = subject_country(subject)
-    if country is None:
-        raise AuditRejected("wrong_country", "the subject names no country")
-    _, event = parse_event(data)
-    check_time(event)
-    home = lookups.directory.country_of(event.institution_id)
-    if not home:
-        raise AuditRejected("unknown_institution", "the institution is not in the directory")
-    if home != country:
-        raise AuditRejected("wrong_country", "the institution is not of the subject's country")
-    token = data.decode()
-    verify_signature(token, lookups.signing_keys(event.institution_id), event.occurred_at)
-    return Verified(event, token, country)
-
-
-def quarantine_row(data: bytes, subject: str, reason: str) -> AuditQuarantine:
-    """What can be told of a refused event without keeping its content: only claimed
-    values that fit their strict patterns."""
-    claimed: dict[str, object] = {}
-    kid = None
-    try:
-        header, claimed = unverified_parts(data.decode())
-        kid = header.get("kid")
-    except (EnvelopeError, UnicodeDecodeError):
-        pass
-    event_type = claimed.get("event_type")
-    return AuditQuarantine(
-        subject_country=subject_country(subject), reason=reason,
-        sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-        event_id=claimed_uuid(claimed.get("event_id")),
-        event_type=event_type if isinstance(event_type, str)
-        and event_type in set(AuditEventType) else None,
-        institution_id=claimed_id(claimed.get("institution_id")),
-        kid=kid if isinstance(kid, str) and KID_PATTERN.match(kid) else None,
-    )
-
-
 class AuditIngest:
     """With the registry's `signing_key`, stored `sent`/`received` referral events are also
-    checked against the registry's own policy data after the fact, in a transaction of their
-    own (RegistryService.flag_policy_mismatches): a failing check never costs an event."""
+    checked against the registry's own policy data after the fact
+    (RegistryService.flag_policy_mismatches), in a savepoint of the batch's transaction: a
+    failing check never costs an event. The directory's signing keys are kept from batch to
+    batch (services/registry/signing_keys.py)."""
 
     def __init__(self, engine: Engine, directory: Directory,
                  signing_key: OKPKey | None = None) -> None:
         self.engine = engine
         self.directory = directory
         self.signing_key = signing_key
+        self.keys = SigningKeyCache(directory)
 
     async def run(self, subscription: JetStreamContext.PullSubscription,
                   stop: asyncio.Event) -> None:
@@ -139,22 +67,18 @@ class AuditIngest:
         valid = [(msg, result) for msg, result in checked if isinstance(result, Verified)]
         refused = [(msg, result) for msg, result in checked if isinstance(result, AuditRejected)]
         later = [msg for msg, result in checked if result is None]
-        fresh: list[AuditEvent] = []
         try:
-            fresh, quarantined = await asyncio.to_thread(
+            stored, quarantined = await asyncio.to_thread(
                 self._store, [r for _, r in valid],
                 [quarantine_row(m.data, m.subject, r.code) for m, r in refused])
         except Exception:
             log.exception("audit_batch_failed", size=len(valid) + len(refused))
             for msg, _ in [*valid, *refused]:
                 await msg.nak(delay=2)
-            quarantined = 0
+            stored = quarantined = 0
         else:
             for msg, _ in [*valid, *refused]:
                 await msg.ack()
-            if fresh and self.signing_key is not None:
-                await asyncio.to_thread(self._check_policy, fresh)
-        stored = len(fresh)
         for msg in later:
             await msg.nak(delay=DIRECTORY_RETRY_SECONDS)
         for msg, rejection in refused:
@@ -166,11 +90,12 @@ class AuditIngest:
 
     def _check(self, messages: list[Msg]
                ) -> list[tuple[Msg, Verified | AuditRejected | None]]:
-        lookups = Lookups(self.directory)
+        keys = self.keys.batch()
         results: list[tuple[Msg, Verified | AuditRejected | None]] = []
         for msg in messages:
             try:
-                results.append((msg, verified_event(msg.data, msg.subject, lookups)))
+                results.append((msg, verified_event(msg.data, msg.subject, self.directory,
+                                                    keys)))
             except AuditRejected as rejection:
                 results.append((msg, rejection))
             except DirectoryUnavailable:
@@ -182,24 +107,28 @@ class AuditIngest:
         return results
 
     def _store(self, events: list[Verified], refused: list[AuditQuarantine]
-               ) -> tuple[list[AuditEvent], int]:
-        """The events stored now (not those stored before), and how many were quarantined."""
+               ) -> tuple[int, int]:
+        """One transaction: how many events were stored now (not before), and how many
+        quarantined."""
         with session_scope(self.engine) as session:
-            registry = RegistryService(session)
+            registry = RegistryService(session, self.directory, self.signing_key)
             known = registry.repo.known_event_ids([v.event.event_id for v in events])
             for country in dict.fromkeys(v.country for v in events):
                 registry.record_audit_events(
                     [(v.event, v.jws) for v in events if v.country == country],
                     f"gateway:{country}")
+            fresh = list({v.event.event_id: v.event for v in events
+                          if v.event.event_id not in known}.values())
+            if fresh and self.signing_key is not None:
+                self._check_policy(registry, fresh)
             quarantined = registry.repo.quarantine_audit_events(refused)
-        fresh = {v.event.event_id: v.event for v in events if v.event.event_id not in known}
-        return list(fresh.values()), quarantined
+        return len(fresh), quarantined
 
-    def _check_policy(self, events: list[AuditEvent]) -> None:
+    @staticmethod
+    def _check_policy(registry: RegistryService, events: list[AuditEvent]) -> None:
         try:
-            with session_scope(self.engine) as session:
-                RegistryService(session, self.directory, self.signing_key
-                                ).flag_policy_mismatches(events)
+            with registry.repo.savepoint():
+                registry.flag_policy_mismatches(events)
         except Exception as exc:  # the events are stored; only the check is lost
             log.exception("policy_check_failed", events=len(events), error=type(exc).__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, LargeBinary, Text
+from sqlalchemy import BigInteger, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from shared.kit.db import JSONValue, UTCDateTime, utcnow
@@ -13,14 +13,14 @@ from shared.protocol.auth import ApiToken
 from shared.web.people import Person, WebSession
 
 
-class Agreement(SQLModel, table=True):
-    """One version of an agreement. An amendment adds a version; none is ever deleted."""
+class AgreementBase(SQLModel):
+    """One version of an agreement, as stored and as shown (AgreementPublic). Column sizes
+    are in `sa_type`, not `max_length`, so that what is shown claims no input limits:
+    those are the request bodies' (schemas.AgreementTermsIn)."""
 
-    __tablename__ = "agreements"
-
-    id: str = Field(primary_key=True, max_length=64)
-    version: int = Field(primary_key=True, default=1)
-    title: str = Field(max_length=300)
+    id: str = Field(primary_key=True, sa_type=String(64))
+    version: int = Field(primary_key=True)
+    title: str = Field(sa_type=String(300))
     parties: list[str] = Field(sa_type=JSONValue)
     message_types: list[str] = Field(sa_type=JSONValue)
     purposes: list[str] = Field(sa_type=JSONValue)
@@ -29,8 +29,15 @@ class Agreement(SQLModel, table=True):
     retention_days: int
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_to: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(max_length=32)
-    status_reason: str | None = Field(default=None, max_length=500)
+    status: str = Field(sa_type=String(32))
+    status_reason: str | None = Field(default=None, sa_type=String(500))
+
+
+class Agreement(AgreementBase, table=True):
+    """An amendment adds a version; none is ever deleted."""
+
+    __tablename__ = "agreements"
+
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -50,34 +57,47 @@ class AgreementSignature(SQLModel, table=True):
     signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Consent(SQLModel, table=True):
-    """A consent or another legal basis for sharing one case's data; withdrawn, never deleted.
+class ConsentBase(SQLModel):
+    """A consent or another legal basis for sharing one case's data, as stored and as shown
+    (ConsentPublic); withdrawn, never deleted.
 
     Keyed by the case holder (the institution that records it, and sends) and its
     pseudonymous case reference. Whether the child was heard and a coded summary of the
     child's views are kept; the child's own words travel only in referrals, between gateways.
     """
 
-    __tablename__ = "consents"
-
-    id: str = Field(primary_key=True, max_length=36)
-    holder_id: str = Field(index=True, max_length=64)
-    case_reference: str = Field(index=True, max_length=100)
-    basis: str = Field(max_length=40)
-    given_by: str = Field(max_length=40)
-    basis_reference: str | None = Field(default=None, max_length=100)
+    id: str = Field(primary_key=True, sa_type=String(36))
+    holder_id: str = Field(index=True, sa_type=String(64))
+    case_reference: str = Field(index=True, sa_type=String(100))
+    basis: str = Field(sa_type=String(40))
+    given_by: str = Field(sa_type=String(40))
+    basis_reference: str | None = Field(sa_type=String(100))
     child_heard: bool
-    child_views: str | None = Field(default=None, max_length=40)
-    not_heard_reason: str | None = Field(default=None, max_length=40)
+    child_views: str | None = Field(sa_type=String(40))
+    not_heard_reason: str | None = Field(sa_type=String(40))
     recipients: list[str] = Field(sa_type=JSONValue)
     purposes: list[str] = Field(sa_type=JSONValue)
     data_categories: list[str] = Field(sa_type=JSONValue)
     valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_to: datetime | None = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(sa_type=UTCDateTime)
+    withdrawn_by: str | None = Field(sa_type=String(40))
+    withdrawal_reason: str | None = Field(sa_type=String(40))
+
+
+class Consent(ConsentBase, table=True):
+    __tablename__ = "consents"
+
+    # What a new row may leave out (the shown schema keeps every member required).
+    basis_reference: str | None = Field(default=None, sa_type=String(100))
+    child_views: str | None = Field(default=None, sa_type=String(40))
+    not_heard_reason: str | None = Field(default=None, sa_type=String(40))
     valid_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    withdrawn_by: str | None = Field(default=None, max_length=40)
-    withdrawal_reason: str | None = Field(default=None, max_length=40)
+    withdrawn_by: str | None = Field(default=None, sa_type=String(40))
+    withdrawal_reason: str | None = Field(default=None, sa_type=String(40))
 
 
 class AuditEntry(SQLModel, table=True):

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import col, select
 
 from services.registry.models import (
@@ -31,6 +32,10 @@ def node_id(level: int, index: int) -> int:
 
 
 class RegistryRepository(Repository):
+    def savepoint(self) -> SessionTransaction:
+        """What is written inside is undone alone if it raises; the transaction goes on."""
+        return self.session.begin_nested()
+
     # Agreements -----------------------------------------------------------------------
 
     def agreement_versions(self, agreement_id: str | None = None) -> list[Agreement]:
@@ -68,6 +73,24 @@ class RegistryRepository(Repository):
         if case_reference is not None:
             query = query.where(Consent.case_reference == case_reference)
         return list(self.session.exec(query.order_by(*order).limit(limit)))
+
+    def consents_of_cases(self, cases: Iterable[tuple[str, str]]
+                          ) -> dict[tuple[str, str], list[Consent]]:
+        """The consents of each (holder, case reference), oldest recorded first, in one
+        query (the pairs filtered in Python)."""
+        wanted = set(cases)
+        found: dict[tuple[str, str], list[Consent]] = {case: [] for case in wanted}
+        if not wanted:
+            return found
+        query = select(Consent).where(
+            col(Consent.holder_id).in_({holder for holder, _ in wanted}),
+            col(Consent.case_reference).in_({case for _, case in wanted}))
+        for consent in self.session.exec(
+                query.order_by(col(Consent.recorded_at), col(Consent.id))):
+            case = (consent.holder_id, consent.case_reference)
+            if case in found:
+                found[case].append(consent)
+        return found
 
     def consents_for_snapshot(self, institution_id: str, country: str) -> list[Consent]:
         """Consents this institution holds or may receive under (scope filtered in Python:

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.registry.models import AgreementBase, ConsentBase
 from shared.kit.pagination import Page
 from shared.protocol.policy import (
     AgreementStatus,
@@ -125,22 +126,9 @@ class SignaturePublic(BaseModel):
     signed_at: datetime
 
 
-class AgreementPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    version: int
-    title: str
-    parties: list[str]
-    message_types: list[str]
-    purposes: list[str]
-    data_categories: list[str]
-    legal_bases: list[str]
-    retention_days: int
-    valid_from: datetime
-    valid_to: datetime
-    status: str
-    status_reason: str | None = None
+# A version with its signatures; `status` as in force now (`expired` after valid_to). No
+# docstring: it would become the schema's description in the OpenAPI.
+class AgreementPublic(AgreementBase):
     created_at: datetime
     updated_at: datetime
     signatures: list[SignaturePublic] = Field(default_factory=list)
@@ -248,27 +236,8 @@ class Withdrawal(Strict):
     reason: WithdrawalReason
 
 
-class ConsentPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    holder_id: str
-    case_reference: str
-    basis: str
-    given_by: str
-    basis_reference: str | None
-    child_heard: bool
-    child_views: str | None
-    not_heard_reason: str | None
-    recipients: list[str]
-    purposes: list[str]
-    data_categories: list[str]
-    valid_from: datetime
-    valid_to: datetime | None
-    recorded_at: datetime
-    withdrawn_at: datetime | None
-    withdrawn_by: str | None
-    withdrawal_reason: str | None
+class ConsentPublic(ConsentBase):
+    pass
 
 
 class ConsentPage(Page[ConsentPublic]):

@@ -74,15 +74,13 @@ STATUS_CHANGES = {
 
 
 def agreement_content(agreement: Agreement) -> dict[str, Any]:
-    """The canonical content of a version, which every party signs (docs/registry.md)."""
-    return {
-        "type": "enlace-agreement", "agreement_id": agreement.id, "version": agreement.version,
-        "title": agreement.title, "parties": agreement.parties,
-        "message_types": agreement.message_types, "purposes": agreement.purposes,
-        "data_categories": agreement.data_categories, "legal_bases": agreement.legal_bases,
-        "retention_days": agreement.retention_days,
-        "valid_from": iso_utc(agreement.valid_from), "valid_to": iso_utc(agreement.valid_to),
-    }
+    """The canonical content of a version, which every party signs (docs/registry.md): its
+    id, version and terms (those of AgreementTermsIn), times in UTC."""
+    terms = {name: getattr(agreement, name) for name in AgreementTermsIn.model_fields}
+    terms["valid_from"] = iso_utc(agreement.valid_from)
+    terms["valid_to"] = iso_utc(agreement.valid_to)
+    return {"type": "enlace-agreement", "agreement_id": agreement.id,
+            "version": agreement.version, **terms}
 
 
 def effective_status(agreement: Agreement, now: datetime) -> str:
@@ -110,6 +108,12 @@ MISMATCH_NAMESPACE = uuid.UUID("5b0f6c2e-7a41-4d8e-9f3a-6c1e2d4b8a90")
 
 def mismatch_event_id(event_id: str) -> str:
     return str(uuid.uuid5(MISMATCH_NAMESPACE, event_id))
+
+
+def sender_and_recipient(event: AuditEvent) -> tuple[str, str]:
+    """Of the referral a `sent` or `received` event reports."""
+    local, other = event.institution_id, str(event.counterpart_id)
+    return (local, other) if event.event_type == Event.sent else (other, local)
 
 
 def policy_terms(agreement: Agreement) -> AgreementTerms:
@@ -162,7 +166,8 @@ class RegistryService:
         return agreement
 
     def agreements(self, status: str | None = None) -> list[Agreement]:
-        current = current_versions(self.repo.agreement_versions())
+        """By id, each in its version in force (current_versions), of `status` now."""
+        current = sorted(current_versions(self.repo.agreement_versions()), key=lambda a: a.id)
         now = utcnow()
         return [a for a in current if status is None or effective_status(a, now) == status]
 
@@ -441,7 +446,8 @@ class RegistryService:
         event that names an agreement (as at its `occurred_at`: validity and withdrawals
         then; the agreement's status now), under that agreement and any purpose it covers
         (the event does not say which). A deny is appended as a `policy-mismatch` entry
-        beside the event, never instead of it. Returns how many were flagged."""
+        beside the event, never instead of it. Agreements and consents are read once for
+        all the events. Returns how many were flagged."""
         checked = [e for e in events if e.event_type in (Event.sent, Event.received)
                    and e.message_type == MessageType.referral and e.agreement_id
                    and e.counterpart_id]
@@ -449,38 +455,41 @@ class RegistryService:
             return 0
         agreements = {a.id: policy_terms(a)
                       for a in current_versions(self.repo.agreement_versions())}
-        flagged = 0
+        consents = self.repo.consents_of_cases(
+            (sender_and_recipient(e)[0], e.case_reference or "") for e in checked)
+        flags = []
         for event in checked:
+            sender = sender_and_recipient(event)[0]
+            bases = [basis_terms(c) for c in consents[(sender, event.case_reference or "")]]
             try:
-                reasons = self._mismatch(event, agreements.get(str(event.agreement_id)))
+                reasons = self._mismatch(event, agreements.get(str(event.agreement_id)), bases)
             except DirectoryUnavailable:
                 log.warning("policy_check_skipped", event_id=event.event_id,
                             reason="directory_unavailable")
                 continue
             if reasons is None:
                 continue
-            self.audit.record(
+            flags.append(self.audit.own_entry(
                 Event.policy_mismatch, event.institution_id,
                 event_id=mismatch_event_id(event.event_id),
                 counterpart_id=event.counterpart_id, message_id=event.message_id,
                 message_type=event.message_type.value if event.message_type else None,
                 case_reference=event.case_reference, agreement_id=event.agreement_id,
                 detail={"event_id": event.event_id, "event_type": event.event_type.value,
-                        "reasons": reasons})
+                        "reasons": reasons}))
             log.warning("policy_mismatch", event_id=event.event_id, reasons=reasons)
-            flagged += 1
-        return flagged
+        if flags:
+            self.audit.append(flags, source="registry")
+        return len(flags)
 
-    def _mismatch(self, event: AuditEvent, agreement: AgreementTerms | None
-                  ) -> list[str] | None:
+    def _mismatch(self, event: AuditEvent, agreement: AgreementTerms | None,
+                  bases: list[BasisTerms]) -> list[str] | None:
         """None if some purpose of the agreement allows the flow the event reports, with
         every category it carried; else the deny reasons (codes)."""
         if agreement is None:
             return ["no_agreement"]
-        local, other = event.institution_id, str(event.counterpart_id)
-        sender, recipient = (local, other) if event.event_type == Event.sent else (other, local)
+        sender, recipient = sender_and_recipient(event)
         categories = list(event.detail.get("categories", []))
-        bases = [basis_terms(c) for c in self.repo.consents(sender, event.case_reference or "")]
         countries: dict[str, str] = {}
 
         def country_of(institution_id: str) -> str:

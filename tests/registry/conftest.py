@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import OKPKey
 
 from services.registry.app import create_app
-from services.registry.directory import DirectoryUnavailable
+from services.registry.directory import DirectoryUnavailable, KeyChanges
 from shared.kit.db import migrate, session_scope
 from shared.protocol.audit_events import KeyRecord
 from shared.protocol.auth import Role, issue_token
@@ -51,6 +51,12 @@ class FakeDirectory:
         return [KeyRecord(jwk=jwk, valid_from=NOW - timedelta(days=1),
                           revoked_at=self.revoked.get(institution_id))
                 for jwk in self.signing_keys(institution_id)]
+
+    def key_changes(self, since: int | None) -> KeyChanges:
+        """It keeps no versions: any institution's keys may have changed."""
+        if self.down:
+            raise DirectoryUnavailable("The directory cannot be reached.")
+        return KeyChanges(0, None)
 
     def country_of(self, institution_id: str) -> str:
         if self.down:
