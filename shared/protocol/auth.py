@@ -207,7 +207,7 @@ def confirm_token(request: Request, session: Session) -> None:
         raise Unauthorized("The token is not valid or has been revoked.", code="invalid_token")
 
 
-# For endpoints that run their whole transaction in one hop (services/exchange/one_hop.py).
+# For endpoints that run their whole transaction in one hop (services/exchange/api.py).
 KnownPrincipal = Annotated[Principal, Depends(known_principal)]
 
 

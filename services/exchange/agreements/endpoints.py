@@ -6,20 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from pydantic import BaseModel, ConfigDict
 
+from services.exchange.api import exchange_router
 from shared.kit.db import utcnow
 from shared.kit.errors import Forbidden
 from shared.kit.http import url_path
 from shared.kit.limits import PositiveInt32
 from shared.kit.pagination import Page, PageRequest, Pages
-from shared.kit.problems import problem_responses
 from shared.protocol.auth import CurrentPrincipal, Principal, Role, require_role
 from shared.protocol.envelope import sign
 
-router = APIRouter(prefix="/v1", tags=["agreements and consents"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router("agreements and consents")
 
 SIGNATURE_MEDIA_TYPE = "enlace-agreement-signature+jws"
 

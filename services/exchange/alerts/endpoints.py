@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from sqlmodel import Session
 
 from services.exchange.alerts.schemas import (
@@ -16,20 +16,14 @@ from services.exchange.alerts.schemas import (
     AlertView,
 )
 from services.exchange.alerts.service import AlertService
-from services.exchange.one_hop import in_one_hop
+from services.exchange.api import exchange_router, gateway_service, in_one_hop
 from shared.kit.pagination import Pages
-from shared.kit.problems import problem_responses
-from shared.protocol.auth import CurrentPrincipal, KnownPrincipal, SessionDep
+from shared.protocol.auth import CurrentPrincipal, KnownPrincipal
 
-router = APIRouter(prefix="/v1", tags=["exchange"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router()
 
 
-def alert_service(request: Request, session: SessionDep) -> AlertService:
-    return AlertService(session, request.app.state.gateway)
-
-
-Alerts = Annotated[AlertService, Depends(alert_service)]
+Alerts = Annotated[AlertService, Depends(gateway_service(AlertService))]
 
 
 @router.post("/alerts", response_model=AlertView, status_code=202,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlmodel import Session
 
-from services.exchange.one_hop import in_one_hop
+from services.exchange.api import exchange_router, gateway_service, in_one_hop
 from services.exchange.referrals.schemas import (
     ActionRequest,
     ReferralAccepted,
@@ -17,18 +17,12 @@ from services.exchange.referrals.schemas import (
 )
 from services.exchange.referrals.service import PreparedReferral, ReferralService
 from shared.kit.pagination import Pages
-from shared.kit.problems import problem_responses
-from shared.protocol.auth import CurrentPrincipal, KnownPrincipal, SessionDep
+from shared.protocol.auth import CurrentPrincipal, KnownPrincipal
 
-router = APIRouter(prefix="/v1", tags=["exchange"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router()
 
 
-def referral_service(request: Request, session: SessionDep) -> ReferralService:
-    return ReferralService(session, request.app.state.gateway)
-
-
-Referrals = Annotated[ReferralService, Depends(referral_service)]
+Referrals = Annotated[ReferralService, Depends(gateway_service(ReferralService))]
 
 
 @router.post("/referrals", response_model=ReferralAccepted, status_code=202,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends
 
+from services.exchange.api import exchange_router, gateway_service
 from services.exchange.transport.quarantine import QuarantineService
 from services.exchange.transport.schemas import (
     QuarantinePage,
@@ -13,18 +14,12 @@ from services.exchange.transport.schemas import (
     QuarantineQuotaPublic,
 )
 from shared.kit.pagination import PageRequest, pagination
-from shared.kit.problems import problem_responses
-from shared.protocol.auth import CurrentPrincipal, SessionDep
+from shared.protocol.auth import CurrentPrincipal
 
-router = APIRouter(prefix="/v1", tags=["exchange"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router()
 
 
-def quarantine_service(request: Request, session: SessionDep) -> QuarantineService:
-    return QuarantineService(session, request.app.state.gateway)
-
-
-Quarantine = Annotated[QuarantineService, Depends(quarantine_service)]
+Quarantine = Annotated[QuarantineService, Depends(gateway_service(QuarantineService))]
 
 
 @router.get("/quarantine", response_model=QuarantinePage, operation_id="quarantine_list")

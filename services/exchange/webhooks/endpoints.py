@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
-
+from services.exchange.api import exchange_router
 from services.exchange.webhooks.schemas import (
     WebhookCreate,
     WebhookCreated,
@@ -14,11 +13,9 @@ from services.exchange.webhooks.schemas import (
 )
 from services.exchange.webhooks.service import WebhookService
 from shared.kit.pagination import Pages
-from shared.kit.problems import problem_responses
 from shared.protocol.auth import CurrentPrincipal, SessionDep
 
-router = APIRouter(prefix="/v1", tags=["exchange"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router()
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201,
