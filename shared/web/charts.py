@@ -17,8 +17,8 @@ from dataclasses import dataclass
 SUPPRESSED = "<5"  # shared.protocol.figures.SUPPRESSED; the kit stays domain-free
 
 # SVG user units; the SVG is scaled to the width of its column (phone first).
-WIDTH = 400
-BAR_AREA = 300  # the longest bar; the rest of the row holds its value
+WIDTH = 320
+BAR_AREA = 240  # the longest bar; the rest of the row holds its value
 ROW = 40  # a label line, then the bar
 LABEL_BASELINE = 14
 BAR_TOP = 19
