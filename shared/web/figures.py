@@ -74,6 +74,16 @@ VALUE_VOCABULARIES = {
     Dimension.category: "alert_category", Dimension.topic: "topic",
 }
 COUNTRY_DIMENSIONS = (Dimension.origin, Dimension.country, Dimension.target)
+# What a duration indicator's items measured are, month by month (the count of its cells).
+MEASURED_BY_MONTH = {
+    Indicator.referral_time_to_delivered: N_("Referrals delivered, by month sent"),
+    Indicator.referral_time_to_accepted: N_("Referrals accepted, by month sent"),
+    Indicator.referral_time_to_closed: N_("Referrals closed, by month sent"),
+    Indicator.alert_time_to_received: N_("Alerts received by target countries, by month issued"),
+    Indicator.alert_time_to_acknowledged: N_(
+        "Alerts acknowledged by target countries, by month issued"),
+    Indicator.alert_time_to_located: N_("Children located, by month the alert was issued"),
+}
 NOT_AVAILABLE = N_("Figures are not available yet on this service.")
 PROBLEM_MESSAGES = {
     "role_not_allowed": N_("Your role does not allow you to see these figures."),
@@ -228,9 +238,8 @@ class FigureViews:
             return Chart(caption, name[dimension], charts.bar_chart(rows))
 
         title = indicator_title(query.indicator, language)
-        by_month = bars(Dimension.month, _("%(indicator)s by month", indicator=title)
-                        if not timed else _("%(indicator)s: items measured by month",
-                                            indicator=title))
+        by_month = bars(Dimension.month, _(MEASURED_BY_MONTH[query.indicator]) if timed
+                        else _("%(indicator)s by month", indicator=title))
         pairs = None
         if not timed and {Dimension.origin, Dimension.destination} <= set(dims) and cells:
             pairs = Chart(_("%(indicator)s by origin (rows) and destination (columns)",
@@ -267,17 +276,12 @@ class FigureViews:
                    by_breakdown, durations, columns, rows, timed)
 
 
-def _published(cell: PublishedCell) -> int | None:
-    # A complementary suppression has display "" and no value: it reads as "<5" too.
-    return cell.value
-
-
 def _totals_by(cells: list[PublishedCell], dimension: Dimension) -> dict[str, charts.Total]:
     totals: dict[str, charts.Total] = defaultdict(charts.Total)
     for cell in cells:
         value = cell.dims.get(dimension)
         if value is not None:
-            totals[value] += charts.Total.of(_published(cell))
+            totals[value] += charts.Total.of(cell.value)
     return totals
 
 
@@ -288,7 +292,7 @@ def _pair_matrix(cells: list[PublishedCell], label: Callable[[str], str]) -> cha
     for cell in cells:
         key = (origins.index(cell.dims[Dimension.origin]),
                destinations.index(cell.dims[Dimension.destination]))
-        totals[key] += charts.Total.of(_published(cell))
+        totals[key] += charts.Total.of(cell.value)
     return charts.matrix([label(o) for o in origins], [label(d) for d in destinations],
                          dict(totals))
 

@@ -14,7 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.protocol.auth import Role
-from shared.protocol.figures import Dimension, FigureQuery, Indicator, PublishedCell
+from shared.protocol.figures import (
+    CATALOGUE,
+    Dimension,
+    FigureQuery,
+    Indicator,
+    Kind,
+    PublishedCell,
+)
+from shared.web.figures import MEASURED_BY_MONTH
 from shared.web.kit import SESSION_COOKIE
 from tests.shared.figure_pages_app import (
     OWN_REFERRALS,
@@ -155,7 +163,9 @@ def test_durations_show_the_median_with_the_90th_percentile_and_hide_small_ones(
     }
     assert len(rows) == len(TIME_TO_ACCEPTED)
     assert figure(page, "chart-durations").count('class="p90"') == 2
-    assert table_rows(figure(page, "chart-month")) == {"2026-01": ["≥ 26"]}
+    month = figure(page, "chart-month")
+    assert "Referrals accepted, by month sent" in month
+    assert table_rows(month) == {"2026-01": ["≥ 26"]}
 
 
 def test_a_gateway_shows_its_own_country_in_full_detail_in_spanish(tmp_path: Path) -> None:
@@ -197,3 +207,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(tmp_path: Path) -> None:
     app = figures_app(tmp_path / "people.db", "registry", regional_source())
     response = TestClient(app).get("/console/figures", follow_redirects=False)
     assert response.status_code == 303 and "/console/sign-in" in response.headers["location"]
+
+
+def test_every_duration_indicator_by_month_says_what_was_measured() -> None:
+    timed = {i for i, spec in CATALOGUE.items()
+             if spec.kind is Kind.timed and Dimension.month in spec.dimensions}
+    assert timed and set(MEASURED_BY_MONTH) == timed
