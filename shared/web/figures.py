@@ -119,19 +119,20 @@ class Filters:
                    query.since or "", query.until or "",
                    query.countries[0] if query.countries else "")
 
-    def query(self) -> FigureQuery | None:
-        """The `FigureQuery` asked for; None when it is not one (an unknown indicator, a
-        breakdown the indicator does not allow, a month that is not YYYY-MM ...)."""
+    def query(self) -> tuple[FigureQuery | None, bool]:
+        """The `FigureQuery` asked for, None when it is not one (an unknown indicator, a month
+        that is not YYYY-MM ...); and whether a breakdown the indicator does not allow (left
+        from the indicator chosen before) was dropped."""
         try:
             query = FigureQuery(indicator=Indicator(self.indicator),
                                 by=Dimension(self.by) if self.by else None,
                                 since=self.since or None, until=self.until or None,
                                 countries=(self.country,) if self.country else ())
         except (ValueError, ValidationError):
-            return None
+            return None, False
         if query.by is not None and query.by not in CATALOGUE[query.indicator].breakdowns:
-            return None
-        return query
+            return query.model_copy(update={"by": None}), True
+        return query, False
 
 
 def query_params(query: FigureQuery) -> list[tuple[str, str]]:
@@ -150,10 +151,11 @@ def query_params(query: FigureQuery) -> list[tuple[str, str]]:
 def render_figures(request: Request, visitor: Visitor, session: Session, *, heading: str,
                    intro: str) -> Response:
     """The Figures page for the query in the request's query string."""
-    asked = Filters.of(request).query()
+    asked, breakdown_dropped = Filters.of(request).query()
     query = asked or FigureQuery(indicator=DEFAULT_INDICATOR)
     context: dict[str, Any] = dict(
         heading=heading, intro=intro, filters=Filters.of_query(query), bad_filter=asked is None,
+        breakdown_dropped=breakdown_dropped,
         form=_form(visitor, query), csv_link=f"{CSV_PATH}?{urlencode(query_params(query))}",
         views=None, message=None)
     source: FigureSource | None = getattr(request.app.state, "figure_source", None)

@@ -133,7 +133,6 @@ def test_filters_reach_the_source_and_the_csv_link_asks_the_api_the_same(
 
 @pytest.mark.parametrize("params", [
     {"indicator": "no-such-indicator"},
-    {"indicator": "alerts", "by": "sex"},  # not a breakdown alerts allow
     {"indicator": "referrals", "since": "January"},
     {"indicator": "referrals", "countries": "Narnia"},
 ])
@@ -149,6 +148,18 @@ def test_filters_that_are_not_a_query_fall_back_to_the_default_without_echoing(
     for value in params.values():
         if value not in ("referrals", "alerts", "sex"):
             assert value not in main
+
+
+def test_a_breakdown_the_indicator_does_not_allow_is_dropped_with_a_notice(
+        tmp_path: Path) -> None:
+    source = regional_source()
+    response = client_for(tmp_path, "registry", source, username="auditor").get(
+        "/console/figures", params={"indicator": "alerts", "by": "sex", "since": "2026-01"})
+    assert response.status_code == 200
+    assert "This indicator cannot be broken down that way" in response.text
+    assert "These filters cannot be combined" not in response.text
+    assert source.asked[-1][1] == FigureQuery(indicator=Indicator.alerts, since="2026-01")
+    assert '<option value="category">Category</option>' in response.text
 
 
 def test_durations_show_the_median_with_the_90th_percentile_and_hide_small_ones(
