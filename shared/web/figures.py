@@ -23,6 +23,7 @@ from shared.kit.errors import Problem
 from shared.protocol.auth import Principal
 from shared.protocol.figures import (
     CATALOGUE,
+    SUPPRESSED,
     Dimension,
     FigureQuery,
     FigureTable,
@@ -222,13 +223,16 @@ class FigureViews:
 
     @classmethod
     def of(cls, table: FigureTable, visitor: Visitor) -> FigureViews:
-        language, _ = visitor.language, visitor.gettext
+        language, _ = visitor.language, visitor.gettext  # _ as in the templates
         query = table.query
         spec = CATALOGUE[query.indicator]
         timed = spec.kind is Kind.timed
         dims = [*spec.dimensions, *([query.by] if query.by else [])]
         name = {d: _(DIMENSION_NAMES[d]) for d in dims}
-        label = lambda d, v: value_label(language, d, v)  # noqa: E731
+
+        def label(dimension: Dimension, value: str) -> str:
+            return value_label(language, dimension, value)
+
         cells = table.cells
         value_heading = _("Measured") if timed else _("Count")
 
@@ -263,13 +267,13 @@ class FigureViews:
                 _("Where and when"),
                 charts.duration_chart(charts.Duration(
                     _cell_label(cell, dims, label), cell.median_seconds, cell.p90_seconds,
-                    cell.display) for cell in cells))
+                    cell.display or SUPPRESSED) for cell in cells))
         columns = [name[d] for d in dims] + [value_heading]
         if timed:
             columns += [_("Median"), _("90th percentile")]
         rows = []
         for cell in cells:
-            row = [label(d, cell.dims.get(d, "")) for d in dims] + [cell.display or "<5"]
+            row = [label(d, cell.dims.get(d, "")) for d in dims] + [cell.display or SUPPRESSED]
             if timed:
                 row += [charts.duration_text(cell.median_seconds),
                         charts.duration_text(cell.p90_seconds)]
