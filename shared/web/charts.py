@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-SUPPRESSED = "<5"  # shared.protocol.figures.SUPPRESSED; the kit stays domain-free
+from shared.protocol.figures import SUPPRESSED
 
 # SVG user units; the SVG is scaled to the width of its column (phone first).
 WIDTH = 320
