@@ -18,6 +18,7 @@ from services.exchange.console.admin_pages import router as console_admin_router
 from services.exchange.console.agreement_pages import router as console_agreement_router
 from services.exchange.console.alert_pages import router as alert_console_router
 from services.exchange.console.directory_admin_pages import router as directory_admin_router
+from services.exchange.console.figure_pages import router as figure_console_router
 from services.exchange.console.lookup_pages import router as lookup_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
@@ -196,4 +197,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(lookup_router)
     app.include_router(console_agreement_router)
     app.include_router(console_admin_router)
+    app.include_router(figure_console_router)
     return app

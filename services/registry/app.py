@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
+from services.registry.console.figure_pages import router as figure_console_router
 from services.registry.console.pages import registry_kit
 from services.registry.console.secretariat_pages import router as console_router
 from services.registry.directory import Directory, DirectoryLookup
@@ -74,4 +75,5 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.include_router(router)
     registry_kit(app.state.signing_key).mount(app)
     app.include_router(console_router)
+    app.include_router(figure_console_router)
     return app

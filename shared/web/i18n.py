@@ -279,6 +279,13 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "consent-recorded": N_("consent recorded"),
         "consent-withdrawn": N_("consent withdrawn"),
     },
+    # The region's member countries (COUNTRY_TIME_ZONES), by ISO 3166-1 alpha-2 code.
+    "country": {
+        "BZ": N_("Belize"), "CA": N_("Canada"), "CR": N_("Costa Rica"),
+        "DO": N_("Dominican Republic"), "GT": N_("Guatemala"), "HN": N_("Honduras"),
+        "MX": N_("Mexico"), "NI": N_("Nicaragua"), "PA": N_("Panama"),
+        "SV": N_("El Salvador"), "US": N_("United States"),
+    },
 }
 
 

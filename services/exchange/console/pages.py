@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from services.exchange.agreements import endpoints as consents_api
-from services.exchange.console import directory_admin_pages, lookup_pages, views
+from services.exchange.console import directory_admin_pages, figure_pages, lookup_pages, views
 from services.exchange.gateway import Gateway
 from services.exchange.referrals.lifecycle import RULES, Action
 from services.exchange.referrals.repository import ReferralRepository
@@ -74,6 +74,7 @@ def gateway_kit(gateway: Gateway) -> WebKit:
             NavItem(f"{PREFIX}/agreements", N_("Agreements"), ADMINS_AND_AUDITORS),
             NavItem(f"{PREFIX}/quarantine", N_("Quarantine"), ADMINS_AND_AUDITORS),
             NavItem(f"{PREFIX}/people", N_("People"), COUNTRY_ADMINS),
+            figure_pages.NAV,
         ],
         audit=audit,
         after_write=_wake_publisher,

@@ -11,6 +11,7 @@ from joserfc.jwk import OKPKey
 from sqlmodel import Session
 
 from services.registry.audit_log import AuditLog
+from services.registry.console import figure_pages
 from services.registry.console.secretariat_pages import SECRETARIAT
 from services.registry.repository import RegistryRepository
 from shared.web.i18n import N_
@@ -34,6 +35,7 @@ def registry_kit(signing_key: OKPKey) -> WebKit:
             NavItem(f"{PREFIX}/audit/quarantine", N_("Audit quarantine"), SECRETARIAT),
             NavItem(f"{PREFIX}/agreements", N_("Agreements"), SECRETARIAT),
             NavItem(f"{PREFIX}/directory", N_("Directory"), SECRETARIAT),
+            figure_pages.NAV,
         ],
         audit=audit,
         home=f"{PREFIX}/audit",

@@ -82,17 +82,13 @@ def registry_console_url(stack: RunningStack) -> str:
     return f"{stack.info['registry']['url']}/console"
 
 
-class Console:
-    """Opens pages (signed in or not) and checks what every page must satisfy."""
+class Browsing:
+    """Opens pages of any console (signed in or not), watching for CSP violations."""
 
-    def __init__(self, stack: RunningStack, browser: Browser) -> None:
-        self.stack = stack
+    def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.pages: list[Page] = []
         self.csp_violations: list[str] = []
-
-    def open(self, country: str, language: str, viewport: str) -> Page:
-        return self._open_at(console_url(self.stack, country), language, viewport)
 
     def _open_at(self, console: str, language: str, viewport: str) -> Page:
         context = self.browser.new_context(locale=LOCALES[language],
@@ -112,18 +108,10 @@ class Console:
         page.wait_for_url(re.compile(landing))
         return page
 
-    def signed_in(self, country: str, institution: str, language: str, viewport: str,
-                  role: str = "caseworker") -> Page:
-        return self._sign_in(self.open(country, language, viewport),
-                             person(self.stack, country, institution, role),
-                             r".*/console/(referrals|account|directory|agreements).*")
-
-    def signed_in_at_registry(self, language: str, viewport: str,
-                              role: str = "auditor") -> Page:
-        """A person of the secretariat (`regional_admin`, `auditor`), at the registry."""
-        return self._sign_in(
-            self._open_at(registry_console_url(self.stack), language, viewport),
-            self.stack.info["registry"]["people"][role], r".*/console/audit$")
+    def signed_in_at(self, console: str, who: dict[str, str], language: str, viewport: str,
+                     landing: str) -> Page:
+        """Signed in at the console whose URL is `console` (ending in /console)."""
+        return self._sign_in(self._open_at(console, language, viewport), who, landing)
 
     def _watch(self, message: Any) -> None:
         if "Content Security Policy" in message.text or "Refused to" in message.text:
@@ -141,15 +129,48 @@ class Console:
             page.context.close()
 
 
-@pytest.fixture
-def console(stack: RunningStack, browser: Browser,
-            request: pytest.FixtureRequest) -> Iterator[Console]:
-    harness = Console(stack, browser)
+class Console(Browsing):
+    """The demo people's pages on the real stack."""
+
+    def __init__(self, stack: RunningStack, browser: Browser) -> None:
+        super().__init__(browser)
+        self.stack = stack
+
+    def open(self, country: str, language: str, viewport: str) -> Page:
+        return self._open_at(console_url(self.stack, country), language, viewport)
+
+    def signed_in(self, country: str, institution: str, language: str, viewport: str,
+                  role: str = "caseworker") -> Page:
+        return self._sign_in(self.open(country, language, viewport),
+                             person(self.stack, country, institution, role),
+                             r".*/console/(referrals|account|directory|agreements).*")
+
+    def signed_in_at_registry(self, language: str, viewport: str,
+                              role: str = "auditor") -> Page:
+        """A person of the secretariat (`regional_admin`, `auditor`), at the registry."""
+        return self._sign_in(
+            self._open_at(registry_console_url(self.stack), language, viewport),
+            self.stack.info["registry"]["people"][role], r".*/console/audit$")
+
+
+def _watched(harness: Browsing, request: pytest.FixtureRequest) -> Iterator[Any]:
     yield harness
     if request.node.stash.get(FAILED, False):
         harness.save_screenshots(request.node.nodeid)
     harness.close()
     assert not harness.csp_violations, harness.csp_violations
+
+
+@pytest.fixture
+def console(stack: RunningStack, browser: Browser,
+            request: pytest.FixtureRequest) -> Iterator[Console]:
+    yield from _watched(Console(stack, browser), request)
+
+
+@pytest.fixture
+def browsing(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
+    """A browser on consoles served in this process (no stack started)."""
+    yield from _watched(Browsing(browser), request)
 
 
 _axe = Axe()
