@@ -84,6 +84,20 @@ def with_response_headers(send: Send, scope: Scope, add: ResponseHeaders) -> Sen
     return sending
 
 
+class AddResponseHeaders:
+    """ASGI middleware: every HTTP answer leaves with `add(scope, headers)` applied."""
+
+    def __init__(self, app: ASGIApp, add: ResponseHeaders) -> None:
+        self.app = app
+        self.add = add
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, with_response_headers(send, scope, self.add))
+
+
 class Correlation:
     """ASGI middleware: each request runs under a correlation id (the caller's, or a new
     one), answers with it in a header, and is logged once with its status."""

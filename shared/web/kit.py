@@ -23,9 +23,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from markupsafe import Markup
 from sqlmodel import Session
 from starlette.datastructures import FormData, MutableHeaders
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from shared.kit.http import with_response_headers
+from shared.kit.http import AddResponseHeaders
 from shared.kit.logging import get_logger
 from shared.protocol.auth import Principal, SessionDep
 from shared.web import i18n
@@ -98,7 +98,7 @@ class WebKit:
         app.include_router(_router)
         app.add_exception_handler(SignInRequired, _to_sign_in)  # type: ignore[arg-type]
         app.add_exception_handler(CsrfRejected, _csrf_rejected)  # type: ignore[arg-type]
-        app.add_middleware(SecurityHeaders)
+        app.add_middleware(AddResponseHeaders, add=_security_headers)
 
         @app.get("/", include_in_schema=False)
         def _root() -> RedirectResponse:
@@ -286,19 +286,6 @@ def _security_headers(scope: Scope, headers: MutableHeaders) -> None:
     headers["X-Frame-Options"] = "DENY"
     if not path.startswith(("/console/static", "/docs/static")):
         headers["Cache-Control"] = "no-store"
-
-
-class SecurityHeaders:
-    """ASGI middleware: every answer of a service with a console carries `_security_headers`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, with_response_headers(send, scope, _security_headers))
 
 
 # Signing in and out, the account, the language ---------------------------------------------
