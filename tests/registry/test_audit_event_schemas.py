@@ -70,9 +70,9 @@ def test_claimed_values_are_kept_only_when_they_fit():
 
 def test_every_reason_a_gateway_quarantines_for_is_an_audit_reason_code():
     root = Path(__file__).resolve().parents[2]
-    sources = [*sorted((root / "services" / "exchange").glob("*.py")),
-               root / "shared" / "protocol" / "envelope.py"]
-    raised = {code for path in sources for code in
-              re.findall(r'(?:Rejected|EnvelopeError)\(\s*"([a-z_]+)"', path.read_text())}
+    sources = [*sorted((root / "services" / "exchange").rglob("*.py")),
+               root / "shared" / "protocol" / "envelope.py", root / "shared" / "kit" / "signed.py"]
+    raised = {code for path in sources for code in re.findall(
+        r'\b(?:Rejected|EnvelopeError|SignatureInvalid)\(\s*"([a-z_]+)"', path.read_text())}
     assert {"malformed", "revoked_key", "unsupported_typ"} <= raised  # the scan finds them
     assert raised - set(ReasonCode) == set()
