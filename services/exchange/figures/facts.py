@@ -1,0 +1,148 @@
+"""The figures' facts, taken from a record when it is written or its state changes, in the
+same transaction (docs/figures.md, "How a gateway counts"): only closed codes, months and
+moments; never the record's text."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from services.exchange.figures.models import QuarantineTally, ReferralFacts
+from services.exchange.referrals.models import Referral, ReferralEvent
+from shared.protocol.figures import UNKNOWN, age_band
+
+# A bit per protection need: the record's flags, and any other risk written down.
+NEED_BITS = {"asylum-intent": 1, "trafficking-indicators": 2, "violence": 4, "other-risks": 8}
+NO_NEED = "none"
+# A rejection's reason counts by code when the caseworker wrote one of these, else as other.
+REJECTION_REASONS = frozenset({"outside-area", "no-capacity", "not-competent", "duplicate",
+                               "insufficient-information", "child-not-found"})
+OTHER = "other"
+# A directory area's id of the first level is its ISO 3166-2 code (MX-CHP); finer ones add
+# segments of their own (HN-CR-SPS), of which the figures keep the first level only.
+AREA_CODE = re.compile(r"^([A-Z]{2}-[A-Z0-9]{1,3})(-[A-Z0-9-]+)?$")
+ACCEPTED_STATES = frozenset({"accepted", "in_progress", "closed"})
+ANSWERED_BY_STATE = {"rejected": "rejected", "withdrawn": "withdrawn",
+                     "undeliverable": "undeliverable"}
+PENDING = "pending"
+
+
+def month_of(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")  # the moments here are UTC (UTCDateTime)
+
+
+def age_at(child: dict[str, Any], moment: datetime) -> int | None:
+    """Whole years at `moment` from the date of birth, else the estimate given."""
+    born = child.get("date_of_birth")
+    if born:
+        birth = born if isinstance(born, date) else date.fromisoformat(str(born))
+        day = moment.date()
+        return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+    estimate = child.get("estimated_age")
+    return estimate if isinstance(estimate, int) else None
+
+
+def needs_of(protection: dict[str, Any]) -> int:
+    mask = 0
+    for flag, need in (("asylum_intent", "asylum-intent"),
+                       ("trafficking_indicators", "trafficking-indicators"),
+                       ("violence", "violence")):
+        if protection.get(flag):
+            mask |= NEED_BITS[need]
+    if protection.get("other_risks"):
+        mask |= NEED_BITS["other-risks"]
+    return mask
+
+
+def needs_named(mask: int) -> list[str]:
+    return [need for need, bit in NEED_BITS.items() if mask & bit] or [NO_NEED]
+
+
+def detection_area(detection: dict[str, Any] | None) -> str:
+    found = AREA_CODE.match(str((detection or {}).get("admin_area") or ""))
+    return found.group(1).lower() if found else UNKNOWN
+
+
+def rejection_reason(text: str | None) -> str:
+    code = (text or "").strip().lower()
+    return code if code in REJECTION_REASONS else OTHER
+
+
+def facts_of(referral: Referral, origin: str, destination: str) -> ReferralFacts:
+    """A referral being sent, from the record as it is sent (what the recipient may read)."""
+    record, sent_at = referral.record, referral.created_at
+    child = record.get("child") or {}
+    protection = record.get("protection") or {}
+    return ReferralFacts(
+        referral_id=referral.id, institution_id=referral.sender_id,
+        origin=origin, destination=destination, month=month_of(sent_at),
+        age_band=age_band(age_at(child, sent_at)),
+        sex=str(child.get("sex") or UNKNOWN),
+        accompaniment=str((record.get("accompaniment") or {}).get("status") or UNKNOWN),
+        needs=needs_of(protection), urgency=str(protection.get("urgency") or UNKNOWN),
+        purpose=referral.purpose or UNKNOWN, detection_area=detection_area(record.get("detection")),
+        state=referral.status, outcome=PENDING, sent_at=sent_at,
+    )
+
+
+def record_sent(session: Session, referral: Referral, origin: str, destination: str) -> None:
+    session.add(facts_of(referral, origin, destination))
+
+
+def _seconds(since: datetime, moment: datetime) -> int:
+    return max(0, int((moment - since).total_seconds()))
+
+
+def follow_step(session: Session, referral: Referral, step: ReferralEvent) -> None:
+    """The sender's facts of a referral after a step: its state, its answer, its moments.
+    Called where the state changes (referrals.lifecycle.add_event); a referral sent before
+    the figures existed and not back-filled has no facts, and is left so."""
+    if referral.direction != "outbound":
+        return
+    facts = session.get(ReferralFacts, referral.id)
+    if facts is None:
+        return
+    facts.state = referral.status
+    moment = step.at
+    if referral.delivered_at is not None and facts.delivered_at is None:
+        facts.delivered_at = referral.delivered_at
+        facts.seconds_to_delivered = _seconds(facts.sent_at, referral.delivered_at)
+    if referral.status in ACCEPTED_STATES and facts.accepted_at is None:
+        facts.accepted_at = moment
+        facts.seconds_to_accepted = _seconds(facts.sent_at, moment)
+    if referral.status == "closed" and facts.closed_at is None:
+        facts.closed_at = moment
+        facts.seconds_to_closed = _seconds(facts.sent_at, moment)
+    if facts.accepted_at is not None:
+        facts.outcome = "accepted"
+    else:
+        facts.outcome = ANSWERED_BY_STATE.get(referral.status, PENDING)
+    if referral.status == "rejected" and facts.reason is None:
+        facts.reason = rejection_reason(step.reason)
+    session.add(facts)
+
+
+def count_quarantined(session: Session, institution_id: str, reason: str,
+                      moment: datetime) -> None:
+    """One more message quarantined for the institution (an upsert: concurrent consumers)."""
+    key = {"institution_id": institution_id, "month": month_of(moment), "reason": reason}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(QuarantineTally).values(**key, count=1)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=list(key), set_={"count": col(QuarantineTally.count) + 1}))
+
+
+def mark_published(session: Session, referral_ids: Any) -> None:
+    """The facts of these referrals (a query of ids) follow their rows from queued to sent
+    (referrals.lifecycle.mark_sent)."""
+    session.execute(update(ReferralFacts)
+                    .where(col(ReferralFacts.referral_id).in_(referral_ids),
+                           col(ReferralFacts.state) == "queued")
+                    .values(state="sent"))
