@@ -116,7 +116,7 @@ def _timed_referrals(session: Session, institution_ids: list[str], indicator: In
               .subquery())
     c = ranked.c
     picked = select(c.origin, c.destination, c.month, c.n, c.rn, c.seconds).where(or_(
-        c.rn == (c.n * 50 + 99) / 100, c.rn == (c.n * 90 + 99) / 100))
+        c.rn == (c.n * 50 + 99) // 100, c.rn == (c.n * 90 + 99) // 100))
     found: dict[tuple[str, str, str, int], dict[int, int]] = defaultdict(dict)
     for origin, destination, month, n, position, value in session.execute(picked):
         found[(origin, destination, month, n)][position] = value
