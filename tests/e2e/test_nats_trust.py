@@ -231,13 +231,15 @@ async def test_mx_cannot_delete_purge_or_create_streams(mx: Identity, admin: NAT
                              mx.js.purge_stream(MESSAGES_STREAM))
     await mx.refused_request(f"{api}.STREAM.DELETE.{AUDIT_STREAM}",
                              mx.js.delete_stream(AUDIT_STREAM))
+    await mx.refused_request(f"{api}.STREAM.PURGE.{STATISTICS_STREAM}",
+                             mx.js.purge_stream(STATISTICS_STREAM))
     await mx.refused_request(f"{api}.CONSUMER.DELETE.{MESSAGES_STREAM}.gateway-HN",
                              mx.js.delete_consumer(MESSAGES_STREAM, "gateway-HN"))
     await mx.refused_request(f"{api}.STREAM.CREATE.MINE",
                              mx.js.add_stream(StreamConfig(name="MINE", subjects=["mine.>"])))
     admin_js = admin.jetstream(timeout=10)
-    assert {s.config.name for s in await admin_js.streams_info()} == {MESSAGES_STREAM,
-                                                                      AUDIT_STREAM}
+    assert {s.config.name for s in await admin_js.streams_info()} == {
+        MESSAGES_STREAM, AUDIT_STREAM, STATISTICS_STREAM}
     assert (await admin_js.consumer_info(MESSAGES_STREAM, "gateway-HN")).name == "gateway-HN"
 
 
