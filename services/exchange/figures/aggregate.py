@@ -9,23 +9,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from services.exchange.alerts.models import Alert, AlertTarget
-from services.exchange.figures.facts import month_of, needs_named
-from services.exchange.figures.models import QuarantineTally, ReferralFacts
+from services.exchange.figures.facts import TOTAL, month_of
+from services.exchange.figures.models import QuarantineTally, ReferralFacts, ReferralTally
 from shared.protocol.figures import Cell, Dimension, Indicator
 
 D, Ind = Dimension, Indicator
 F = ReferralFacts
 PAIR_MONTH = (D.origin, D.destination, D.month)
-# Each referral breakdown and the column it is grouped by.
-BREAKDOWN_COLUMNS = {
-    D.age_band: F.age_band, D.sex: F.sex, D.accompaniment: F.accompaniment,
-    D.urgency: F.urgency, D.purpose: F.purpose, D.state: F.state, D.outcome: F.outcome,
-    D.detection_area: F.detection_area,
-}
 TIMED_REFERRALS = {
     Ind.referral_time_to_delivered: F.seconds_to_delivered,
     Ind.referral_time_to_accepted: F.seconds_to_accepted,
@@ -64,41 +58,32 @@ def cells_of(session: Session, institution_ids: list[str], country: str,
 # Referrals -----------------------------------------------------------------------------
 
 
-def _grouped(session: Session, institution_ids: list[str], *columns: Any,
-             where: Any = None) -> list[Any]:
-    keys = (F.origin, F.destination, F.month, *columns)
-    query = select(*keys, func.count()).where(col(F.institution_id).in_(institution_ids))
-    if where is not None:
-        query = query.where(where)
-    return list(session.execute(query.group_by(*keys)).all())
-
-
-def _pair_month(row: Any) -> dict[Dimension, str]:
-    return {D.origin: row[0], D.destination: row[1], D.month: row[2]}
-
-
 def referral_cells(session: Session, institution_ids: list[str]) -> list[Cell]:
-    cells = [Cell(indicator=Ind.referrals, dims=_pair_month(row), count=row[3])
-             for row in _grouped(session, institution_ids)]
-    for dimension, column in BREAKDOWN_COLUMNS.items():
-        cells += [Cell(indicator=Ind.referrals, dims={**_pair_month(row), dimension: row[3]},
-                       count=row[4]) for row in _grouped(session, institution_ids, column)]
-    needs: dict[tuple[str, ...], int] = defaultdict(int)
-    for *pair_month, mask, count in _grouped(session, institution_ids, F.needs):
-        for need in needs_named(mask):
-            needs[(*pair_month, need)] += count
-    cells += [Cell(indicator=Ind.referrals,
-                   dims={D.origin: o, D.destination: d, D.month: m, D.protection_need: need},
-                   count=count) for (o, d, m, need), count in needs.items()]
-    answered = col(F.outcome).in_(ANSWERS)
-    cells += [Cell(indicator=Ind.referral_answers, dims={**_pair_month(row), D.outcome: row[3]},
-                   count=row[4])
-              for row in _grouped(session, institution_ids, F.outcome, where=answered)]
-    cells += [Cell(indicator=Ind.referral_answers,
-                   dims={**_pair_month(row), D.outcome: row[3], D.reason: row[4]}, count=row[5])
-              for row in _grouped(session, institution_ids, F.outcome, F.reason,
-                                  where=and_(col(F.outcome) == "rejected",
-                                             col(F.reason).is_not(None)))]
+    """The counts from the tally (a row per pair, month and breakdown value, kept at write
+    time), the durations from the facts."""
+    T = ReferralTally
+    total = func.sum(T.count)
+    rows = session.execute(
+        select(col(T.origin), col(T.destination), col(T.month), col(T.dimension),
+               col(T.value), total)
+        .where(col(T.institution_id).in_(institution_ids))
+        .group_by(col(T.origin), col(T.destination), col(T.month), col(T.dimension),
+                  col(T.value))
+        .having(total > 0)).all()
+    cells = []
+    for origin, destination, month, dimension, value, count in rows:
+        pair = {D.origin: origin, D.destination: destination, D.month: month}
+        if dimension == TOTAL:
+            cells.append(Cell(indicator=Ind.referrals, dims=pair, count=count))
+        elif dimension == D.reason.value:
+            cells.append(Cell(indicator=Ind.referral_answers, count=count,
+                              dims={**pair, D.outcome: "rejected", D.reason: value}))
+        else:
+            cells.append(Cell(indicator=Ind.referrals, dims={**pair, D(dimension): value},
+                              count=count))
+            if dimension == D.outcome.value and value in ANSWERS:
+                cells.append(Cell(indicator=Ind.referral_answers,
+                                  dims={**pair, D.outcome: value}, count=count))
     for indicator, seconds in TIMED_REFERRALS.items():
         cells += _timed_referrals(session, institution_ids, indicator, seconds)
     return cells
@@ -106,23 +91,24 @@ def referral_cells(session: Session, institution_ids: list[str]) -> list[Cell]:
 
 def _timed_referrals(session: Session, institution_ids: list[str], indicator: Indicator,
                      seconds: Any) -> list[Cell]:
-    """Median and 90th percentile per pair and month, by nearest rank, in SQL: each value's
-    rank within its group, and the values at the two ranks wanted."""
+    """Median and 90th percentile per pair and month, by nearest rank: how many were
+    measured, then the values at the two ranks, read in order along the index on (pair,
+    month, seconds)."""
+    measured = (col(F.institution_id).in_(institution_ids), col(seconds).is_not(None))
     group = (col(F.origin), col(F.destination), col(F.month))
-    ranked = (select(*group, seconds.label("seconds"),
-                     func.row_number().over(partition_by=group, order_by=seconds).label("rn"),
-                     func.count().over(partition_by=group).label("n"))
-              .where(col(F.institution_id).in_(institution_ids), col(seconds).is_not(None))
-              .subquery())
-    c = ranked.c
-    picked = select(c.origin, c.destination, c.month, c.n, c.rn, c.seconds).where(or_(
-        c.rn == (c.n * 50 + 99) // 100, c.rn == (c.n * 90 + 99) // 100))
-    found: dict[tuple[str, str, str, int], dict[int, int]] = defaultdict(dict)
-    for origin, destination, month, n, position, value in session.execute(picked):
-        found[(origin, destination, month, n)][position] = value
-    return [Cell(indicator=indicator, dims={D.origin: o, D.destination: d, D.month: m},
-                 count=n, median_seconds=at[rank(n, 50)], p90_seconds=at[rank(n, 90)])
-            for (o, d, m, n), at in found.items()]
+    counts = session.execute(select(*group, func.count()).where(*measured)
+                             .group_by(*group)).all()
+    cells = []
+    for origin, destination, month, n in counts:
+        in_group = select(seconds).where(
+            *measured, col(F.origin) == origin, col(F.destination) == destination,
+            col(F.month) == month).order_by(seconds)
+        median, p90 = (int(session.execute(in_group.offset(rank(n, p) - 1).limit(1))
+                           .scalar_one()) for p in (50, 90))
+        cells.append(Cell(indicator=indicator,
+                          dims={D.origin: origin, D.destination: destination, D.month: month},
+                          count=n, median_seconds=median, p90_seconds=p90))
+    return cells
 
 
 # Alerts (few rows: grouped here from their columns) ------------------------------------

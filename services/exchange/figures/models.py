@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from shared.kit.db import UTCDateTime
@@ -16,6 +17,11 @@ class ReferralFacts(SQLModel, table=True):
     sender's gateway only), as the figures see it."""
 
     __tablename__ = "referral_facts"
+    # The durations' medians read values in order within a pair and month, by these.
+    __table_args__ = tuple(
+        Index(f"ix_referral_facts_{name}", "origin", "destination", "month", name,
+              "institution_id")
+        for name in ("seconds_to_delivered", "seconds_to_accepted", "seconds_to_closed"))
 
     referral_id: str = Field(primary_key=True, max_length=64)
     institution_id: str = Field(index=True, max_length=64)  # the sender
@@ -40,6 +46,23 @@ class ReferralFacts(SQLModel, table=True):
     seconds_to_delivered: int | None = None
     seconds_to_accepted: int | None = None
     seconds_to_closed: int | None = None
+
+
+class ReferralTally(SQLModel, table=True):
+    """How many referrals an institution sent to a country in a month: in all (dimension
+    and value empty), and by the value of each breakdown (a rejection's reason: by the
+    rejected ones' reason). Kept with the facts, in the same transactions, so that the
+    figures read this small table and not every referral."""
+
+    __tablename__ = "referral_tally"
+
+    institution_id: str = Field(primary_key=True, max_length=64)
+    origin: str = Field(primary_key=True, max_length=2)
+    destination: str = Field(primary_key=True, max_length=2)
+    month: str = Field(primary_key=True, max_length=7)
+    dimension: str = Field(primary_key=True, max_length=20)
+    value: str = Field(primary_key=True, max_length=40)
+    count: int = 0
 
 
 class QuarantineTally(SQLModel, table=True):

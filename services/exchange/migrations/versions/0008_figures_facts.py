@@ -8,6 +8,7 @@ Back-fills the facts of the referrals already sent, from their records and steps
 outbox still names both countries (the referral's message and an audit event).
 """
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,13 +22,11 @@ from services.exchange.figures.facts import (
     ACCEPTED_STATES,
     ANSWERED_BY_STATE,
     PENDING,
-    age_at,
-    detection_area,
-    month_of,
-    needs_of,
+    closed_or_unknown_facts,
     rejection_reason,
+    tallied,
+    where_counted,
 )
-from shared.protocol.figures import UNKNOWN, age_band
 
 revision: str = '0008'
 down_revision: str | None = '0007'
@@ -36,6 +35,7 @@ depends_on: str | Sequence[str] | None = None
 
 STRING = sqlmodel.sql.sqltypes.AutoString
 MOMENT = shared.kit.db.UTCDateTime(timezone=True)
+DURATIONS = ('seconds_to_delivered', 'seconds_to_accepted', 'seconds_to_closed')
 
 
 def upgrade() -> None:
@@ -67,6 +67,20 @@ def upgrade() -> None:
     with op.batch_alter_table('referral_facts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_referral_facts_institution_id'), ['institution_id'],
                               unique=False)
+        for name in DURATIONS:
+            batch_op.create_index(f'ix_referral_facts_{name}',
+                                  ['origin', 'destination', 'month', name, 'institution_id'])
+    op.create_table('referral_tally',
+    sa.Column('institution_id', STRING(length=64), nullable=False),
+    sa.Column('origin', STRING(length=2), nullable=False),
+    sa.Column('destination', STRING(length=2), nullable=False),
+    sa.Column('month', STRING(length=7), nullable=False),
+    sa.Column('dimension', STRING(length=20), nullable=False),
+    sa.Column('value', STRING(length=40), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('institution_id', 'origin', 'destination', 'month', 'dimension',
+                            'value')
+    )
     op.create_table('quarantine_tally',
     sa.Column('institution_id', STRING(length=64), nullable=False),
     sa.Column('month', STRING(length=7), nullable=False),
@@ -101,11 +115,12 @@ def _backfill_referral_facts() -> None:
         "SELECT r.id, r.sender_id, r.status, r.purpose, r.record, r.created_at, "
         "r.delivered_at, o.subject FROM referrals r JOIN outbox o ON o.referral_id = r.id "
         "WHERE r.direction = 'outbound'")).all()
-    facts = sa.table('referral_facts', *[sa.column(name) for name in (
+    moments = ('sent_at', 'delivered_at', 'accepted_at', 'closed_at')
+    facts_table = sa.table('referral_facts', *[sa.column(name) for name in (
         'referral_id', 'institution_id', 'origin', 'destination', 'month', 'age_band', 'sex',
         'accompaniment', 'needs', 'urgency', 'purpose', 'detection_area', 'state', 'outcome',
-        'reason', 'sent_at', 'delivered_at', 'accepted_at', 'closed_at', 'seconds_to_delivered',
-        'seconds_to_accepted', 'seconds_to_closed')])
+        'reason', *DURATIONS)], *[sa.column(name, MOMENT) for name in moments])
+    counts: dict[tuple[tuple[str, str, str, str], tuple[str, str]], int] = defaultdict(int)
     for row in rows:
         record = row.record if isinstance(row.record, dict) else json.loads(row.record)
         steps = {action: (_moment(at), reason) for action, at, reason in conn.execute(sa.text(
@@ -113,30 +128,43 @@ def _backfill_referral_facts() -> None:
             "direction = 'outbound' ORDER BY clock DESC, id DESC"), {"id": row.id}).all()}
         sent_at = _moment(row.created_at)
         delivered_at = _moment(row.delivered_at) if row.delivered_at else None
-        accepted_at = steps.get("accept", (None, None))[0] if row.status in ACCEPTED_STATES else None
+        accepted_at = steps.get("accept", (None, None))[0] \
+            if row.status in ACCEPTED_STATES else None
         closed_at = steps.get("close", (None, None))[0] if row.status == "closed" else None
-        child, protection = record.get("child") or {}, record.get("protection") or {}
         rejected = steps.get("reject") if row.status == "rejected" else None
-        conn.execute(facts.insert().values(
-            referral_id=row.id, institution_id=row.sender_id, origin=origin,
-            destination=str(row.subject).split(".")[2], month=month_of(sent_at),
-            age_band=age_band(age_at(child, sent_at)), sex=str(child.get("sex") or UNKNOWN),
-            accompaniment=str((record.get("accompaniment") or {}).get("status") or UNKNOWN),
-            needs=needs_of(protection), urgency=str(protection.get("urgency") or UNKNOWN),
-            purpose=row.purpose or UNKNOWN, detection_area=detection_area(record.get("detection")),
-            state=row.status,
-            outcome="accepted" if accepted_at else ANSWERED_BY_STATE.get(row.status, PENDING),
-            reason=rejection_reason(rejected[1]) if rejected else None,
-            sent_at=sent_at, delivered_at=delivered_at, accepted_at=accepted_at,
-            closed_at=closed_at, seconds_to_delivered=_seconds(sent_at, delivered_at),
-            seconds_to_accepted=_seconds(sent_at, accepted_at),
-            seconds_to_closed=_seconds(sent_at, closed_at)))
+        facts = closed_or_unknown_facts(
+            row.id, row.sender_id, row.purpose, record, sent_at, origin,
+            str(row.subject).split(".")[2], row.status)
+        facts.outcome = "accepted" if accepted_at else ANSWERED_BY_STATE.get(row.status, PENDING)
+        facts.reason = _reason(rejected)
+        facts.delivered_at, facts.accepted_at, facts.closed_at = (
+            delivered_at, accepted_at, closed_at)
+        facts.seconds_to_delivered = _seconds(sent_at, delivered_at)
+        facts.seconds_to_accepted = _seconds(sent_at, accepted_at)
+        facts.seconds_to_closed = _seconds(sent_at, closed_at)
+        conn.execute(facts_table.insert().values(**facts.model_dump()))
+        for pair in tallied(facts):
+            counts[(where_counted(facts), pair)] += 1
+    tally = sa.table('referral_tally', *[sa.column(name) for name in (
+        'institution_id', 'origin', 'destination', 'month', 'dimension', 'value', 'count')])
+    for (counted, (dimension, value)), n in counts.items():
+        institution_id, origin_, destination, month = counted
+        conn.execute(tally.insert().values(
+            institution_id=institution_id, origin=origin_, destination=destination,
+            month=month, dimension=dimension, value=value, count=n))
+
+
+def _reason(rejected: tuple[datetime, str | None] | None) -> str | None:
+    return rejection_reason(rejected[1]) if rejected else None
 
 
 def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_column('located_at')
     op.drop_table('quarantine_tally')
+    op.drop_table('referral_tally')
     with op.batch_alter_table('referral_facts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_referral_facts_institution_id'))
+        for name in DURATIONS:
+            batch_op.drop_index(f'ix_referral_facts_{name}')
     op.drop_table('referral_facts')
