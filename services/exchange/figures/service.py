@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from services.exchange.alerts.models import Alert
 from services.exchange.figures.aggregate import cells_of
-from services.exchange.figures.models import QuarantineTally, ReferralFacts
+from services.exchange.figures.models import QuarantineTally, ReferralTally
 from shared.kit.errors import Unprocessable
 from shared.protocol.auth import Principal, Role, require_role
 from shared.protocol.figures import (
@@ -43,7 +43,7 @@ def check_query(query: FigureQuery) -> None:
 def institutions_here(session: Session) -> list[str]:
     """Every institution with facts here (all hosted by this gateway)."""
     found: set[str] = set()
-    for query in (select(col(ReferralFacts.institution_id)).distinct(),
+    for query in (select(col(ReferralTally.institution_id)).distinct(),
                   select(col(Alert.issuer_id)).where(col(Alert.direction) == "outbound")
                   .distinct(),
                   select(col(QuarantineTally.institution_id)).distinct()):

@@ -65,8 +65,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('referral_id')
     )
     with op.batch_alter_table('referral_facts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_referral_facts_institution_id'), ['institution_id'],
-                              unique=False)
         for name in DURATIONS:
             batch_op.create_index(f'ix_referral_facts_{name}',
                                   ['origin', 'destination', 'month', name, 'institution_id'])
@@ -164,7 +162,6 @@ def downgrade() -> None:
     op.drop_table('quarantine_tally')
     op.drop_table('referral_tally')
     with op.batch_alter_table('referral_facts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_referral_facts_institution_id'))
         for name in DURATIONS:
             batch_op.drop_index(f'ix_referral_facts_{name}')
     op.drop_table('referral_facts')
