@@ -98,16 +98,18 @@ def _timed_referrals(session: Session, institution_ids: list[str], indicator: In
     group = (col(F.origin), col(F.destination), col(F.month))
     counts = session.execute(select(*group, func.count()).where(*measured)
                              .group_by(*group)).all()
+    connection = session.connection()  # Core: one light statement per pair and month
     cells = []
     for origin, destination, month, n in counts:
         in_group = select(seconds).where(
             *measured, col(F.origin) == origin, col(F.destination) == destination,
-            col(F.month) == month).order_by(seconds)
-        median, p90 = (int(session.execute(in_group.offset(rank(n, p) - 1).limit(1))
-                           .scalar_one()) for p in (50, 90))
+            col(F.month) == month).order_by(seconds).limit(1)
+        median, p90 = connection.execute(select(
+            in_group.offset(rank(n, 50) - 1).scalar_subquery(),
+            in_group.offset(rank(n, 90) - 1).scalar_subquery())).one()
         cells.append(Cell(indicator=indicator,
                           dims={D.origin: origin, D.destination: destination, D.month: month},
-                          count=n, median_seconds=median, p90_seconds=p90))
+                          count=n, median_seconds=int(median), p90_seconds=int(p90)))
     return cells
 
 
