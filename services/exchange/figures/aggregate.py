@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlmodel import Session, col
 
 from services.exchange.alerts.models import Alert, AlertTarget
@@ -98,15 +98,21 @@ def _timed_referrals(session: Session, institution_ids: list[str], indicator: In
     group = (col(F.origin), col(F.destination), col(F.month))
     counts = session.execute(select(*group, func.count()).where(*measured)
                              .group_by(*group)).all()
-    connection = session.connection()  # Core: one light statement per pair and month
+    # One plain statement, compiled once, run per pair and month.
+    column = seconds.key  # one of TIMED_REFERRALS' columns, never input
+    value_at = ("(SELECT {c} FROM referral_facts WHERE origin = :origin AND destination = "
+                ":destination AND month = :month AND {c} IS NOT NULL AND institution_id IN "
+                ":institutions ORDER BY {c} LIMIT 1 OFFSET :{rank})")
+    ranked = text(f"SELECT {value_at.format(c=column, rank='median')}, "
+                  f"{value_at.format(c=column, rank='p90')}").bindparams(
+        bindparam("institutions", expanding=True))
+    connection = session.connection()
     cells = []
     for origin, destination, month, n in counts:
-        in_group = select(seconds).where(
-            *measured, col(F.origin) == origin, col(F.destination) == destination,
-            col(F.month) == month).order_by(seconds).limit(1)
-        median, p90 = connection.execute(select(
-            in_group.offset(rank(n, 50) - 1).scalar_subquery(),
-            in_group.offset(rank(n, 90) - 1).scalar_subquery())).one()
+        median, p90 = connection.execute(ranked, {
+            "origin": origin, "destination": destination, "month": month,
+            "institutions": institution_ids, "median": rank(n, 50) - 1,
+            "p90": rank(n, 90) - 1}).one()
         cells.append(Cell(indicator=indicator,
                           dims={D.origin: origin, D.destination: destination, D.month: month},
                           count=n, median_seconds=int(median), p90_seconds=int(p90)))
