@@ -187,12 +187,23 @@ def follow_step(session: Session, referral: Referral, step: ReferralEvent) -> No
     else:
         facts.outcome = ANSWERED_BY_STATE.get(referral.status, PENDING)
     if referral.status == "rejected" and facts.reason is None:
-        facts.reason = rejection_reason(step.reason)
+        facts.reason = rejection_reason(step.reason if step.action == "reject"
+                                        else _rejection_text(session, referral))
     session.add(facts)
     after = changing(facts)
     if after != before:
         tally(session, where_counted(facts), [p for p in before if p not in after], -1)
         tally(session, where_counted(facts), [p for p in after if p not in before], 1)
+
+
+def _rejection_text(session: Session, referral: Referral) -> str | None:
+    """The reason of the rejection a late step put back in force (events replay in order)."""
+    E = ReferralEvent
+    return session.execute(
+        select(col(E.reason)).where(col(E.referral_id) == referral.id,
+                                    col(E.direction) == referral.direction,
+                                    col(E.action) == "reject")
+        .order_by(col(E.clock), col(E.id)).limit(1)).scalar()
 
 
 def count_quarantined(session: Session, institution_id: str, reason: str,
