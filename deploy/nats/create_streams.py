@@ -1,4 +1,4 @@
-"""Create (or update) Enlace's two JetStream streams with N replicas.
+"""Create (or update) Enlace's three JetStream streams with N replicas.
 
 Gateways may not create streams; the registry creates missing ones, but with ONE
 replica. Run this once, before the first service starts (on a 3-node cluster with 3
@@ -29,6 +29,8 @@ from shared.protocol.subjects import (
     AUDIT_SUBJECTS,
     MESSAGE_SUBJECTS,
     MESSAGES_STREAM,
+    STATISTICS_STREAM,
+    STATISTICS_SUBJECTS,
 )
 
 
@@ -38,7 +40,8 @@ async def apply(url: str, creds: str, replicas: int) -> None:
     js = nc.jetstream(timeout=10)
     try:
         for name, subjects in ((MESSAGES_STREAM, [MESSAGE_SUBJECTS]),
-                               (AUDIT_STREAM, [AUDIT_SUBJECTS])):
+                               (AUDIT_STREAM, [AUDIT_SUBJECTS]),
+                               (STATISTICS_STREAM, [STATISTICS_SUBJECTS])):
             config = StreamConfig(
                 name=name, subjects=subjects, storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS, max_age=STREAM_MAX_AGE_SECONDS,

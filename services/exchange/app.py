@@ -22,6 +22,8 @@ from services.exchange.console.figure_pages import router as figure_console_rout
 from services.exchange.console.lookup_pages import router as lookup_router
 from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
+from services.exchange.figures.endpoints import router as figures_router
+from services.exchange.figures.report import StatisticsReporter
 from services.exchange.gateway import Gateway, refresh_directory_forever
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.referrals.endpoints import router as referral_router
@@ -144,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
             asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
                                                  stop)),
+            asyncio.create_task(StatisticsReporter(gateway, js).run(stop)),
         ]
         app.state.nats = nc
         app.state.consuming = consuming
@@ -190,6 +193,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(alert_router)
     app.include_router(webhook_router)
     app.include_router(agreement_router)
+    app.include_router(figures_router)
     gateway_kit(gateway).mount(app)
     app.include_router(console_router)
     app.include_router(alert_console_router)

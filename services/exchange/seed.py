@@ -5,7 +5,8 @@ from __future__ import annotations
 from shared.kit.db import make_engine, migrate, session_scope
 from shared.protocol.auth import Role, issue_token
 
-GATEWAY_ROLES = (Role.caseworker, Role.country_admin, Role.auditor, Role.consular_officer)
+GATEWAY_ROLES = (Role.caseworker, Role.country_admin, Role.auditor, Role.consular_officer,
+                 Role.supervisor)
 
 
 def provision_gateway(url: str, country: str, tokens: dict[str, dict[str, str]]) -> None:

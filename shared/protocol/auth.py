@@ -32,6 +32,8 @@ class Role(StrEnum):
     country_admin = "country_admin"
     regional_admin = "regional_admin"
     auditor = "auditor"
+    # Reads a country's own figures in full detail, and the regional ones; changes nothing.
+    supervisor = "supervisor"
     gateway = "gateway"
     # A regional service calling another (the registry at the directory): reads, and asks
     # whether a gateway token is valid (introspection); never writes.

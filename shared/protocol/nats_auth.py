@@ -36,8 +36,10 @@ from shared.protocol.subjects import (
     MESSAGE_SUBJECTS,
     MESSAGES_STREAM,
     POLICY_CHANGES_SUBJECT,
+    STATISTICS_STREAM,
     audit_subject,
     country_messages_filter,
+    statistics_subject,
 )
 
 ACCOUNT_NAME = "ENLACE"
@@ -46,6 +48,7 @@ OPERATOR_NAME = "enlace"
 ADMIN = "admin"
 REGISTRY = "registry"
 REGISTRY_AUDIT_CONSUMER = "registry-audit"
+REGISTRY_STATISTICS_CONSUMER = "registry-statistics"
 
 # The hub's JetStream domain: a country's leaf node maps the gateway's $JS.API.> to
 # $JS.hub.API.>, the form in which JetStream calls cross a leaf connection.
@@ -207,8 +210,9 @@ def gateway_identity(country: str) -> str:
 
 
 def gateway_permissions(country: str) -> Permissions:
-    """Send to other countries and to its own audit subject; read only through its own
-    durable consumer with its own filter; no stream info, reads, deletes or creates."""
+    """Send to other countries, to its own audit subject and its own statistics subject; read
+    only through its own durable consumer with its own filter; no stream info, reads,
+    deletes or creates (its statistics reports are for the registry alone)."""
     if not COUNTRY.match(country):
         # It becomes part of subjects: "*" or ">" would widen every permission.
         raise ValueError("a country is two capital letters (ISO 3166-1 alpha-2)")
@@ -227,6 +231,7 @@ def gateway_permissions(country: str) -> Permissions:
             # keeps the hub from telling a country's leaf node that the stream listens.
             MESSAGE_SUBJECTS,
             audit_subject(country),
+            statistics_subject(country),
             *(f"$JS.API.{call}" for call in api),
             *(f"$JS.{HUB_JS_DOMAIN}.API.{call}" for call in api),
             f"$JS.ACK.{consumer}.>",
@@ -239,19 +244,21 @@ def gateway_permissions(country: str) -> Permissions:
 
 
 def registry_permissions() -> Permissions:
-    """Create and look after the two streams; read the audit stream through its own consumer;
-    tell the gateways that the policy changed."""
-    streams = [MESSAGES_STREAM, AUDIT_STREAM]
-    consumer = f"{AUDIT_STREAM}.{REGISTRY_AUDIT_CONSUMER}"
+    """Create and look after the three streams; read the audit and the statistics streams,
+    each through its own consumer; tell the gateways that the policy changed."""
+    streams = [MESSAGES_STREAM, AUDIT_STREAM, STATISTICS_STREAM]
+    consumers = [f"{AUDIT_STREAM}.{REGISTRY_AUDIT_CONSUMER}",
+                 f"{STATISTICS_STREAM}.{REGISTRY_STATISTICS_CONSUMER}"]
     return Permissions(
         publish=[
             *(f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE")
               for stream in streams),
-            f"$JS.API.CONSUMER.INFO.{consumer}",
-            f"$JS.API.CONSUMER.CREATE.{consumer}",
-            f"$JS.API.CONSUMER.CREATE.{consumer}.>",
-            f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
-            f"$JS.ACK.{consumer}.>",
+            *(call for consumer in consumers for call in (
+                f"$JS.API.CONSUMER.INFO.{consumer}",
+                f"$JS.API.CONSUMER.CREATE.{consumer}",
+                f"$JS.API.CONSUMER.CREATE.{consumer}.>",
+                f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
+                f"$JS.ACK.{consumer}.>")),
             POLICY_CHANGES_SUBJECT,
         ],
         publish_deny=[],

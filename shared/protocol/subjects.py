@@ -43,3 +43,4 @@ def statistics_subject(country: str) -> str:
 async def ensure_streams(js: JetStreamContext) -> None:
     await ensure_stream(js, MESSAGES_STREAM, [MESSAGE_SUBJECTS])
     await ensure_stream(js, AUDIT_STREAM, [AUDIT_SUBJECTS])
+    await ensure_stream(js, STATISTICS_STREAM, [STATISTICS_SUBJECTS])

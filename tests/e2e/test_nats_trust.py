@@ -26,6 +26,7 @@ from nats.js.errors import APIError
 from services.stack import create_streams, nats_server_binary, write_nats_config
 from shared.kit import jetstream
 from shared.protocol.nats_auth import (
+    REGISTRY_STATISTICS_CONSUMER,
     Trust,
     connect_options,
     creds_jwt,
@@ -43,7 +44,9 @@ from shared.protocol.subjects import (
     AUDIT_STREAM,
     MESSAGES_STREAM,
     POLICY_CHANGES_SUBJECT,
+    STATISTICS_STREAM,
     country_messages_filter,
+    statistics_subject,
 )
 from tests.conftest import SQLITE_ONLY, RunningStack
 from tests.e2e.test_referral_flow import delivered, send
@@ -228,22 +231,48 @@ async def test_mx_cannot_delete_purge_or_create_streams(mx: Identity, admin: NAT
                              mx.js.purge_stream(MESSAGES_STREAM))
     await mx.refused_request(f"{api}.STREAM.DELETE.{AUDIT_STREAM}",
                              mx.js.delete_stream(AUDIT_STREAM))
+    await mx.refused_request(f"{api}.STREAM.PURGE.{STATISTICS_STREAM}",
+                             mx.js.purge_stream(STATISTICS_STREAM))
     await mx.refused_request(f"{api}.CONSUMER.DELETE.{MESSAGES_STREAM}.gateway-HN",
                              mx.js.delete_consumer(MESSAGES_STREAM, "gateway-HN"))
     await mx.refused_request(f"{api}.STREAM.CREATE.MINE",
                              mx.js.add_stream(StreamConfig(name="MINE", subjects=["mine.>"])))
     admin_js = admin.jetstream(timeout=10)
-    assert {s.config.name for s in await admin_js.streams_info()} == {MESSAGES_STREAM,
-                                                                      AUDIT_STREAM}
+    assert {s.config.name for s in await admin_js.streams_info()} == {
+        MESSAGES_STREAM, AUDIT_STREAM, STATISTICS_STREAM}
     assert (await admin_js.consumer_info(MESSAGES_STREAM, "gateway-HN")).name == "gateway-HN"
 
 
 @pytest.mark.parametrize("subject", ["enlace.msg.>", "enlace.msg.HN.>", "_INBOX.>",
-                                     "_INBOX_gateway-HN.>", "$JS.ACK.>", ">"])
+                                     "_INBOX_gateway-HN.>", "$JS.ACK.>", ">",
+                                     "enlace.stats.>", "enlace.stats.MX"])
 async def test_mx_cannot_subscribe_beyond_its_inbox(mx: Identity, subject: str):
     await mx.nc.subscribe(subject)
     await mx.nc.flush()
     await mx.violation("Subscription", subject)
+
+
+async def test_mx_publishes_statistics_as_itself_only_and_cannot_read_them(
+        mx: Identity, admin: NATS):
+    marker = uuid.uuid4().hex.encode()
+    subject = statistics_subject("HN")
+    await mx.refused_request(subject, mx.js.publish(subject, marker))
+    try:
+        last = await admin.jetstream(timeout=10).get_last_msg(STATISTICS_STREAM, subject)
+        assert last.data != marker
+    except nats.js.errors.NotFoundError:
+        pass  # nothing at all on that subject: certainly not ours
+    api = "$JS.API"
+    await mx.refused_request(f"{api}.STREAM.MSG.GET.{STATISTICS_STREAM}",
+                             mx.js.get_msg(STATISTICS_STREAM, seq=1))
+    await mx.refused_request(f"{api}.DIRECT.GET.{STATISTICS_STREAM}",
+                             mx.js.get_msg(STATISTICS_STREAM, seq=1, direct=True))
+    await mx.refused_request(
+        f"{api}.CONSUMER.INFO.{STATISTICS_STREAM}.{REGISTRY_STATISTICS_CONSUMER}",
+        mx.js.consumer_info(STATISTICS_STREAM, REGISTRY_STATISTICS_CONSUMER))
+    peek = ConsumerConfig(name="peek", filter_subject="enlace.stats.>")
+    await mx.refused_request(f"{api}.CONSUMER.CREATE.{STATISTICS_STREAM}.peek.enlace.stats.>",
+                             mx.js.add_consumer(STATISTICS_STREAM, peek))
 
 
 async def test_the_registry_cannot_send_referrals_or_take_gateway_consumers(

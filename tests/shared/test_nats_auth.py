@@ -101,6 +101,7 @@ def test_gateway_permissions_are_its_own_consumer_and_other_countries_only(accou
         "allow": [
             "enlace.msg.>",
             "enlace.audit.MX",
+            "enlace.stats.MX",
             "$JS.API.CONSUMER.INFO.ENLACE_MESSAGES.gateway-MX",
             "$JS.API.CONSUMER.CREATE.ENLACE_MESSAGES.gateway-MX.enlace.msg.MX.>",
             "$JS.API.CONSUMER.MSG.NEXT.ENLACE_MESSAGES.gateway-MX",
@@ -115,8 +116,19 @@ def test_gateway_permissions_are_its_own_consumer_and_other_countries_only(accou
     # Its own replies, and the registry's policy change notices: nothing else.
     assert claims["nats"]["sub"] == {"allow": ["_INBOX_gateway-MX.>", "enlace.policy.changed"]}
     everything = " ".join(claims["nats"]["pub"]["allow"])
-    for forbidden in ("STREAM.", "DIRECT.", "DELETE", "PURGE", "enlace.audit.>", "gateway-HN"):
+    for forbidden in ("STREAM.", "DIRECT.", "DELETE", "PURGE", "enlace.audit.>", "gateway-HN",
+                      "enlace.stats.>", "ENLACE_STATISTICS"):
         assert forbidden not in everything
+
+
+def test_a_gateway_publishes_its_own_statistics_subject_only_and_reads_none(account):
+    signing_seed, account_public = account
+    for country in ("MX", "HN"):
+        nats = decode_jwt(creds_jwt(gateway_credentials(signing_seed, account_public,
+                                                        country)))["nats"]
+        stats = [p for p in nats["pub"]["allow"] if p.startswith("enlace.stats")]
+        assert stats == [f"enlace.stats.{country}"]
+        assert not any("stats" in s or "STATISTICS" in s for s in nats["sub"]["allow"])
 
 
 @pytest.mark.parametrize("country", ["mx", "M", "MEX", "*", ">", "M.", "M*", ""])
@@ -135,6 +147,16 @@ def test_registry_reaches_the_streams_and_its_own_audit_consumer_only():
     assert not any("DELETE" in p or "PURGE" in p or "MSG.GET" in p or "ENLACE_MESSAGES.gateway"
                    in p for p in permissions.publish)
     assert permissions.subscribe == ["_INBOX_registry.>"]
+    # The statistics stream: created and read by the registry, through its own consumer only.
+    statistics = [p for p in permissions.publish if "ENLACE_STATISTICS" in p]
+    assert statistics == [
+        "$JS.API.STREAM.INFO.ENLACE_STATISTICS", "$JS.API.STREAM.CREATE.ENLACE_STATISTICS",
+        "$JS.API.STREAM.UPDATE.ENLACE_STATISTICS",
+        "$JS.API.CONSUMER.INFO.ENLACE_STATISTICS.registry-statistics",
+        "$JS.API.CONSUMER.CREATE.ENLACE_STATISTICS.registry-statistics",
+        "$JS.API.CONSUMER.CREATE.ENLACE_STATISTICS.registry-statistics.>",
+        "$JS.API.CONSUMER.MSG.NEXT.ENLACE_STATISTICS.registry-statistics",
+        "$JS.ACK.ENLACE_STATISTICS.registry-statistics.>"]
     # The consumer the registry binds is the one its permissions name.
     assert f"$JS.API.CONSUMER.MSG.NEXT.ENLACE_AUDIT.{AUDIT_CONSUMER}" in permissions.publish
 

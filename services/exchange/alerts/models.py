@@ -28,6 +28,8 @@ class Alert(SQLModel, table=True):
     details: dict[str, Any] = Field(sa_type=JSONValue)
     target_countries: list[str] = Field(sa_type=JSONValue)
     located: dict[str, Any] | None = Field(default=None, sa_type=JSONValue)
+    # When the issuer learnt the child was located (the figures' time until located).
+    located_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, max_length=2000)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=200)

@@ -169,6 +169,8 @@ class AlertService:
         alert.status, alert.located, alert.reason = status, located, reason
         alert.version += 1
         alert.updated_at = utcnow()
+        if status == "located":
+            alert.located_at = alert.updated_at
         self.repo.stage(alert)
         self._broadcast(alert, "located" if status == "located" else "cancel")
         event = (AuditEventType.alert_located if status == "located"

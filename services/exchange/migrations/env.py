@@ -1,4 +1,5 @@
 from services.exchange.alerts.models import Alert, AlertTarget
+from services.exchange.figures.models import QuarantineTally, ReferralFacts
 from services.exchange.referrals.models import Referral, ReferralEvent
 from services.exchange.transport.models import OutboxMessage, QuarantinedMessage, QuarantineQuota
 from services.exchange.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -9,6 +10,6 @@ from shared.web.people import Person, WebSession
 MODELS = (
     Referral, ReferralEvent, Alert, AlertTarget, WebhookSubscription, WebhookDelivery,
     OutboxMessage, QuarantinedMessage, QuarantineQuota, ApiToken,
-    Person, WebSession)
+    Person, WebSession, ReferralFacts, QuarantineTally)
 
 run_migrations(metadata_of(MODELS))

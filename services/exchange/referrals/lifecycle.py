@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, update
 from sqlmodel import Session, col
 
+from services.exchange.figures.facts import follow_step, mark_published
 from services.exchange.referrals.models import Referral, ReferralEvent
 from services.exchange.referrals.repository import ReferralRepository
 
@@ -161,6 +162,7 @@ def add_event(repo: ReferralRepository, referral: Referral, row: ReferralEvent,
         referral.delivered_at = row.at
     referral.status = status.value
     repo.session.add(referral)
+    follow_step(repo.session, referral, row)
 
 
 def mark_sent(session: Session, referral_ids: Any, now: datetime) -> None:
@@ -174,3 +176,4 @@ def mark_sent(session: Session, referral_ids: Any, now: datetime) -> None:
         update(Referral).where(sent, col(Referral.status) == Status.queued.value)
         .values(status=Status.sent.value)
     )
+    mark_published(session, referral_ids)

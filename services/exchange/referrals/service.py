@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from services.exchange.clients.directory import UnknownInstitution
+from services.exchange.figures.facts import record_sent
 from services.exchange.gateway import Gateway
 from services.exchange.referrals.lifecycle import (
     RULES,
@@ -173,6 +174,7 @@ class ReferralService:
             envelope_digest=digest(prepared.token),
         )
         self.repo.session.add(referral)
+        record_sent(self.repo.session, referral, self.gateway.country, prepared.country)
         self.outbox.queue(envelope, prepared.token, prepared.country, referral_id=referral.id)
         self.outbox.audit(
             AuditEventType.sent, envelope.sender, counterpart_id=recipient_id,

@@ -8,11 +8,13 @@ import re
 
 from sqlmodel import Session
 
+from services.exchange.figures.facts import count_quarantined
 from services.exchange.gateway import Gateway
 from services.exchange.transport.arrivals import InboundLimits, Rejected, text_of
 from services.exchange.transport.models import QuarantinedMessage, QuarantineQuota
 from services.exchange.transport.outbox import Outbox
 from services.exchange.transport.repository import QuarantineRepository
+from shared.kit.db import utcnow
 from shared.kit.errors import Forbidden
 from shared.kit.logging import get_logger
 from shared.protocol.audit_events import claimed_id, claimed_message_type, claimed_uuid, reason_code
@@ -47,6 +49,8 @@ class Quarantine:
         # Each proven sender has its quota; all unproven messages share one (whatever they
         # claim: a forger must not use up a real institution's quota).
         sender = verified.sender if verified is not None else None
+        count_quarantined(session, self._counted_for(subject), reason_code(rejection.reason),
+                          utcnow())
         if not repo.take_quarantine_slot(sender or "", self.limits.max_per_sender,
                                          rejection.reason):
             log.warning("quarantine_quota_exceeded", sender=sender, reason=rejection.reason,
@@ -84,6 +88,12 @@ class Quarantine:
             log.warning("message_quarantined", reason=rejection.reason,
                         message_id=claimed_str("id"))
         return "quarantined"
+
+    def _counted_for(self, subject: str) -> str:
+        """The hosted institution whose figures count a quarantined message: the one its
+        subject names, else (a subject naming none hosted here) the first hosted."""
+        local = subject.split(".")[3] if subject.count(".") >= 4 else ""
+        return local if self.gateway.hosts(local) else min(self.gateway.keys)
 
     def _notify_sender(self, outbox: Outbox, refused: Envelope, rejection: Rejected) -> None:
         """A signed notice to a proven sender that its message was not accepted, and why."""
