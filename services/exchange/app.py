@@ -24,6 +24,7 @@ from services.exchange.console.pages import gateway_kit
 from services.exchange.console.pages import router as console_router
 from services.exchange.figures.endpoints import router as figures_router
 from services.exchange.figures.report import StatisticsReporter
+from services.exchange.figures.service import own_figures
 from services.exchange.gateway import Gateway, refresh_directory_forever
 from services.exchange.keys import load_encryption_keys, load_signing_keys
 from services.exchange.referrals.endpoints import router as referral_router
@@ -53,6 +54,7 @@ from shared.protocol.subjects import (
     POLICY_CHANGES_SUBJECT,
     country_messages_filter,
 )
+from shared.web.figures import FunctionSource
 
 SERVICE = "exchange"
 
@@ -187,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.engine = gateway.engine
     app.state.gateway = gateway
+    app.state.figure_source = FunctionSource(own_figures)
     # In this order, the order of the API's paths in its OpenAPI document.
     app.include_router(referral_router)
     app.include_router(quarantine_router)

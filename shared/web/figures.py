@@ -112,7 +112,7 @@ class Filters:
         params = request.query_params
         return cls(params.get("indicator") or DEFAULT_INDICATOR.value, params.get("by") or "",
                    params.get("since") or "", params.get("until") or "",
-                   params.get("countries") or "")
+                   params.get("country") or "")
 
     @classmethod
     def of_query(cls, query: FigureQuery) -> Filters:
@@ -145,7 +145,7 @@ def query_params(query: FigureQuery) -> list[tuple[str, str]]:
         params.append(("since", query.since))
     if query.until:
         params.append(("until", query.until))
-    params.extend(("countries", country) for country in query.countries)
+    params.extend(("country", country) for country in query.countries)
     return params
 
 

@@ -115,7 +115,7 @@ def test_filters_reach_the_source_and_the_csv_link_asks_the_api_the_same(
     client = client_for(tmp_path, "registry", source, username="auditor")
     page = client.get("/console/figures", params={
         "indicator": "referrals", "by": "sex", "since": "2026-01", "until": "2026-02",
-        "countries": "MX"}).text
+        "country": "MX"}).text
     assert source.asked[-1][1] == FigureQuery(indicator=Indicator.referrals, by=D.sex,
                                               since="2026-01", until="2026-02",
                                               countries=("MX",))
@@ -127,14 +127,14 @@ def test_filters_reach_the_source_and_the_csv_link_asks_the_api_the_same(
     assert url.path == "/v1/figures.csv"
     assert parse_qsl(url.query) == [("indicator", "referrals"), ("by", "sex"),
                                     ("since", "2026-01"), ("until", "2026-02"),
-                                    ("countries", "MX")]
+                                    ("country", "MX")]
     assert 'value="2026-01"' in page and '<option value="MX" selected>' in page
 
 
 @pytest.mark.parametrize("params", [
     {"indicator": "no-such-indicator"},
     {"indicator": "referrals", "since": "January"},
-    {"indicator": "referrals", "countries": "Narnia"},
+    {"indicator": "referrals", "country": "Narnia"},
 ])
 def test_filters_that_are_not_a_query_fall_back_to_the_default_without_echoing(
         tmp_path: Path, params: dict[str, str]) -> None:

@@ -13,9 +13,8 @@ from shared.web.kit import PREFIX, NavItem, SignedIn
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-# "supervisor": the read-only role of a country's supervisors (issue 11), in Role once merged.
 NAV = NavItem(f"{PREFIX}/figures", N_("Figures"),
-              frozenset({Role.country_admin.value, "supervisor"}))
+              frozenset({Role.country_admin.value, Role.supervisor.value}))
 
 
 @router.get("/figures")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
+from services.exchange.api import exchange_router
 from services.exchange.figures.service import own_figures, table_rows
 from shared.kit.csv_export import csv_response
 from shared.kit.errors import Unprocessable
-from shared.kit.problems import problem_responses
 from shared.protocol.auth import CurrentPrincipal, SessionDep
 from shared.protocol.figures import (
     COUNTRY,
@@ -21,8 +21,7 @@ from shared.protocol.figures import (
     Indicator,
 )
 
-router = APIRouter(prefix="/v1", tags=["figures"],
-                   responses=problem_responses(401, 403, 422, 503))
+router = exchange_router("figures")
 
 
 def figure_query(

@@ -79,7 +79,7 @@ def test_regional_figures_read_at_a_glance_with_suppressed_cells_as_less_than_fi
     page.locator("#by").select_option("sex")
     page.locator("#since").fill("2026-01")
     page.locator("#until").fill("2026-02")
-    page.locator("#countries").select_option("MX")
+    page.locator("#country").select_option("MX")
     page.locator("form.filters button[type=submit]").click()
     page.wait_for_url(re.compile(r".*by=sex.*"))
     sexes = {"es": ("femenino", "masculino", "desconocido"),
