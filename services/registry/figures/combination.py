@@ -15,13 +15,15 @@ Suppression, so that no count from 1 to 4 can be read or derived:
   under the period's total, the countries under the region's). A group with exactly one
   withheld member (the total counted as a member when it is itself withheld) would give it
   away by subtraction, so its smallest other non-zero cell is withheld too, again and again
-  until no group has exactly one. Zero is published as 0.
+  until no group has exactly one. Zero is published as 0. When such a group's withheld
+  cell has no other non-zero member, under a total of the table without breakdown, that
+  total is withheld instead; so every table of an indicator is decided together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.protocol.figures import (
     CATALOGUE,
@@ -65,36 +67,86 @@ def groups(keys: Iterable[Key], width: int) -> dict[tuple[int, Key], list[Key]]:
     return found
 
 
-def suppressed(counts: Mapping[Key, int], width: int,
-               withheld_totals: Mapping[int, set[Key]] | None = None) -> set[Key]:
-    """The keys withheld, primary and complementary. `withheld_totals[position]`: the totals
-    over `position` (keys without it) withheld in the table they are published in (a
-    breakdown's totals, withheld in the table without the breakdown)."""
-    totals = withheld_totals or {}
-    hidden = primary(counts)
-    all_groups = groups(counts, width)
+def complete(counts: Mapping[Key, int], members_of: Iterable[list[Key]], hidden: set[Key]
+             ) -> bool:
+    """Within one table: a group with exactly one withheld member gets its smallest other
+    non-zero member withheld too. Whether anything was."""
+    changed = False
+    for members in members_of:
+        if sum(key in hidden for key in members) != 1:
+            continue
+        others = [key for key in members if key not in hidden and counts[key] > 0]
+        if others:
+            hidden.add(min(others, key=lambda k: (counts[k], k)))
+            changed = True
+    return changed
+
+
+@dataclass
+class Tables:
+    """An indicator's counts: the table at its fixed dimensions (`whole`), and one per
+    breakdown, whose cells under one key of `whole` sum to it."""
+
+    whole: dict[Key, int]
+    by: dict[Dimension, dict[Key, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Withheld:
+    whole: set[Key]
+    by: dict[Dimension, set[Key]]
+
+    def of(self, by: Dimension | None) -> set[Key]:
+        return self.whole if by is None else self.by.get(by, set())
+
+
+def suppressed(tables: Tables, width: int) -> Withheld:
+    """What is withheld in every table of one counted indicator (`width`: its number of
+    fixed dimensions), primary and complementary, to a fixed point across the tables: a
+    breakdown's cells under a total of `whole` form a group with that total as a member
+    (withheld there if a group whose only withheld cell has no other non-zero member would
+    otherwise give it away)."""
+    hidden = Withheld(primary(tables.whole), {d: primary(c) for d, c in tables.by.items()})
+    whole_groups = list(groups(tables.whole, width).values())
+    inner: dict[Dimension, list[list[Key]]] = {}
+    under_total: dict[Dimension, list[tuple[Key, list[Key]]]] = {}
+    for dimension, counts in tables.by.items():
+        found = groups(counts, width + 1)
+        inner[dimension] = [m for (position, _), m in found.items() if position < width]
+        under_total[dimension] = [(rest, m) for (position, rest), m in found.items()
+                                  if position == width]
     changed = True
     while changed:
-        changed = False
-        for (position, rest), members in all_groups.items():
-            withheld = sum(key in hidden for key in members) + (rest in totals.get(position, ()))
-            if withheld != 1:
-                continue
-            others = [key for key in members if key not in hidden and counts[key] > 0]
-            if others:
-                hidden.add(min(others, key=lambda k: (counts[k], k)))
-                changed = True
+        changed = complete(tables.whole, whole_groups, hidden.whole)
+        for dimension, counts in tables.by.items():
+            withheld = hidden.by[dimension]
+            changed |= complete(counts, inner[dimension], withheld)
+            for total, members in under_total[dimension]:
+                known = total in tables.whole
+                if sum(k in withheld for k in members) + (total in hidden.whole) != 1:
+                    continue
+                others = [k for k in members if k not in withheld and counts[k] > 0]
+                if others:
+                    withheld.add(min(others, key=lambda k: (counts[k], k)))
+                    changed = True
+                elif known and total not in hidden.whole and tables.whole[total] > 0:
+                    hidden.whole.add(total)
+                    changed = True
     return hidden
 
 
-def published(query: FigureQuery, rows: Mapping[Key, Combined],
-              withheld_totals: set[Key] | None = None) -> list[PublishedCell]:
-    """The table the query asks for, suppressed over the whole region and every month held
-    (so the same cell is withheld whatever period or countries are asked), then narrowed to
-    the query's period and countries, in key order. `withheld_totals`: with a breakdown, the
-    keys withheld in the table without it (`withheld_keys` of that table)."""
+def withheld_durations(rows: Mapping[Key, Combined]) -> set[Key]:
+    """A duration measured over fewer than 5 items is withheld; durations are not summed,
+    so nothing else can give one away."""
+    return {key for key, row in rows.items() if row.count < SMALLEST_PUBLISHED_COUNT}
+
+
+def published(query: FigureQuery, rows: Mapping[Key, Combined], hidden: set[Key]
+              ) -> list[PublishedCell]:
+    """The table the query asks for, with the cells `hidden` withheld (decided over the
+    whole region and every month held, so the same cell is withheld whatever period or
+    countries are asked), narrowed to the query's period and countries, in key order."""
     dimensions = table_dimensions(query)
-    hidden = withheld_keys(query, rows, withheld_totals)
     timed = CATALOGUE[query.indicator].kind is Kind.timed
     cells = []
     for key in sorted(rows):
@@ -111,16 +163,6 @@ def published(query: FigureQuery, rows: Mapping[Key, Combined],
             median_seconds=row.median_seconds if single else None,
             p90_seconds=row.p90_seconds if single else None))
     return cells
-
-
-def withheld_keys(query: FigureQuery, rows: Mapping[Key, Combined],
-                  withheld_totals: set[Key] | None = None) -> set[Key]:
-    counts = {key: row.count for key, row in rows.items()}
-    if CATALOGUE[query.indicator].kind is Kind.timed:
-        return {key for key, count in counts.items() if count < SMALLEST_PUBLISHED_COUNT}
-    width = len(table_dimensions(query))
-    totals = {width - 1: withheld_totals} if query.by is not None and withheld_totals else None
-    return suppressed(counts, width, totals)
 
 
 def wanted(query: FigureQuery, dimensions: tuple[Dimension, ...], key: Key) -> bool:

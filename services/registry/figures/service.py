@@ -8,15 +8,25 @@ from sqlmodel import Session
 from services.registry.figures.combination import (
     Combined,
     Key,
+    Tables,
     published,
-    withheld_keys,
+    suppressed,
+    withheld_durations,
 )
 from services.registry.figures.own_indicators import DirectoryEntries, own_rows
 from services.registry.figures.store import StatisticsRepository
 from shared.kit.db import utcnow
 from shared.kit.errors import Forbidden, Unprocessable
 from shared.protocol.auth import Principal
-from shared.protocol.figures import CATALOGUE, FigureQuery, FigureTable, Source
+from shared.protocol.figures import (
+    CATALOGUE,
+    Dimension,
+    FigureQuery,
+    FigureTable,
+    Indicator,
+    Kind,
+    Source,
+)
 
 # Everyone entitled to the regional figures. A country's people (its administrators and
 # supervisors) reach the registry through their gateway, acting for them
@@ -46,20 +56,32 @@ def regional_figures(session: Session, principal: Principal, query: FigureQuery,
     """The region's table for `query`, suppressed (docs/registry.md, "Regional figures")."""
     may_read(principal)
     check_query(query)
+    spec = CATALOGUE[query.indicator]
     repo = StatisticsRepository(session)
-    gateways = CATALOGUE[query.indicator].source is Source.gateway
+    gateways = spec.source is Source.gateway
     now = utcnow()
-
-    def rows(of: FigureQuery) -> dict[Key, Combined]:
-        if not gateways:
-            return own_rows(session, directory, of, now)
-        return {key: Combined(count, contributors, median, p90)
-                for key, count, contributors, median, p90 in repo.grouped(of.indicator, of.by)}
-
-    totals = None
-    if query.by is not None:
-        whole = query.model_copy(update={"by": None})
-        totals = withheld_keys(whole, rows(whole))
+    if gateways:
+        tables = gateway_tables(repo, query.indicator)
+    else:
+        tables = {by: own_rows(session, directory, query.model_copy(update={"by": by}), now)
+                  for by in (None, *spec.breakdowns)}
+    rows = tables.get(query.by, {})
+    if spec.kind is Kind.timed:
+        hidden = withheld_durations(rows)
+    else:
+        counts = Tables({k: r.count for k, r in tables.get(None, {}).items()},
+                        {d: {k: r.count for k, r in tables.get(d, {}).items()}
+                         for d in spec.breakdowns})
+        hidden = suppressed(counts, len(spec.dimensions)).of(query.by)
     return FigureTable(query=query, suppressed=True,
                        computed_at=repo.oldest_report() if gateways else now,
-                       cells=published(query, rows(query), totals))
+                       cells=published(query, rows, hidden))
+
+
+def gateway_tables(repo: StatisticsRepository, indicator: Indicator
+                   ) -> dict[Dimension | None, dict[Key, Combined]]:
+    tables: dict[Dimension | None, dict[Key, Combined]] = {}
+    for breakdown, key, count, contributors, median, p90 in repo.grouped(indicator):
+        table = tables.setdefault(Dimension(breakdown) if breakdown else None, {})
+        table[key] = Combined(count, contributors, median, p90)
+    return tables

@@ -18,7 +18,9 @@ from services.registry.figures.models import (
     StatisticsReportRow,
 )
 from shared.kit.db import Repository
-from shared.protocol.figures import CATALOGUE, Cell, Dimension, Indicator, StatisticsReport
+from shared.protocol.figures import CATALOGUE, Cell, Indicator, StatisticsReport
+
+Key = tuple[str, ...]
 
 CELL_TABLE = StatisticsCellRow.__table__  # type: ignore[attr-defined]
 
@@ -80,25 +82,26 @@ class StatisticsRepository(Repository):
     def oldest_report(self) -> datetime | None:
         return self.session.exec(select(func.min(StatisticsReportRow.computed_at))).first()
 
-    def grouped(self, indicator: Indicator, by: Dimension | None
-                ) -> list[tuple[tuple[str, ...], int, int, int | None, int | None]]:
-        """The region's cells of one indicator at its fixed dimensions (and `by`): per
-        group, its values (in the catalogue's order, then `by`'s), the summed count, how
-        many cells were summed, and the median and 90th percentile (meaningful only when a
-        single cell is summed: durations are not summed)."""
+    def grouped(self, indicator: Indicator
+                ) -> list[tuple[str, Key, int, int, int | None, int | None]]:
+        """The region's cells of one indicator, summed over institutions: per breakdown
+        ("" for none) and values (the fixed dimensions' in the catalogue's order, then the
+        breakdown's), the count, how many cells were summed, and their median and 90th
+        percentile (meaningful only when a single cell is summed: durations are not)."""
         fixed = CATALOGUE[indicator].dimensions
-        columns: list[Any] = [CELL_TABLE.c[d.value] for d in fixed]
-        if by is not None:
-            columns.append(CELL_TABLE.c.breakdown_value)
+        columns: list[Any] = [CELL_TABLE.c.breakdown, *(CELL_TABLE.c[d.value] for d in fixed),
+                              CELL_TABLE.c.breakdown_value]
         query = (select_columns(*columns, func.sum(CELL_TABLE.c["count"]), func.count(),
                                 func.min(CELL_TABLE.c.median_seconds),
                                 func.min(CELL_TABLE.c.p90_seconds))
-                 .where(CELL_TABLE.c.indicator == indicator.value,
-                        CELL_TABLE.c.breakdown == (by.value if by is not None else ""))
+                 .where(CELL_TABLE.c.indicator == indicator.value)
                  .group_by(*columns))
         width = len(columns)
-        return [(tuple(str(v) for v in row[:width]), int(row[width]), int(row[width + 1]),
-                 row[width + 2], row[width + 3])
-                for row in self.session.execute(query)]
-
-
+        found = []
+        for row in self.session.execute(query):
+            breakdown = str(row[0])
+            values = tuple(str(v) for v in row[1:width - 1])
+            key = (*values, str(row[width - 1])) if breakdown else values
+            found.append((breakdown, key, int(row[width]), int(row[width + 1]),
+                          row[width + 2], row[width + 3]))
+        return found
