@@ -39,8 +39,9 @@ def derivable(counts: dict[Key, int], hidden: set[Key], width: int,
     """The withheld cells a reader can compute from one group and its total: the total
     minus the group's published cells when the cell is the group's only withheld one and
     another cell is not zero (the month and country totals are served by no table: were
-    one known, a group of one cell and zeros would be that cell itself); under a breakdown, the totals are `served` (the table without it), so also a
-    group of one, or a withheld total whose cells are all published."""
+    one known, a group of one cell and zeros would be that cell itself); under a breakdown,
+    the totals are `served` (the table without it), so also a group of one, or a withheld
+    total whose cells are all published."""
     found = []
     for position, rest, members in total_groups(list(counts), width):
         withheld = [k for k in members if k in hidden]
@@ -121,10 +122,7 @@ def test_no_withheld_cell_can_be_derived_in_random_tables(seed: int) -> None:
 def test_breakdown_tables_hide_nothing_their_totals_give_away(seed: int) -> None:
     rng = random.Random(1000 + seed)
     keys = list(product(["MX", "HN", "GT"], ["US", "MX"], ["2026-01", "2026-02"]))
-    by: dict[Dimension, dict[Key, int]] = {}
-    for dimension, values in ((Dimension.age_band, ["0-5", "6-11", "12-14", "15-17"]),
-                              (Dimension.sex, ["f", "m", "unknown"])):
-        by[dimension] = {}
+    by: dict[Dimension, dict[Key, int]] = {Dimension.age_band: {}, Dimension.sex: {}}
     whole: dict[Key, int] = {}
     for key in keys:
         bands = [rng.choice([0, 0, 1, 2, 3, 5, 7, 12, 30]) for _ in range(4)]
