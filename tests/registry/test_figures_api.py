@@ -256,3 +256,20 @@ def test_nothing_personal_is_served(registry: Registry, seeded: dict[str, list[C
     assert "MX-TEST-0042" not in text and "2026-10" in text
     assert not CASE_REFERENCE.search(text)
     assert not EXACT_DATE.search(text)
+
+
+async def test_a_new_report_shows_at_the_next_read(
+        registry: Registry, seeded: dict[str, list[Cell]]) -> None:
+    key = ("HN", "US", "2026-11")
+    before = by_key(table(registry, indicator="referrals"),
+                    CATALOGUE[Indicator.referrals].dimensions)
+    assert before[key]["value"] != 250
+    newer = [c for c in seeded["hn-senaf"] if c.indicator is not Indicator.referrals]
+    newer.append(Cell(indicator=Indicator.referrals, count=250, dims={
+        D.origin: "HN", D.destination: "US", D.month: "2026-11"}))
+    assert await ingest(registry, report("hn-senaf", newer, computed_at=NOW)) == ["ack"]
+    after = by_key(table(registry, indicator="referrals"),
+                   CATALOGUE[Indicator.referrals].dimensions)
+    assert after[key]["value"] == 250
+    assert {k for k in after if k[0] == "HN"} == {key}  # the old report's cells are gone
+    assert len([k for k in before if k[0] == "HN"]) > 1

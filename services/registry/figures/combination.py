@@ -36,6 +36,7 @@ from shared.protocol.figures import (
 )
 
 Key = tuple[str, ...]
+Cell = tuple[Dimension | None, Key]  # a key in one table (None: the one without breakdown)
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,6 @@ def groups(keys: Iterable[Key], width: int) -> dict[tuple[int, Key], list[Key]]:
     return found
 
 
-def complete(counts: Mapping[Key, int], members_of: Iterable[list[Key]], hidden: set[Key]
-             ) -> bool:
-    """Within one table: a group with exactly one withheld member gets its smallest other
-    non-zero member withheld too. Whether anything was."""
-    changed = False
-    for members in members_of:
-        if sum(key in hidden for key in members) != 1:
-            continue
-        others = [key for key in members if key not in hidden and counts[key] > 0]
-        if others:
-            hidden.add(min(others, key=lambda k: (counts[k], k)))
-            changed = True
-    return changed
-
-
 @dataclass
 class Tables:
     """An indicator's counts: the table at its fixed dimensions (`whole`), and one per
@@ -105,34 +91,44 @@ def suppressed(tables: Tables, width: int) -> Withheld:
     fixed dimensions), primary and complementary, to a fixed point across the tables: a
     breakdown's cells under a total of `whole` form a group with that total as a member
     (withheld there if a group whose only withheld cell has no other non-zero member would
-    otherwise give it away)."""
-    hidden = Withheld(primary(tables.whole), {d: primary(c) for d, c in tables.by.items()})
-    whole_groups = list(groups(tables.whole, width).values())
-    inner: dict[Dimension, list[list[Key]]] = {}
-    under_total: dict[Dimension, list[tuple[Key, list[Key]]]] = {}
-    for dimension, counts in tables.by.items():
-        found = groups(counts, width + 1)
-        inner[dimension] = [m for (position, _), m in found.items() if position < width]
-        under_total[dimension] = [(rest, m) for (position, rest), m in found.items()
-                                  if position == width]
-    changed = True
-    while changed:
-        changed = complete(tables.whole, whole_groups, hidden.whole)
-        for dimension, counts in tables.by.items():
-            withheld = hidden.by[dimension]
-            changed |= complete(counts, inner[dimension], withheld)
-            for total, members in under_total[dimension]:
-                known = total in tables.whole
-                if sum(k in withheld for k in members) + (total in hidden.whole) != 1:
-                    continue
-                others = [k for k in members if k not in withheld and counts[k] > 0]
-                if others:
-                    withheld.add(min(others, key=lambda k: (counts[k], k)))
-                    changed = True
-                elif known and total not in hidden.whole and tables.whole[total] > 0:
-                    hidden.whole.add(total)
-                    changed = True
-    return hidden
+    otherwise give it away). A worklist: only the groups of a cell just withheld are looked
+    at again."""
+    counts: dict[Cell, int] = {(None, k): n for k, n in tables.whole.items()}
+    for dimension, table in tables.by.items():
+        counts.update({(dimension, k): n for k, n in table.items()})
+    found: list[tuple[list[Cell], Cell | None]] = [
+        ([(None, k) for k in keys], None) for keys in groups(tables.whole, width).values()]
+    for dimension, table in tables.by.items():
+        for (position, rest), keys in groups(table, width + 1).items():
+            under: Cell | None = (None, rest) if position == width and rest in tables.whole \
+                else None
+            found.append(([(dimension, k) for k in keys], under))
+    groups_of: dict[Cell, list[int]] = {}
+    for index, (members, total) in enumerate(found):
+        for cell in members if total is None else [*members, total]:
+            groups_of.setdefault(cell, []).append(index)
+    hidden = {cell for cell, n in counts.items() if 0 < n < SMALLEST_PUBLISHED_COUNT}
+    withheld = [sum(c in hidden for c in members) + (total in hidden)
+                for members, total in found]
+    queue = list(range(len(found)))
+    while queue:
+        index = queue.pop()
+        if withheld[index] != 1:
+            continue
+        members, total = found[index]
+        others = [c for c in members if c not in hidden and counts[c] > 0]
+        if others:
+            chosen: Cell = min(others, key=lambda c: (counts[c], c[1]))
+        elif total is not None and total not in hidden and counts[total] > 0:
+            chosen = total
+        else:
+            continue
+        hidden.add(chosen)
+        for affected in groups_of[chosen]:
+            withheld[affected] += 1
+            queue.append(affected)
+    return Withheld({k for t, k in hidden if t is None},
+                    {d: {k for t, k in hidden if t == d} for d in tables.by})
 
 
 def withheld_durations(rows: Mapping[Key, Combined]) -> set[Key]:

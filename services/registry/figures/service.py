@@ -3,12 +3,15 @@ of one indicator, combined from the reports in force (or counted by the registry
 
 from __future__ import annotations
 
+import threading
+
 from sqlmodel import Session
 
 from services.registry.figures.combination import (
     Combined,
     Key,
     Tables,
+    Withheld,
     published,
     suppressed,
     withheld_durations,
@@ -26,6 +29,7 @@ from shared.protocol.figures import (
     Indicator,
     Kind,
     Source,
+    Spec,
 )
 
 # Everyone entitled to the regional figures. A country's people (its administrators and
@@ -61,21 +65,56 @@ def regional_figures(session: Session, principal: Principal, query: FigureQuery,
     gateways = spec.source is Source.gateway
     now = utcnow()
     if gateways:
-        tables = gateway_tables(repo, query.indicator)
+        key = (str(session.get_bind().engine.url), query.indicator)
+        region = REGIONS.get(key, repo.reports_in_force())
+        if region is None:
+            region = decided(spec, gateway_tables(repo, query.indicator))
+            REGIONS.put(key, repo.reports_in_force(), region)
     else:
-        tables = {by: own_rows(session, directory, query.model_copy(update={"by": by}), now)
-                  for by in (None, *spec.breakdowns)}
-    rows = tables.get(query.by, {})
-    if spec.kind is Kind.timed:
-        hidden = withheld_durations(rows)
-    else:
-        counts = Tables({k: r.count for k, r in tables.get(None, {}).items()},
-                        {d: {k: r.count for k, r in tables.get(d, {}).items()}
-                         for d in spec.breakdowns})
-        hidden = suppressed(counts, len(spec.dimensions)).of(query.by)
+        region = decided(spec, {by: own_rows(session, directory,
+                                             query.model_copy(update={"by": by}), now)
+                                for by in (None, *spec.breakdowns)})
+    rows, withheld = region
     return FigureTable(query=query, suppressed=True,
                        computed_at=repo.oldest_report() if gateways else now,
-                       cells=published(query, rows, hidden))
+                       cells=published(query, rows.get(query.by, {}), withheld.of(query.by)))
+
+
+Region = tuple[dict[Dimension | None, dict[Key, Combined]], Withheld]
+
+
+def decided(spec: Spec, tables: dict[Dimension | None, dict[Key, Combined]]) -> Region:
+    """An indicator's tables and what is withheld in each."""
+    if spec.kind is Kind.timed:
+        return tables, Withheld(withheld_durations(tables.get(None, {})), {})
+    counts = Tables({k: r.count for k, r in tables.get(None, {}).items()},
+                    {d: {k: r.count for k, r in tables.get(d, {}).items()}
+                     for d in spec.breakdowns})
+    return tables, suppressed(counts, len(spec.dimensions))
+
+
+class RegionCache:
+    """The region's tables of each indicator as last decided, with the reports in force
+    they were made of: decided again as soon as any report in force changed (a new report
+    of an institution has a new id), so a change shows at the next read."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._regions: dict[tuple[str, Indicator], tuple[tuple[tuple[str, str], ...], Region]] = {}
+
+    def get(self, key: tuple[str, Indicator], reports: tuple[tuple[str, str], ...]
+            ) -> Region | None:
+        with self._lock:
+            hit = self._regions.get(key)
+        return hit[1] if hit is not None and hit[0] == reports else None
+
+    def put(self, key: tuple[str, Indicator], reports: tuple[tuple[str, str], ...],
+            region: Region) -> None:
+        with self._lock:
+            self._regions[key] = (reports, region)
+
+
+REGIONS = RegionCache()
 
 
 def gateway_tables(repo: StatisticsRepository, indicator: Indicator

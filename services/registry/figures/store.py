@@ -79,6 +79,12 @@ class StatisticsRepository(Repository):
             select(StatisticsRefusal).where(col(StatisticsRefusal.id) > after_id)
             .order_by(col(StatisticsRefusal.id)).limit(limit)))
 
+    def reports_in_force(self) -> tuple[tuple[str, str], ...]:
+        """(institution, report id) of every report in force: what the region is made of."""
+        return tuple(self.session.exec(
+            select(StatisticsReportRow.institution_id, StatisticsReportRow.report_id)
+            .order_by(col(StatisticsReportRow.institution_id))))
+
     def oldest_report(self) -> datetime | None:
         return self.session.exec(select(func.min(StatisticsReportRow.computed_at))).first()
 

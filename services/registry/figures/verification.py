@@ -34,6 +34,9 @@ from shared.protocol.figures import (
 )
 from shared.protocol.subjects import statistics_subject
 
+# A report is one institution's whole set of cells: larger than joserfc's default bound.
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+
 
 class ReportRefused(Exception):
     """Why a report is not taken in; `code` is stable (docs/registry.md)."""
@@ -68,7 +71,7 @@ def verified_report(data: bytes, subject: str, directory: Directory, keys: Batch
     """The report; else ReportRefused, or DirectoryUnavailable (to be retried later)."""
     try:
         token = data.decode()
-        header, payload = unverified_parts(token)
+        header, payload = unverified_parts(token, MAX_REPORT_BYTES)
     except (UnicodeDecodeError, EnvelopeError) as exc:
         raise ReportRefused("malformed") from exc
     if header.get("typ") != STATISTICS_MEDIA_TYPE:
@@ -88,7 +91,7 @@ def verified_report(data: bytes, subject: str, directory: Directory, keys: Batch
         raise ReportRefused("wrong_country")
     try:
         verify_signature(token, keys.of(report.institution_id, header.get("kid")),
-                         report.computed_at)
+                         report.computed_at, max_payload_bytes=MAX_REPORT_BYTES)
     except AuditRejected as rejection:
         raise ReportRefused(rejection.code) from rejection
     check_cells(report)
@@ -98,7 +101,7 @@ def verified_report(data: bytes, subject: str, directory: Directory, keys: Batch
 def refusal_row(data: bytes, subject: str, reason: str) -> StatisticsRefusal:
     institution = None
     try:
-        _, claimed = unverified_parts(data.decode())
+        _, claimed = unverified_parts(data.decode(), MAX_REPORT_BYTES)
         institution = claimed_id(claimed.get("institution_id"))
     except (EnvelopeError, UnicodeDecodeError):
         pass
