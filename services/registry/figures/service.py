@@ -108,6 +108,10 @@ class RegionCache:
             hit = self._regions.get(key)
         return hit[1] if hit is not None and hit[0] == reports else None
 
+    def clear(self) -> None:
+        with self._lock:
+            self._regions.clear()
+
     def put(self, key: tuple[str, Indicator], reports: tuple[tuple[str, str], ...],
             region: Region) -> None:
         with self._lock:
