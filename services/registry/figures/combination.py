@@ -127,8 +127,10 @@ def suppressed(tables: Tables, width: int) -> Withheld:
         for affected in groups_of[chosen]:
             withheld[affected] += 1
             queue.append(affected)
-    return Withheld({k for t, k in hidden if t is None},
-                    {d: {k for t, k in hidden if t == d} for d in tables.by})
+    result = Withheld(set(), {d: set() for d in tables.by})
+    for table_of, key in hidden:
+        (result.whole if table_of is None else result.by[table_of]).add(key)
+    return result
 
 
 def withheld_durations(rows: Mapping[Key, Combined]) -> set[Key]:

@@ -124,7 +124,8 @@ REGIONS = RegionCache()
 def gateway_tables(repo: StatisticsRepository, indicator: Indicator
                    ) -> dict[Dimension | None, dict[Key, Combined]]:
     tables: dict[Dimension | None, dict[Key, Combined]] = {}
+    dimensions: dict[str, Dimension | None] = {"": None, **{d.value: d for d in Dimension}}
     for breakdown, key, count, contributors, median, p90 in repo.grouped(indicator):
-        table = tables.setdefault(Dimension(breakdown) if breakdown else None, {})
+        table = tables.setdefault(dimensions[breakdown], {})
         table[key] = Combined(count, contributors, median, p90)
     return tables
