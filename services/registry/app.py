@@ -1,4 +1,4 @@
-"""Registry application: HTTP API plus the audit consumer."""
+"""Registry application: HTTP API plus the audit and statistics consumers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from services.registry.console.pages import registry_kit
 from services.registry.console.secretariat_pages import router as console_router
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
+from services.registry.figures.endpoints import router as figures_router
+from services.registry.figures.ingest import STATISTICS_CONSUMER, StatisticsIngest
 from services.registry.introspection import TokenIntrospector
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest, PolicyChangeNotices
 from shared.kit.db import database_is_reachable, make_engine
@@ -21,7 +23,13 @@ from shared.kit.jetstream import durable_pull_subscription
 from shared.protocol.envelope import load_or_create_private_key, service_key_path
 from shared.protocol.nats_auth import connect_as
 from shared.protocol.settings import Settings
-from shared.protocol.subjects import AUDIT_STREAM, AUDIT_SUBJECTS, ensure_streams
+from shared.protocol.subjects import (
+    AUDIT_STREAM,
+    AUDIT_SUBJECTS,
+    STATISTICS_STREAM,
+    STATISTICS_SUBJECTS,
+    ensure_streams,
+)
 
 SERVICE = "registry"
 
@@ -37,17 +45,21 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         await ensure_streams(js)
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
                                                        AUDIT_SUBJECTS)
+        statistics = await durable_pull_subscription(js, STATISTICS_STREAM,
+                                                     STATISTICS_CONSUMER, STATISTICS_SUBJECTS)
         stop = asyncio.Event()
         consumer = asyncio.create_task(
             AuditIngest(engine, app.state.directory, app.state.signing_key
                         ).run(subscription, stop))
+        reports = asyncio.create_task(
+            StatisticsIngest(engine, app.state.directory).run(statistics, stop))
         notices = asyncio.create_task(app.state.policy_notices.run(nc, stop))
         app.state.nats = nc
         try:
             yield
         finally:
             stop.set()
-            for task in (consumer, notices):
+            for task in (consumer, reports, notices):
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
@@ -60,7 +72,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
 
     app = create_service_app(
         "Enlace registry", lifespan, readiness,
-        "Inter-institutional agreements, consents, the policy decision and the audit log.",
+        "Inter-institutional agreements, consents, the policy decision, the audit log and "
+        "the regional figures.",
     )
     app.state.engine = engine
     app.state.directory = directory or DirectoryLookup(settings.directory_url,
@@ -73,6 +86,7 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.snapshot_ttl_seconds = settings.policy_snapshot_ttl_seconds
     app.state.policy_notices = PolicyChangeNotices()
     app.include_router(router)
+    app.include_router(figures_router)
     registry_kit(app.state.signing_key).mount(app)
     app.include_router(console_router)
     app.include_router(figure_console_router)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
+from services.registry.figures.models import FIGURE_MODELS
 from shared.kit.db import JSONValue, UTCDateTime, utcnow
 from shared.protocol.auth import ApiToken
 from shared.web.people import Person, WebSession
@@ -177,4 +178,4 @@ class AuditCheckpoint(SQLModel, table=True):
 
 
 MODELS = (Agreement, AgreementSignature, Consent, AuditEntry, AuditQuarantine, AuditNode,
-          AuditTree, AuditCheckpoint, ApiToken, Person, WebSession)
+          AuditTree, AuditCheckpoint, ApiToken, Person, WebSession, *FIGURE_MODELS)

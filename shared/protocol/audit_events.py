@@ -300,17 +300,19 @@ def check_time(event: AuditEvent, now: datetime | None = None) -> None:
 
 
 def verify_signature(token: str, keys: list[KeyRecord], occurred_at: datetime,
-                     now: datetime | None = None) -> dict[str, Any]:
+                     now: datetime | None = None, max_payload_bytes: int | None = None
+                     ) -> dict[str, Any]:
     """The payload, once the signature verifies with a key valid at `occurred_at` and not
-    revoked (at any time up to now: a revoked key may be in an attacker's hands)."""
+    revoked (at any time up to now: a revoked key may be in an attacker's hands).
+    `max_payload_bytes`: for a signed document larger than an event (a statistics report)."""
     moment = now or datetime.now(UTC)
     try:
-        _, payload = verify(token, [k.jwk for k in keys])
+        header, payload = verify(token, [k.jwk for k in keys], max_payload_bytes)
     except EnvelopeError as exc:
         code = exc.code if exc.code in ("unsupported_algorithm", "bad_signature") else \
             "unknown_key"
         raise AuditRejected(code, exc.detail) from exc
-    kid = unverified_parts(token)[0].get("kid")
+    kid = header.get("kid")
     record = next(k for k in keys if k.jwk.get("kid") == kid)
     if record.revoked_at is not None and record.revoked_at <= moment:
         raise AuditRejected("revoked_key", "the signing key has been revoked")

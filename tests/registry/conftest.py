@@ -38,6 +38,8 @@ class FakeDirectory:
         self.revoked: dict[str, datetime] = {}
         self.down = False
         self.garbled = False
+        # What the directory lists (`every`), by path: "/v1/focal-points", "/v1/institutions".
+        self.entries: dict[str, list[dict[str, Any]]] = {}
 
     def signing_keys(self, institution_id: str) -> list[dict[str, Any]]:
         key = self.keys.get(institution_id)
@@ -62,6 +64,11 @@ class FakeDirectory:
         if self.down:
             raise DirectoryUnavailable("The directory cannot be reached.")
         return INSTITUTIONS.get(institution_id, "")
+
+    def every(self, path: str, **params: str) -> list[dict[str, Any]]:
+        if self.down:
+            raise DirectoryUnavailable("The directory cannot be reached.")
+        return list(self.entries.get(path, []))
 
 
 def agreement_body(**overrides: Any) -> dict[str, Any]:

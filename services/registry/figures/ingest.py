@@ -1,0 +1,95 @@
+"""The statistics consumer: the gateways' reports from STATISTICS_STREAM, a batch at a
+time. Each report is verified (verification.py); in one transaction per batch the good ones
+replace their institution's cells (unless a newer report is in force: then it is ignored)
+and the refused ones are recorded with their reason; the batch is acknowledged after it
+commits, so a refused report is never retried. A report whose institution cannot be looked
+up because the directory is down is redelivered later."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import Engine
+
+from services.registry.audit_verification import subject_country
+from services.registry.directory import Directory, DirectoryUnavailable
+from services.registry.figures.store import StatisticsRepository
+from services.registry.figures.verification import ReportRefused, refusal_row, verified_report
+from services.registry.signing_keys import SigningKeyCache
+from shared.kit.db import session_scope
+from shared.kit.jetstream import fetch_batches
+from shared.kit.logging import get_logger
+from shared.protocol.figures import StatisticsReport
+
+STATISTICS_CONSUMER = "registry-statistics"
+BATCH_SIZE = 20  # reports are large (a whole institution's cells each)
+DIRECTORY_RETRY_SECONDS = 15
+
+log = get_logger(__name__)
+
+Checked = StatisticsReport | ReportRefused | None
+
+
+class StatisticsIngest:
+    def __init__(self, engine: Engine, directory: Directory) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.keys = SigningKeyCache(directory)
+
+    async def run(self, subscription: JetStreamContext.PullSubscription,
+                  stop: asyncio.Event) -> None:
+        await fetch_batches(subscription, self.handle_batch, BATCH_SIZE, stop)
+
+    async def handle_batch(self, messages: list[Msg]) -> None:
+        checked = await asyncio.to_thread(self._check, messages)
+        settled = [(msg, result) for msg, result in checked if result is not None]
+        later = [msg for msg, result in checked if result is None]
+        try:
+            taken = await asyncio.to_thread(self._store, settled)
+        except Exception:
+            log.exception("statistics_batch_failed", size=len(settled))
+            for msg, _ in settled:
+                await msg.nak(delay=2)
+            taken = 0
+        else:
+            for msg, _ in settled:
+                await msg.ack()
+        for msg in later:
+            await msg.nak(delay=DIRECTORY_RETRY_SECONDS)
+        for msg, result in settled:
+            if isinstance(result, ReportRefused):
+                log.warning("statistics_report_refused", reason=result.code,
+                            country=subject_country(msg.subject), size=len(msg.data))
+        if checked:
+            log.info("statistics_reports", received=len(checked), taken=taken,
+                     retried=len(later))
+
+    def _check(self, messages: list[Msg]) -> list[tuple[Msg, Checked]]:
+        keys = self.keys.batch()
+        results: list[tuple[Msg, Checked]] = []
+        for msg in messages:
+            try:
+                results.append((msg, verified_report(msg.data, msg.subject, self.directory,
+                                                     keys)))
+            except ReportRefused as refusal:
+                results.append((msg, refusal))
+            except DirectoryUnavailable:
+                results.append((msg, None))
+            except Exception:
+                # Whatever else fails must not leave the report retried without end.
+                log.exception("statistics_report_unverifiable", size=len(msg.data))
+                results.append((msg, ReportRefused("unverifiable")))
+        return results
+
+    def _store(self, settled: list[tuple[Msg, StatisticsReport | ReportRefused]]) -> int:
+        """One transaction; how many reports were taken in force (older ones are not)."""
+        reports = sorted((r for _, r in settled if isinstance(r, StatisticsReport)),
+                         key=lambda r: r.computed_at)
+        with session_scope(self.engine) as session:
+            repo = StatisticsRepository(session)
+            taken = sum(repo.replace_report(report) for report in reports)
+            repo.refuse([refusal_row(msg.data, msg.subject, r.code)
+                         for msg, r in settled if isinstance(r, ReportRefused)])
+        return taken
