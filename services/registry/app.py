@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -14,14 +15,15 @@ from services.registry.console.secretariat_pages import router as console_router
 from services.registry.directory import Directory, DirectoryLookup
 from services.registry.endpoints import router
 from services.registry.figures.endpoints import router as figures_router
-from services.registry.figures.ingest import STATISTICS_CONSUMER, StatisticsIngest
+from services.registry.figures.ingest import StatisticsIngest
+from services.registry.figures.service import regional_figures
 from services.registry.introspection import TokenIntrospector
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest, PolicyChangeNotices
 from shared.kit.db import database_is_reachable, make_engine
 from shared.kit.http import create_service_app
 from shared.kit.jetstream import durable_pull_subscription
 from shared.protocol.envelope import load_or_create_private_key, service_key_path
-from shared.protocol.nats_auth import connect_as
+from shared.protocol.nats_auth import REGISTRY_STATISTICS_CONSUMER, connect_as
 from shared.protocol.settings import Settings
 from shared.protocol.subjects import (
     AUDIT_STREAM,
@@ -30,6 +32,7 @@ from shared.protocol.subjects import (
     STATISTICS_SUBJECTS,
     ensure_streams,
 )
+from shared.web.figures import FunctionSource
 
 SERVICE = "registry"
 
@@ -45,8 +48,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         await ensure_streams(js)
         subscription = await durable_pull_subscription(js, AUDIT_STREAM, AUDIT_CONSUMER,
                                                        AUDIT_SUBJECTS)
-        statistics = await durable_pull_subscription(js, STATISTICS_STREAM,
-                                                     STATISTICS_CONSUMER, STATISTICS_SUBJECTS)
+        statistics = await durable_pull_subscription(
+            js, STATISTICS_STREAM, REGISTRY_STATISTICS_CONSUMER, STATISTICS_SUBJECTS)
         stop = asyncio.Event()
         consumer = asyncio.create_task(
             AuditIngest(engine, app.state.directory, app.state.signing_key
@@ -78,6 +81,8 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
     app.state.engine = engine
     app.state.directory = directory or DirectoryLookup(settings.directory_url,
                                                        settings.directory_token)
+    app.state.figure_source = FunctionSource(
+        functools.partial(regional_figures, directory=app.state.directory))
     # Gateway tokens issued by the directory (without a directory token: only local ones).
     app.state.introspector = TokenIntrospector(
         settings.directory_url, settings.directory_token,

@@ -23,7 +23,7 @@ PERSON_HEADER = "Enlace-Acting-Person"
 NAME_HEADER = "Enlace-Acting-Person-Name"
 HEADERS = (ROLE_HEADER, PERSON_HEADER, NAME_HEADER)
 # What a gateway may act as: a country administrator of its own country, nothing wider.
-ACTING_ROLES = frozenset({Role.country_admin})
+ACTING_ROLES = frozenset({Role.country_admin, Role.supervisor})
 PERSON_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 PERSON_NAME = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,99}$")  # printable ASCII, as headers are
 

@@ -23,7 +23,6 @@ from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
 from shared.protocol.figures import StatisticsReport
 
-STATISTICS_CONSUMER = "registry-statistics"
 BATCH_SIZE = 20  # reports are large (a whole institution's cells each)
 DIRECTORY_RETRY_SECONDS = 15
 

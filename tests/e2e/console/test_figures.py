@@ -125,7 +125,6 @@ def test_a_caseworker_has_no_figures(browsing: Browsing, gateway_figures: str) -
     check_page(page)
 
 
-@pytest.mark.xfail(strict=False, reason="needs the figures data side wired into the services")
 def test_the_real_stack_serves_figures_on_both_consoles(console: Console,
                                                         stack: RunningStack) -> None:
     page = console.signed_in("MX", "mx-sndif", "en", "desktop", role="country_admin")
