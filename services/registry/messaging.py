@@ -26,10 +26,10 @@ from services.registry.audit_verification import (
     subject_country,
     verified_event,
 )
-from services.registry.directory import Directory, DirectoryUnavailable
+from services.registry.directory import Directory
 from services.registry.models import AuditQuarantine
 from services.registry.service import RegistryService
-from services.registry.signing_keys import SigningKeyCache
+from services.registry.signing_keys import SigningKeyCache, verify_each
 from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
@@ -91,20 +91,10 @@ class AuditIngest:
     def _check(self, messages: list[Msg]
                ) -> list[tuple[Msg, Verified | AuditRejected | None]]:
         keys = self.keys.batch()
-        results: list[tuple[Msg, Verified | AuditRejected | None]] = []
-        for msg in messages:
-            try:
-                results.append((msg, verified_event(msg.data, msg.subject, self.directory,
-                                                    keys)))
-            except AuditRejected as rejection:
-                results.append((msg, rejection))
-            except DirectoryUnavailable:
-                results.append((msg, None))
-            except Exception:
-                # Whatever else fails must not leave the event retried without end.
-                log.exception("audit_event_unverifiable", size=len(msg.data))
-                results.append((msg, AuditRejected("unverifiable", "verification failed")))
-        return results
+        return verify_each(
+            messages, lambda msg: verified_event(msg.data, msg.subject, self.directory, keys),
+            AuditRejected, lambda: AuditRejected("unverifiable", "verification failed"),
+            "audit_event")
 
     def _store(self, events: list[Verified], refused: list[AuditQuarantine]
                ) -> tuple[int, int]:

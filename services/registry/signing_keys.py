@@ -10,8 +10,37 @@ keys were read afresh for every batch.
 
 from __future__ import annotations
 
-from services.registry.directory import Directory
+from collections.abc import Callable
+from typing import TypeVar
+
+from nats.aio.msg import Msg
+
+from services.registry.directory import Directory, DirectoryUnavailable
+from shared.kit.logging import get_logger
 from shared.protocol.audit_events import KeyRecord
+
+log = get_logger(__name__)
+V = TypeVar("V")
+R = TypeVar("R", bound=Exception)
+
+
+def verify_each(messages: list[Msg], verify: Callable[[Msg], V], refused: type[R],
+                unverifiable: Callable[[], R], what: str) -> list[tuple[Msg, V | R | None]]:
+    """Each message with what its verification gave: the verified thing, its refusal, or
+    None while the directory cannot be reached (taken again later). Whatever else fails is
+    refused as `unverifiable`: never retried without end."""
+    results: list[tuple[Msg, V | R | None]] = []
+    for msg in messages:
+        try:
+            results.append((msg, verify(msg)))
+        except refused as refusal:
+            results.append((msg, refusal))
+        except DirectoryUnavailable:
+            results.append((msg, None))
+        except Exception:
+            log.exception(f"{what}_unverifiable", size=len(msg.data))
+            results.append((msg, unverifiable()))
+    return results
 
 
 class SigningKeyCache:

@@ -54,12 +54,12 @@ def total(values: Iterable[int | None]) -> Total:
 
 
 @dataclass(frozen=True)
-class Bar:
+class Row:
+    """Where a chart's row stands: its label above, its bar below (in user units)."""
+
     label: str
-    display: str
-    top: float  # of the row, in user units
+    top: float  # of the row
     length: float  # of the bar, 0 for nothing to draw
-    partial: bool  # suppressed cells are not in the length
 
     @property
     def label_y(self) -> float:
@@ -79,6 +79,12 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Bar(Row):
+    display: str
+    partial: bool  # suppressed cells are not in the length
+
+
+@dataclass(frozen=True)
 class BarChart:
     bars: list[Bar]
     height: int
@@ -91,7 +97,8 @@ def bar_chart(rows: Iterable[tuple[str, Total]]) -> BarChart:
     total; a row's label above its bar, so that long labels fit on a phone."""
     listed = list(rows)
     biggest = max((t.published for _, t in listed), default=0)
-    bars = [Bar(label, t.display, n * ROW, _scaled(t.published, biggest), t.suppressed > 0)
+    bars = [Bar(label=label, top=n * ROW, length=_scaled(t.published, biggest),
+                display=t.display, partial=t.suppressed > 0)
             for n, (label, t) in enumerate(listed)]
     return BarChart(bars, max(len(bars), 1) * ROW)
 
@@ -105,22 +112,13 @@ class Duration:
 
 
 @dataclass(frozen=True)
-class DurationBar:
-    label: str
+class DurationBar(Row):
+    """`length` is to the median."""
+
     median: str  # formatted
     p90: str
     count: str
-    top: float
-    length: float  # to the median
     p90_x: float | None  # where the 90th percentile mark stands; None when suppressed
-
-    @property
-    def label_y(self) -> float:
-        return self.top + LABEL_BASELINE
-
-    @property
-    def bar_y(self) -> float:
-        return self.top + BAR_TOP
 
     @property
     def mark_top(self) -> float:
@@ -137,10 +135,6 @@ class DurationBar:
     @property
     def value_x(self) -> float:
         return max(self.length, self.p90_x or 0) + 6
-
-    @property
-    def value_y(self) -> float:
-        return self.bar_y + BAR_HEIGHT - 2
 
 
 @dataclass(frozen=True)
@@ -160,12 +154,12 @@ def duration_chart(rows: Iterable[Duration]) -> DurationChart:
     for n, row in enumerate(listed):
         shown = row.median_seconds is not None and row.p90_seconds is not None
         bars.append(DurationBar(
-            row.label,
-            duration_text(row.median_seconds) if shown else SUPPRESSED,
-            duration_text(row.p90_seconds) if shown else SUPPRESSED,
-            row.count, n * ROW,
-            _scaled(row.median_seconds or 0, longest) if shown else 0,
-            _scaled(row.p90_seconds or 0, longest) if shown else None))
+            label=row.label, top=n * ROW,
+            length=_scaled(row.median_seconds or 0, longest) if shown else 0,
+            median=duration_text(row.median_seconds) if shown else SUPPRESSED,
+            p90=duration_text(row.p90_seconds) if shown else SUPPRESSED,
+            count=row.count,
+            p90_x=_scaled(row.p90_seconds or 0, longest) if shown else None))
     return DurationChart(bars, max(len(bars), 1) * ROW)
 
 

@@ -14,10 +14,10 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from services.registry.audit_verification import subject_country
-from services.registry.directory import Directory, DirectoryUnavailable
+from services.registry.directory import Directory
 from services.registry.figures.store import StatisticsRepository
 from services.registry.figures.verification import ReportRefused, refusal_row, verified_report
-from services.registry.signing_keys import SigningKeyCache
+from services.registry.signing_keys import SigningKeyCache, verify_each
 from shared.kit.db import session_scope
 from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
@@ -67,20 +67,9 @@ class StatisticsIngest:
 
     def _check(self, messages: list[Msg]) -> list[tuple[Msg, Checked]]:
         keys = self.keys.batch()
-        results: list[tuple[Msg, Checked]] = []
-        for msg in messages:
-            try:
-                results.append((msg, verified_report(msg.data, msg.subject, self.directory,
-                                                     keys)))
-            except ReportRefused as refusal:
-                results.append((msg, refusal))
-            except DirectoryUnavailable:
-                results.append((msg, None))
-            except Exception:
-                # Whatever else fails must not leave the report retried without end.
-                log.exception("statistics_report_unverifiable", size=len(msg.data))
-                results.append((msg, ReportRefused("unverifiable")))
-        return results
+        return verify_each(
+            messages, lambda msg: verified_report(msg.data, msg.subject, self.directory, keys),
+            ReportRefused, lambda: ReportRefused("unverifiable"), "statistics_report")
 
     def _store(self, settled: list[tuple[Msg, StatisticsReport | ReportRefused]]) -> int:
         """One transaction; how many reports were taken in force (older ones are not)."""
