@@ -145,16 +145,20 @@ def tally(session: Session, counted: tuple[str, str, str, str], pairs: list[tupl
     """Add `delta` to an institution's pair and month (`counted`) under each (dimension,
     value), in one order (concurrent transactions then wait for each other, no deadlock)."""
     key = dict(zip(("institution_id", "origin", "destination", "month"), counted, strict=True))
-    for dimension, value in sorted(pairs):
-        _upsert(session, ReferralTally, {**key, "dimension": dimension, "value": value}, delta)
+    _upsert(session, ReferralTally, [{**key, "dimension": dimension, "value": value}
+                                     for dimension, value in sorted(set(pairs))], delta)
 
 
-def _upsert(session: Session, table: Any, key: dict[str, str], delta: int) -> None:
+def _upsert(session: Session, table: Any, keys: list[dict[str, str]], delta: int) -> None:
+    """Add `delta` to the count of each key's row (made if missing), in one statement: a
+    referral's step costs one round trip, however many tallies it moves."""
+    if not keys:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**key, count=delta)
+    statement = insert(table).values([{**key, "count": delta} for key in keys])
     session.execute(statement.on_conflict_do_update(
-        index_elements=list(key), set_={"count": table.count + delta}))
+        index_elements=list(keys[0]), set_={"count": table.count + statement.excluded.count}))
 
 
 def _seconds(since: datetime, moment: datetime) -> int:
@@ -210,7 +214,7 @@ def count_quarantined(session: Session, institution_id: str, reason: str,
                       moment: datetime) -> None:
     """One more message quarantined for the institution (an upsert: concurrent consumers)."""
     _upsert(session, QuarantineTally,
-            {"institution_id": institution_id, "month": month_of(moment), "reason": reason}, 1)
+            [{"institution_id": institution_id, "month": month_of(moment), "reason": reason}], 1)
 
 
 def mark_published(session: Session, referral_ids: Any) -> None:
