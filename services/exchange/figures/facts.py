@@ -4,13 +4,12 @@ moments; never the record's text."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import TextClause, func, select, text, update
 from sqlmodel import Session, col
 
 from services.exchange.figures.models import QuarantineTally, ReferralFacts, ReferralTally
@@ -150,15 +149,21 @@ def tally(session: Session, counted: tuple[str, str, str, str], pairs: list[tupl
 
 
 def _upsert(session: Session, table: Any, keys: list[dict[str, str]], delta: int) -> None:
-    """Add `delta` to the count of each key's row (made if missing), in one statement: a
-    referral's step costs one round trip, however many tallies it moves."""
-    if not keys:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values([{**key, "count": delta} for key in keys])
-    session.execute(statement.on_conflict_do_update(
-        index_elements=list(keys[0]), set_={"count": table.count + statement.excluded.count}))
+    """Add `delta` to the count of each key's row (made if missing), as one statement run for
+    every key: a step costs one compiled statement however many tallies it moves."""
+    if keys:
+        session.execute(_upsert_statement(table.__tablename__, tuple(keys[0])),
+                        [{**key, "count": delta} for key in keys])
+
+
+@functools.cache
+def _upsert_statement(table: str, columns: tuple[str, ...]) -> TextClause:
+    # SQLite (3.24+) and PostgreSQL read the same upsert. The names are this module's
+    # constants, never a caller's values (those are bound).
+    names = ", ".join(columns)
+    return text(f"INSERT INTO {table} ({names}, count) "  # noqa: S608
+                f"VALUES ({', '.join(':' + c for c in columns)}, :count) "
+                f"ON CONFLICT ({names}) DO UPDATE SET count = {table}.count + excluded.count")
 
 
 def _seconds(since: datetime, moment: datetime) -> int:
