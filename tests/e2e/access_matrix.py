@@ -273,6 +273,11 @@ def operations(demo: Demo) -> list[Operation]:
         Operation(r, "GET", "/v1/audit/proofs/consistency", PUBLIC,
                   (Case(query={"first": 1, "second": 1}),)),
         Operation(r, "GET", "/v1/audit/tree", PUBLIC, (Case(query={"start": 0, "end": 1}),)),
+        # The region's figures: a country's people reach them acting through their gateway
+        # (shared/protocol/acting.py); a gateway's own token is not one of them.
+        *(Operation(r, "GET", path, roles("regional_admin", "auditor"),
+                    (Case(query={"indicator": "referrals"}),))
+          for path in ("/v1/figures", "/v1/figures.csv")),
         # Each country's gateway (its tokens are its own: another gateway's are unknown) ----
         Operation(g, "GET", "/healthz", PUBLIC),
         Operation(g, "GET", "/readyz", PUBLIC),
@@ -288,6 +293,9 @@ def operations(demo: Demo) -> list[Operation]:
               # start is illegal for both sides of a delivered referral: 409 once visible
               ("POST", "/v1/referrals/{referral_id}/actions", {"action": "start"}))),
         Operation(g, "GET", "/v1/quarantine", roles("country_admin", "auditor")),
+        *(Operation(g, "GET", path, roles("country_admin", "supervisor"),
+                    (Case(query={"indicator": "referrals"}),))
+          for path in ("/v1/figures", "/v1/figures.csv")),
         Operation(g, "POST", "/v1/alerts", roles("caseworker"), (Case(body=alert),)),
         Operation(g, "GET", "/v1/alerts", roles("caseworker")),
         *(Operation(g, method, path, roles("caseworker", scope=OWN_INSTITUTION, outside=404),
