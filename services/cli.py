@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from services import demo_data
+from services.demo_data import GATEWAYS, SAMPLE_REFERRAL, hosted_institutions
 from services.directory.admin import add_commands as add_directory_commands
 from services.stack import (
     StackError,
@@ -53,8 +53,25 @@ def _up(args: argparse.Namespace) -> int:
              "gateway-HN": args.hn_port}
     return run_up(StackOptions(
         data_dir=args.data_dir, ports=ports, database_url_template=args.database_url_template,
+        gateways={country: hosted_institutions(country) for country in args.countries},
         log_format=args.log_format,
     ))
+
+
+def gateway_countries(value: str) -> list[str]:
+    """`--countries MX,HN,GT`: the demo's two and any member whose institutions a gateway
+    can host."""
+    countries = list(dict.fromkeys(c.strip().upper() for c in value.split(",") if c.strip()))
+    for country in countries:
+        if not hosted_institutions(country):
+            raise argparse.ArgumentTypeError(
+                f"{country} is not a member country with a child-protection authority in the "
+                f"demo directory")
+    missing = {"MX", "HN"} - set(countries)
+    if missing:
+        raise argparse.ArgumentTypeError(f"the demo needs MX and HN (missing: "
+                                         f"{', '.join(sorted(missing))})")
+    return countries
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -63,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
     headers = {"Authorization":
                f"Bearer {mx['institutions']['mx-sndif']['tokens']['caseworker']}"}
     with httpx.Client(base_url=mx["url"], headers=headers, timeout=10) as client:
-        sent = client.post("/v1/referrals", json=demo_data.SAMPLE_REFERRAL)
+        sent = client.post("/v1/referrals", json=SAMPLE_REFERRAL)
         if sent.status_code != 202:
             print(f"The gateway refused the referral ({sent.status_code}):\n{sent.text}",
                   file=sys.stderr)
@@ -195,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--database-url-template", default=None,
                     help="e.g. postgresql+psycopg://user@host/enlace_{service}; "
                          "default: SQLite files under the data directory")
+    up.add_argument("--countries", type=gateway_countries, default=list(GATEWAYS),
+                    help="the member countries whose gateways run, comma-separated "
+                         "(default: MX,HN; e.g. MX,HN,GT adds Guatemala's, hosting SBS and "
+                         "PGN; its agreements are made by hand)")
     up.add_argument("--log-format", choices=["console", "json"], default="console")
     up.set_defaults(func=_up)
 
@@ -213,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         "service", help="stop one service of a running 'enlace up' (it stays down) or start it "
                         "again; a service that exits by itself is restarted at once")
     service.add_argument("action", choices=["stop", "start"])
-    service.add_argument("name", help="nats, directory, registry, gateway-MX or gateway-HN")
+    service.add_argument("name", help="nats, directory, registry or gateway-<COUNTRY> "
+                                      "(e.g. gateway-MX)")
     service.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     service.add_argument("--timeout", type=float, default=60.0)
     service.set_defaults(func=_service)

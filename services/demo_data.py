@@ -5,9 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.directory.seed import INSTITUTIONS
+
 # Which institutions each demo gateway hosts. mx-pfpnna has no agreement with SENAF:
 # a referral from it shows a policy denial.
 GATEWAYS: dict[str, list[str]] = {"MX": ["mx-sndif", "mx-pfpnna"], "HN": ["hn-senaf"]}
+# What another member's gateway hosts when `enlace up --countries` adds it: the country's
+# child-protection authorities and whoever receives its missing-child alerts.
+HOSTED_TYPES = frozenset({"child-protection-authority"})
+HOSTED_COMPETENCES = frozenset({"missing-child-alerts"})
+
+
+def hosted_institutions(country: str) -> list[str]:
+    """The institutions a demo gateway of `country` hosts (none: not a country it can run)."""
+    if country in GATEWAYS:
+        return GATEWAYS[country]
+    return [i["id"] for i in INSTITUTIONS if i["country"] == country and i["parent_id"] is None
+            and (i["type"] in HOSTED_TYPES or HOSTED_COMPETENCES & set(i["competences"]))]
 
 SAMPLE_REFERRAL: dict[str, Any] = {
     "recipient_id": "hn-senaf",

@@ -467,6 +467,9 @@ def next_steps(stack: dict[str, Any]) -> str:
     data_dir = stack["data_dir"]
     mx_person = mx["institutions"]["mx-sndif"]["people"]["caseworker"]
     hn_person = hn["institutions"]["hn-senaf"]["people"]["caseworker"]
+    other_gateways = "".join(f"\n  gateway {country}      {gateway['url']}/docs"
+                             for country, gateway in stack["gateways"].items()
+                             if country not in ("MX", "HN"))
     return f"""
 Enlace is running (data and logs in {data_dir}).
 
@@ -483,7 +486,7 @@ Every demo person, one per role (also in {data_dir}/stack.json):
   directory       {stack['directory']['url']}/docs
   registry        {stack['registry']['url']}/docs
   gateway MX      {mx['url']}/docs   (SNDIF caseworker token: {mx_token})
-  gateway HN      {hn['url']}/docs   (SENAF caseworker token: {hn_token})
+  gateway HN      {hn['url']}/docs   (SENAF caseworker token: {hn_token}){other_gateways}
 
 What to try next, in another terminal:
   {enlace_command()} demo --data-dir {data_dir}

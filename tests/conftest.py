@@ -126,21 +126,25 @@ class RunningStack:
 
 @contextmanager
 def running_stack(data_dir: Path, postgres_admin: str | None = None,
-                  env: dict[str, str] | None = None) -> Iterator[RunningStack]:
-    """`enlace up` in `data_dir`: on SQLite, or on fresh PostgreSQL databases made through
-    `postgres_admin` and dropped afterwards."""
+                  env: dict[str, str] | None = None,
+                  countries: tuple[str, ...] = ()) -> Iterator[RunningStack]:
+    """`enlace up` in `data_dir` (with the gateways of `countries`, else the demo's): on
+    SQLite, or on fresh PostgreSQL databases made through `postgres_admin` and dropped
+    afterwards."""
     databases = PostgresDatabases(postgres_admin) if postgres_admin else None
-    extra: list[str] = []
+    extra = ["--countries", ",".join(countries)] if countries else []
+    names = (*STACK_DATABASES[:2], *(f"exchange_{c.lower()}" for c in countries)) \
+        if countries else STACK_DATABASES
     if databases is not None:
-        databases.create(STACK_DATABASES)
-        extra = ["--database-url-template", databases.template]
+        databases.create(names)
+        extra += ["--database-url-template", databases.template]
     running = RunningStack(data_dir, extra, env)
     try:
         yield running
     finally:
         running.stop()
         if databases is not None:
-            databases.drop(STACK_DATABASES)
+            databases.drop(names)
 
 
 class StackPool:

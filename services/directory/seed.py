@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.directory.schemas import InstitutionUpdate
 from services.directory.service import EDITABLE, DirectoryService, Kind
 from shared.kit.db import make_engine, migrate, session_scope
 from shared.protocol.auth import Principal, Role, issue_token
@@ -274,6 +275,14 @@ def country_of(institution_id: str) -> str:
     return next(i["country"] for i in INSTITUTIONS if i["id"] == institution_id)
 
 
+def serve_at_own_gateway(directory: DirectoryService, institution_id: str) -> None:
+    """A hosted institution is reached through its country's gateway (a country added to
+    the demo with `enlace up --countries` has none named in the seed)."""
+    if directory.institution(institution_id).gateway_country is None:
+        directory.update(SEED_ACTOR, EDITABLE["institutions"], institution_id,
+                         InstitutionUpdate(gateway_country=country_of(institution_id)))
+
+
 def provision_directory(url: str, gateway_tokens: dict[str, str], admin_token: str,
                         demo_tokens: dict[str, str] | None = None,
                         registry_token: str | None = None) -> None:
@@ -292,6 +301,7 @@ def provision_directory(url: str, gateway_tokens: dict[str, str], admin_token: s
             if missing:
                 directory.import_entries(SEED_ACTOR, kind, list(enumerate(missing, start=1)))
         for institution_id, token in gateway_tokens.items():
+            serve_at_own_gateway(directory, institution_id)
             issue_token(session, institution_id, country_of(institution_id), Role.gateway, token,
                         label="gateway")
         issue_token(session, SECRETARIAT, "", Role.regional_admin, admin_token,
