@@ -119,6 +119,12 @@ def test_update_located_and_cancel_reach_the_recipient(stack: RunningStack):
                         and v)
     assert closed["located"]["by"] == "hn-senaf"
     assert wait_until(lambda: honduras_view(stack, alert["id"])["status"] == "located")
+    # Honduras confirms the closing notice (no longer active there); Guatemala, without a
+    # gateway in the demo, never had the alert.
+    targets = wait_until(lambda: (t := by_country(issuer_view(stack, alert["id"])))
+                         ["HN"]["closed_received_at"] and t)
+    assert targets["HN"]["closed_received_at"] >= closed["updated_at"]
+    assert targets["GT"]["closed_received_at"] is None
 
     with stack.gateway("MX", "mx-sndif") as mx:
         again = mx.post(f"/v1/alerts/{alert['id']}/actions",

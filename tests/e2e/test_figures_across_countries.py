@@ -253,8 +253,7 @@ def alert_tables(alerts: list[dict[str, Any]]) -> dict[tuple[Indicator, Dimensio
                                (acknowledged, target["acknowledged_at"])):
                 if at is not None:
                     values[key].append(seconds(issued, moment(at)) or 0)
-            acked = moment(target["acknowledged_at"])
-            if found is not None and (acked is None or acked > found):
+            if found is not None and target["received_at"] and not target["closed_received_at"]:
                 active_after.append(key)
     tables[(Ind.alert_time_to_located, None)] = timed(located)
     tables[(Ind.alert_time_to_received, None)] = timed(received)
@@ -391,6 +390,8 @@ def run_alerts(stack: RunningStack) -> list[dict[str, Any]]:
                     "action": "located", "where": "Albergue", "measures": "En cuidado."}
                 ).status_code == 200
             issuer_sees(stack, issuer, alert_id, None, "located")
+            for country in targets:  # each target confirmed the closing notice
+                issuer_sees(stack, issuer, alert_id, country, "closed_received_at")
         views.append(alert_view(stack, issuer, alert_id))
     return views
 
@@ -514,8 +515,8 @@ def test_the_registry_serves_the_region_suppressed_within_a_minute(
     for indicator, by in gateway_tables():
         want = expected.get((indicator, by), {})
         served = wait_until(lambda i=indicator, b=by, w=want:  # type: ignore[misc]
-                            consistent(s := regional(stack, i, b), w) and s,
-                            timeout=REFRESH_SECONDS)
+                            consistent(s := regional(stack, i, b), w) and [s],
+                            timeout=REFRESH_SECONDS)[0]
         for key, cell in served.items():
             truth = want[key]["count"]
             if 1 <= truth <= 4:

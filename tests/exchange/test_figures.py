@@ -206,12 +206,18 @@ def seed_alerts(gateway: Gateway, n: int, rng: random.Random) -> list[dict[str, 
                                 if rng.random() < 0.8 else None)
                     acknowledged = (received + timedelta(seconds=rng.randint(10, 200_000))
                                     if received and rng.random() < 0.7 else None)
-                    desks.append((received, acknowledged))
+                    # The closing notice confirmed by most desks that had the alert.
+                    closed = (located + timedelta(seconds=rng.randint(1, 60))
+                              if located and received and rng.random() < 0.7 else None)
+                    desks.append((received, acknowledged, closed))
                     session.add(AlertTarget(alert_id=alert_id, country=country,
                                             recipient_id=f"{country.lower()}-desk{desk}",
-                                            received_at=received, acknowledged_at=acknowledged))
-                spec["targets"][country] = (min((r for r, _ in desks if r), default=None),
-                                            min((a for _, a in desks if a), default=None))
+                                            received_at=received, acknowledged_at=acknowledged,
+                                            closed_received_at=closed))
+                spec["targets"][country] = (
+                    min((r for r, _, _ in desks if r), default=None),
+                    min((a for _, a, _ in desks if a), default=None),
+                    any(r and not c for r, _, c in desks))
             seeded.append(spec)
         # Alerts received from elsewhere are the issuer's to count, not ours.
         session.add(Alert(id="20000000-0000-4000-8000-000000000001", direction="inbound",
@@ -272,7 +278,7 @@ def expected_cells(referrals: list[dict[str, Any]], alerts: list[dict[str, Any]]
         if a["located"]:
             timed[key("alert-time-to-located", origin="MX", month=month)].append(
                 int((a["located"] - a["issued"]).total_seconds()))
-        for country, (received, acknowledged) in a["targets"].items():
+        for country, (received, acknowledged, still_open) in a["targets"].items():
             dims = {"origin": "MX", "target": country, "month": month}
             if received:
                 timed[key("alert-time-to-received", **dims)].append(
@@ -280,7 +286,7 @@ def expected_cells(referrals: list[dict[str, Any]], alerts: list[dict[str, Any]]
             if acknowledged:
                 timed[key("alert-time-to-acknowledged", **dims)].append(
                     int((acknowledged - a["issued"]).total_seconds()))
-            if a["located"] and (acknowledged is None or acknowledged > a["located"]):
+            if a["located"] and still_open:  # a desk had it and has not confirmed the close
                 counts[key("alerts-active-after-located", **dims)] += 1
     for (month, reason), n in quarantined.items():
         counts[key("quarantined", country="MX", month=month, reason=reason)] += n

@@ -49,17 +49,15 @@ def take_alert(arrival: Arrival) -> str:
     if alert is None:
         alert = Alert(id=str(body.get("alert_id")), direction="inbound",
                       issuer_id=envelope.sender, recipient_id=recipient, **fields)
-        outbox.send(outbox.gateway.envelope(
-            type=MessageType.receipt.value, sender=recipient, recipients=[envelope.sender],
-            purpose=envelope.purpose, in_reply_to=envelope.id,
-            body={"message_id": envelope.id, "alert_id": alert.id,
-                  "received_at": utcnow().isoformat(), "status": "delivered"},
-        ))
+        _receipt(arrival, alert)
         outbox.audit(AuditEventType.alert_received, recipient, counterpart_id=envelope.sender,
                      message_id=claimed_uuid(alert.id), message_type=envelope.type)
     else:
+        was_active = alert.status == "active"
         for name, value in fields.items():
             setattr(alert, name, value)
+        if was_active and alert.status != "active":
+            _receipt(arrival, alert)  # the issuer learns the alert is closed here too
         outbox.audit(AUDIT_OF_CHANGE.get(str(body.get("action")), AuditEventType.alert_updated),
                      recipient, counterpart_id=envelope.sender, message_id=claimed_uuid(alert.id),
                      message_type=envelope.type, detail={"version": claimed_version(version)})
@@ -67,6 +65,17 @@ def take_alert(arrival: Arrival) -> str:
     log.warning("missing_child_alert", alert_id=alert.id, action=body.get("action"),
                 urgency=alert.urgency)
     return "alert"
+
+
+def _receipt(arrival: Arrival, alert: Alert) -> None:
+    """The receipt of an alert's first message, and of the one that closes it."""
+    envelope = arrival.envelope
+    arrival.outbox.send(arrival.outbox.gateway.envelope(
+        type=MessageType.receipt.value, sender=envelope.recipients[0],
+        recipients=[envelope.sender], purpose=envelope.purpose, in_reply_to=envelope.id,
+        body={"message_id": envelope.id, "alert_id": alert.id, "version": alert.version,
+              "received_at": utcnow().isoformat(), "status": "delivered"},
+    ))
 
 
 def take_reply(arrival: Arrival) -> str:
@@ -101,9 +110,14 @@ def take_receipt(arrival: Arrival) -> str | None:
     target = repo.target(str(envelope.body.get("alert_id"))[:64], envelope.sender)
     if target is None:
         return None
+    alert = repo.issued(target.alert_id)
+    closing = alert is not None and alert.status != "active" and \
+        peer_int(envelope.body.get("version", 1), "version") >= alert.version
     if target.received_at is None:
         target.received_at = utcnow()
-        repo.stage(target)
+    if closing and target.closed_received_at is None:
+        target.closed_received_at = utcnow()
+    repo.stage(target)
     return "alert-receipt"
 
 

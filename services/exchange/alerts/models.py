@@ -51,3 +51,6 @@ class AlertTarget(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=200)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the desk confirmed the notice that closed the alert (located or cancelled): until
+    # then the alert may still be active there.
+    closed_received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -108,6 +108,9 @@ class AlertTargetPublic(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     escalated_at: datetime | None
+    closed_received_at: datetime | None = Field(
+        default=None, description="When this desk confirmed the notice that closed the alert "
+        "(located or cancelled); until then the alert may still be active there.")
 
 
 class AlertView(BaseModel):

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, case, func, select, text
 from sqlmodel import Session, col
 
 from services.exchange.alerts.models import Alert, AlertTarget
@@ -160,25 +160,28 @@ def alert_cells(session: Session, institution_ids: list[str], origin: str) -> li
             located[((D.origin, origin), (D.month, months[row.id]))].append(
                 _seconds(row.created_at, row.located_at) or 0)
     cells += _timed(Ind.alert_time_to_located, located)
-    # Per target country (its desks together): the first receipt and acknowledgement there.
+    # Per target country (its desks together): the first receipt and acknowledgement there,
+    # and how many desks had the alert without confirming the notice that closed it.
+    T = AlertTarget
+    unconfirmed = func.sum(case((col(T.received_at).is_not(None)
+                                 & col(T.closed_received_at).is_(None), 1), else_=0))
     targets = session.execute(
-        select(col(Alert.id), col(Alert.created_at), col(Alert.located_at),
-               col(AlertTarget.country), func.min(AlertTarget.received_at),
-               func.min(AlertTarget.acknowledged_at))
-        .join(AlertTarget, col(AlertTarget.alert_id) == col(Alert.id))
+        select(col(Alert.id), col(Alert.created_at), col(Alert.located_at), col(T.country),
+               func.min(T.received_at), func.min(T.acknowledged_at), unconfirmed)
+        .join(T, col(T.alert_id) == col(Alert.id))
         .where(col(Alert.direction) == "outbound", col(Alert.issuer_id).in_(institution_ids))
         .group_by(col(Alert.id), col(Alert.created_at), col(Alert.located_at),
-                  col(AlertTarget.country))).all()
+                  col(T.country))).all()
     received: dict[tuple[tuple[Dimension, str], ...], list[int]] = defaultdict(list)
     acknowledged: dict[tuple[tuple[Dimension, str], ...], list[int]] = defaultdict(list)
     still_active = []
-    for alert_id, issued_at, located_at, target, received_at, acknowledged_at in targets:
+    for alert_id, issued_at, located_at, target, received_at, acknowledged_at, open_desks \
+            in targets:
         key = ((D.origin, origin), (D.target, target), (D.month, months[alert_id]))
         for values, moment in ((received, received_at), (acknowledged, acknowledged_at)):
             if moment is not None:
                 values[key].append(_seconds(issued_at, _utc(moment)) or 0)
-        if located_at is not None and (acknowledged_at is None
-                                       or _utc(acknowledged_at) > located_at):
+        if located_at is not None and open_desks:
             still_active.append(key)
     cells += _timed(Ind.alert_time_to_received, received)
     cells += _timed(Ind.alert_time_to_acknowledged, acknowledged)
