@@ -277,9 +277,12 @@ def _plain(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _words(text: str) -> list[str]:
+# Names repeat across a country's records: the words, keys and forms of a name are cached by
+# its text (benchmarks/tracing_bench.py).
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
     words = [ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-zñ]+", _plain(text))]
-    return [w for w in words if w not in PARTICLES]
+    return tuple(w for w in words if w not in PARTICLES)
 
 
 @lru_cache(maxsize=65536)
@@ -303,6 +306,7 @@ def phonetic_keys(word: str) -> Token:
     return tuple(keys)
 
 
+@lru_cache(maxsize=65536)
 def _tokens(text: str) -> Name:
     return tuple(t for t in (phonetic_keys(w) for w in _words(text)) if t)
 
@@ -311,13 +315,19 @@ def _given_name_forms(person: PersonDescription) -> list[Name]:
     """The given names, the other names, and each with its nicknames expanded."""
     forms: list[Name] = []
     for text in (person.given_names, *person.other_names):
-        words = _words(text)
-        choices = [[w, *NICKNAMES.get(w, ())] for w in words]
-        for combination in itertools.islice(itertools.product(*choices), 8):
-            name = _tokens(" ".join(combination))
-            if name and name not in forms:
-                forms.append(name)
+        forms.extend(name for name in _name_forms(text) if name not in forms)
     return forms
+
+
+@lru_cache(maxsize=65536)
+def _name_forms(text: str) -> tuple[Name, ...]:
+    choices = [[w, *NICKNAMES.get(w, ())] for w in _words(text)]
+    forms: list[Name] = []
+    for combination in itertools.islice(itertools.product(*choices), 8):
+        name = _tokens(" ".join(combination))
+        if name and name not in forms:
+            forms.append(name)
+    return tuple(forms)
 
 
 @lru_cache(maxsize=262144)
@@ -444,6 +454,7 @@ def _dob_similarity(a: PersonDescription, b: PersonDescription) -> float | None:
     return DOB_SAME_YEAR_OTHERWISE if x.year == y.year else 0.0
 
 
+@lru_cache(maxsize=65536)
 def _relative_name(text: str) -> Name:
     words = _words(text)
     return tuple(t for t in (phonetic_keys(w) + _nickname_keys(w) for w in words) if t)
