@@ -266,3 +266,13 @@ def test_a_registration_record_becomes_a_candidate() -> None:
 def test_blocking_keys_meet_across_spellings_and_order() -> None:
     assert blocking_keys(person(family="Hernández Vázquez")) == {"ern", "bas"}
     assert blocking_keys(person(family="Bázquez Ernández")) == {"ern", "bas"}
+
+
+def test_an_estimated_date_of_birth_in_a_record_counts_as_its_year() -> None:
+    child = ChildIdentity(given_names="Ana Lucía", family_names="Ramírez Soto", sex="female",
+                          date_of_birth=date(2012, 1, 1), age_is_estimated=True)
+    candidate = PersonDescription.from_record(child)
+    assert (candidate.date_of_birth, candidate.year_of_birth, candidate.estimated_age) == (
+        None, 2012, None)
+    match = score(person(), candidate, TODAY)
+    verdicts(match, date_of_birth=A, age=A, relatives=M)

@@ -204,16 +204,19 @@ class PersonDescription:
     def from_record(cls, child: ChildIdentity, family: Family | None = None,
                     estimated_on: date | None = None) -> PersonDescription:
         """A registration record as a candidate; `estimated_on` is when an estimated age was
-        estimated (the detection's date, say)."""
+        estimated (the detection's date, say). An estimated date of birth is taken as its year
+        only, when there is no estimated age."""
         estimate = None
         if child.estimated_age is not None and (child.date_of_birth is None
                                                 or child.age_is_estimated):
             estimate = AgeEstimate(child.estimated_age, child.estimated_age, estimated_on)
+        dob = child.date_of_birth
+        stated = None if child.age_is_estimated else dob
+        year = dob.year if dob is not None and child.age_is_estimated and estimate is None else None
         return cls(
             given_names=child.given_names, family_names=child.family_names,
             other_names=tuple(child.other_names), sex=child.sex,
-            date_of_birth=None if child.age_is_estimated else child.date_of_birth,
-            estimated_age=estimate,
+            date_of_birth=stated, year_of_birth=year, estimated_age=estimate,
             relatives=tuple(Relative(r.relationship, r.name)
                             for r in (family.relatives if family else [])),
         )
