@@ -85,7 +85,8 @@ def index(people: Sequence[PersonDescription]) -> dict[str, list[int]]:
 
 def clear_caches() -> None:
     for cached in (matching.phonetic_keys, matching._word_similarity, matching._words,
-                   matching._tokens, matching._name_forms, matching._relative_name):
+                   matching._tokens, matching._name_forms, matching._relative_name,
+                   matching._given_names_similarity, matching._surnames_similarity):
         cached.cache_clear()
 
 

@@ -314,12 +314,12 @@ def _tokens(text: str) -> Name:
     return tuple(t for t in (phonetic_keys(w) for w in _words(text)) if t)
 
 
-def _given_name_forms(person: PersonDescription) -> list[Name]:
+def _given_name_forms(person: PersonDescription) -> tuple[Name, ...]:
     """The given names, the other names, and each with its nicknames expanded."""
     forms: list[Name] = []
     for text in (person.given_names, *person.other_names):
         forms.extend(name for name in _name_forms(text) if name not in forms)
-    return forms
+    return tuple(forms)
 
 
 @lru_cache(maxsize=65536)
@@ -362,7 +362,8 @@ def _combine(similarities: Sequence[float]) -> float:
     return 0.5 * (sum(similarities) / len(similarities)) + 0.5 * min(similarities)
 
 
-def _given_names_similarity(a_forms: list[Name], b_forms: list[Name]) -> float | None:
+@lru_cache(maxsize=65536)
+def _given_names_similarity(a_forms: tuple[Name, ...], b_forms: tuple[Name, ...]) -> float | None:
     if not a_forms or not b_forms:
         return None
     return max(_given_similarity(a, b) for a in a_forms for b in b_forms)
@@ -384,6 +385,7 @@ def _given_similarity(a: Name, b: Name) -> float:
     return max(in_order, crossed * GIVEN_NAMES_SWAPPED)
 
 
+@lru_cache(maxsize=65536)
 def _surnames_similarity(a: Name, b: Name) -> float | None:
     """Paternal and maternal surnames: one may be missing, the order may be swapped."""
     if not a or not b:
