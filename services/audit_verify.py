@@ -308,8 +308,8 @@ def run_verify(args: Any) -> int:
         try:
             stack = load_stack(args.data_dir)
         except StackError as exc:
-            print(f"enlace audit verify: give --registry-url and --public-key ({exc})",
-                  file=sys.stderr)
+            print(f"enlace audit verify: {str(exc).rstrip('.')}, or give --registry-url and "
+                  "--public-key.", file=sys.stderr)
             return 2
         url = url or stack["registry"]["url"]
         key = key or json.dumps(stack["registry"]["public_key"])

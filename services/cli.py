@@ -16,6 +16,7 @@ from services.directory.admin import add_commands as add_directory_commands
 from services.stack import (
     StackError,
     StackOptions,
+    database_names,
     hold_service,
     load_stack,
     release_service,
@@ -80,7 +81,11 @@ def _demo(args: argparse.Namespace) -> int:
     headers = {"Authorization":
                f"Bearer {mx['institutions']['mx-sndif']['tokens']['caseworker']}"}
     with httpx.Client(base_url=mx["url"], headers=headers, timeout=10) as client:
-        sent = client.post("/v1/referrals", json=SAMPLE_REFERRAL)
+        try:
+            sent = client.post("/v1/referrals", json=SAMPLE_REFERRAL)
+        except httpx.HTTPError as exc:
+            raise StackError(f"The MX gateway at {mx['url']} cannot be reached "
+                             f"({type(exc).__name__}); see {stack['logs']}.") from exc
         if sent.status_code != 202:
             print(f"The gateway refused the referral ({sent.status_code}):\n{sent.text}",
                   file=sys.stderr)
@@ -209,9 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("nats", "directory", "registry", "mx", "hn"):
         up.add_argument(f"--{flag}-port", type=int, default=0,
                         help="default: a free port")
-    up.add_argument("--database-url-template", default=None,
-                    help="e.g. postgresql+psycopg://user@host/enlace_{service}; "
-                         "default: SQLite files under the data directory")
+    databases = database_names(GATEWAYS)
+    up.add_argument("--database-url-template", default=None, metavar="URL",
+                    help="one database per service, {service} being "
+                         f"{', '.join(databases[:-1])} and {databases[-1]} (exchange_<country> "
+                         "for each gateway): e.g. postgresql+psycopg://user@host/enlace_{service}"
+                         f" for {', '.join('enlace_' + name for name in databases)}. Those "
+                         "missing are created (the user needs CREATEDB; else `enlace up` says "
+                         "how to create them). Default: SQLite files under the data directory")
     up.add_argument("--countries", type=gateway_countries, default=list(GATEWAYS),
                     help="the member countries whose gateways run, comma-separated "
                          "(default: MX,HN; e.g. MX,HN,GT adds Guatemala's, hosting SBS and "

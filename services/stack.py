@@ -21,12 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import nats
+from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from services import demo_data
 from services.directory.seed import DEMO_USERS, SECRETARIAT, provision_directory
@@ -112,11 +115,154 @@ def enlace_command() -> str:
 
 
 def load_stack(data_dir: Path) -> dict[str, Any]:
+    """The running stack's stack.json; a StackError when there is none, or when the
+    `enlace up` that wrote it is gone (killed, or its terminal closed) and left it behind."""
     path = stack_file(data_dir)
+    start = f"'{enlace_command()} up --data-dir {data_dir}'"
     if not path.exists():
         raise StackError(f"No running stack found: {path} does not exist. Start one with "
-                         f"'{enlace_command()} up --data-dir {data_dir}'.")
-    return dict(json.loads(path.read_text()))
+                         f"{start}.")
+    try:
+        stack = dict(json.loads(path.read_text()))
+    except ValueError as exc:
+        raise StackError(f"{path} is not a stack file; start the stack with {start}.") from exc
+    if not _stack_running(stack):
+        started_by = f"started by pid {stack['pid']}" if "pid" in stack else "its processes exited"
+        raise StackError(f"The stack in {data_dir} is no longer running ({started_by}); "
+                         f"start it with {start}.")
+    return stack
+
+
+def _process_started(pid: int) -> int | None:
+    """When the process started (clock ticks after boot), to tell it from a later process
+    given the same pid; None when /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().split(")")[-1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _process_running(pid: int) -> bool:
+    if Path("/proc/self").exists():
+        return _pid_running(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stack_running(stack: dict[str, Any]) -> bool:
+    """Whether the `enlace up` that wrote `stack` still runs: its pid is alive and, where
+    /proc tells, is the same process (not a later one given the same number). A stack file
+    written before it recorded its pid: whether any of its services still runs."""
+    pid = stack.get("pid")
+    if isinstance(pid, int):
+        if not _process_running(pid):
+            return False
+        recorded, now = stack.get("pid_started"), _process_started(pid)
+        return recorded is None or now is None or recorded == now
+    pids = [p for p in dict(stack.get("pids") or {}).values() if isinstance(p, int)]
+    return not pids or any(_process_running(p) for p in pids)
+
+
+def database_names(gateways: Iterable[str]) -> list[str]:
+    """What --database-url-template's {service} takes: the directory, the registry and one
+    exchange per gateway's country."""
+    return ["directory", "registry", *(f"exchange_{country.lower()}" for country in gateways)]
+
+
+POSTGRES_CONNECT_TIMEOUT = 5
+
+
+def ensure_databases(template: str, services: Iterable[str]) -> list[str]:
+    """Create the PostgreSQL databases of the template that do not exist yet, through the
+    server's maintenance database with the same credentials; the names created. Any other
+    database is left alone (SQLite makes its files itself). A StackError in one line, which
+    names the databases and how to create them, when this cannot be done."""
+    try:
+        urls = [make_url(template.format(service=name)) for name in services]
+    except (KeyError, IndexError, ValueError, ArgumentError) as exc:
+        raise StackError("--database-url-template is not a database URL with {service} in "
+                         "it, e.g. postgresql+psycopg://user@host/enlace_{service}.") from exc
+    servers: dict[URL, list[str]] = {}
+    for url in urls:
+        if url.get_backend_name() == "postgresql" and url.database:
+            names = servers.setdefault(url.set(database="postgres"), [])
+            if url.database not in names:
+                names.append(url.database)
+    created: list[str] = []
+    for maintenance, names in servers.items():
+        created += _ensure_on_server(maintenance, names)
+    return created
+
+
+def _ensure_on_server(maintenance: URL, names: list[str]) -> list[str]:
+    host, port = maintenance.host, maintenance.port or 5432
+    where = f"{host or 'localhost'}:{port}"
+    if host and not host.startswith("/"):
+        try:
+            socket.create_connection((host, port), timeout=POSTGRES_CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            raise StackError(f"PostgreSQL at {where} cannot be reached "
+                             f"({exc.strerror or type(exc).__name__}): start it, or correct the "
+                             f"host and port in --database-url-template.") from None
+    try:
+        engine = create_engine(maintenance, isolation_level="AUTOCOMMIT",
+                               connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
+    except ModuleNotFoundError as exc:
+        raise StackError(f"The template's database driver is not installed ({exc.name}); "
+                         f"write its URLs as postgresql+psycopg://...") from None
+    created: list[str] = []
+    try:
+        with engine.connect() as conn:
+            existing = set(conn.scalars(text(
+                "SELECT datname FROM pg_database WHERE datname = ANY(:names)"), {"names": names}))
+            for name in names:
+                if name not in existing:
+                    quoted = conn.dialect.identifier_preparer.quote(name)
+                    conn.execute(text(f"CREATE DATABASE {quoted}"))
+                    created.append(name)
+    except DBAPIError as exc:
+        missing = [n for n in names if n not in created]
+        if not _all_connect(maintenance, missing):
+            raise StackError(_cannot_create(maintenance, where, missing, exc)) from None
+    finally:
+        engine.dispose()
+    return created
+
+
+def _all_connect(maintenance: URL, names: list[str]) -> bool:
+    """Whether each database answers (made beforehand by someone allowed to, say)."""
+    for name in names:
+        engine = create_engine(maintenance.set(database=name),
+                               connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
+        try:
+            with engine.connect():
+                pass
+        except DBAPIError:
+            return False
+        finally:
+            engine.dispose()
+    return True
+
+
+def _cannot_create(maintenance: URL, where: str, names: list[str], exc: DBAPIError) -> str:
+    original = exc.orig
+    reason = getattr(getattr(original, "diag", None), "message_primary", None)
+    if not reason:
+        lines = str(original).strip().splitlines() or [type(original).__name__]
+        reason = lines[-1].rsplit("FATAL:", 1)[-1].strip()
+    user = maintenance.username
+    host = f"-h {maintenance.host} " if maintenance.host else ""
+    owner = f"-U postgres -O {user}" if user and user != "postgres" else "-U postgres"
+    return (f"Cannot create the PostgreSQL databases {', '.join(names)} at {where}"
+            f"{f' as {user}' if user else ''} ({reason}). Create them as a superuser: "
+            f"for db in {' '.join(names)}; do createdb {host}-p {maintenance.port or 5432} "
+            f'{owner} "$db"; done')
 
 
 def nats_server_binary() -> str:
@@ -307,7 +453,9 @@ class Stack:
             self.write_stack_file()
 
     def write_stack_file(self) -> None:
-        write_atomically(stack_file(self.data_dir), json.dumps(self.info, indent=2),
+        # Whose stack this is: `load_stack` tells a stack that is gone by this process.
+        up = {"pid": os.getpid(), "pid_started": _process_started(os.getpid())}
+        write_atomically(stack_file(self.data_dir), json.dumps({**self.info, **up}, indent=2),
                          mode=0o644)
 
     def check_alive(self) -> None:
@@ -514,6 +662,11 @@ def run_up(options: StackOptions) -> int:
     signal.signal(signal.SIGINT, _terminate)
     try:
         print(f"Starting Enlace in {options.data_dir.resolve()} ...", flush=True)
+        if options.database_url_template:
+            created = ensure_databases(options.database_url_template,
+                                       database_names(options.gateways))
+            if created:
+                print(f"Created the PostgreSQL databases {', '.join(created)}.", flush=True)
         running = stack.up()
         print(next_steps(running), flush=True)
         while True:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from sqlalchemy import create_engine, make_url, text
+
+from services.demo_data import GATEWAYS
+from services.stack import database_names
 from tests.conftest import RunningStack
-from tests.helpers import pid_alive, wait_until
+from tests.helpers import PostgresDatabases, pid_alive, require_postgres, wait_until
 
 
 def enlace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -106,3 +114,139 @@ def test_a_killed_service_is_restarted_and_a_held_one_stays_down(tmp_path):
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
     finally:
         running.stop()
+
+
+def test_help_names_the_databases_of_a_template():
+    result = enlace("up", "--help")
+    assert result.returncode == 0, result.stderr
+    assert ("for enlace_directory, enlace_registry, enlace_exchange_mx, enlace_exchange_hn. "
+            "Those missing are created") in " ".join(result.stdout.split())
+
+
+def test_up_creates_the_postgresql_databases_that_are_missing(tmp_path):
+    databases = PostgresDatabases(require_postgres())
+    services = tuple(database_names(GATEWAYS))
+    expected = [f"{databases.prefix}_{name}" for name in services]
+    try:
+        running = RunningStack(tmp_path, ["--database-url-template", databases.template])
+        try:
+            with databases.engine.connect() as conn:
+                existing = conn.scalars(text("SELECT datname FROM pg_database WHERE datname "
+                                             "= ANY(:names) ORDER BY datname"),
+                                        {"names": expected}).all()
+            assert existing == sorted(expected)
+            assert running.info["gateways"]["HN"]["database_url"] == databases.template.format(
+                service="exchange_hn")
+            with running.gateway("MX", "mx-sndif") as mx:
+                assert mx.get("/v1/referrals").status_code == 200
+        finally:
+            output = running.stop()
+        assert f"Created the PostgreSQL databases {', '.join(expected)}." in output
+        assert running.process.returncode == 0
+    finally:
+        databases.drop(services)
+
+
+def test_up_without_the_right_to_create_databases_says_how_in_one_line(tmp_path):
+    admin_url = require_postgres()
+    databases = PostgresDatabases(admin_url)
+    services = tuple(database_names(GATEWAYS))
+    names = [f"{databases.prefix}_{name}" for name in services]
+    role, password = f"{databases.prefix}_role", secrets.token_hex(8)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}' NOCREATEDB"))
+    server = make_url(admin_url)
+    host, port = server.host, server.port or 5432
+    template = server.set(username=role, password=password, database="DATABASE").render_as_string(
+        hide_password=False).replace("DATABASE", f"{databases.prefix}_{{service}}")
+    try:
+        result = enlace("up", "--data-dir", str(tmp_path), "--database-url-template", template)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stdout + result.stderr
+        assert password not in result.stdout + result.stderr
+        command = (f"for db in {' '.join(names)}; do createdb -h {host} -p {port} -U postgres "
+                   f'-O {role} "$db"; done')
+        assert result.stderr.splitlines() == [
+            f"enlace up: Cannot create the PostgreSQL databases {', '.join(names)} at "
+            f"{host}:{port} as {role} (permission denied to create database). Create them as "
+            f"a superuser: {command}"]
+        with admin.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = "
+                                    "ANY(:names)"), {"names": names}) == 0
+        if shutil.which("createdb") and server.username == "postgres":
+            # The line's command, as given, makes the databases, owned by the template's user.
+            done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                  env={**os.environ, "PGPASSWORD": server.password or ""})
+            assert done.returncode == 0, done.stderr
+            with admin.connect() as conn:
+                owners = conn.execute(text(
+                    "SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname = "
+                    "ANY(:names) ORDER BY datname"), {"names": names}).all()
+            assert owners == [(name, role) for name in sorted(names)]
+    finally:
+        databases.drop(services)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
+
+
+def test_an_unreachable_postgresql_is_named_by_host_and_port(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    template = f"postgresql+psycopg://enlace@127.0.0.1:{port}/enlace_{{service}}"
+    result = enlace("up", "--data-dir", str(tmp_path), "--database-url-template", template)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"enlace up: PostgreSQL at 127.0.0.1:{port} cannot be reached (Connection refused): "
+        f"start it, or correct the host and port in --database-url-template."]
+
+
+def _one_line_exit_2(command: list[str], data_dir: Path, says: str) -> None:
+    result = enlace(*command, "--data-dir", str(data_dir))
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"enlace {' '.join(command)}: {says}"), line
+    assert f"up --data-dir {data_dir}'" in line
+
+
+STALE_COMMANDS = (["env"], ["demo"], ["audit", "verify"])
+
+
+def test_a_stack_left_behind_by_a_killed_up_is_reported_in_one_line(tmp_path):
+    running = RunningStack(tmp_path, [])
+    up_pid, pids = running.process.pid, running.info["pids"]
+    assert running.info["pid"] == up_pid
+    assert enlace("env", "--data-dir", str(tmp_path)).returncode == 0
+    running.process.kill()
+    running.process.wait(timeout=10)
+    # Its services follow it (they get SIGTERM when their parent dies): its ports close.
+    wait_until(lambda: not any(pid_alive(pid) for pid in pids.values()), timeout=30)
+    assert (tmp_path / "stack.json").exists()
+    for command in STALE_COMMANDS:
+        _one_line_exit_2(command, tmp_path, f"The stack in {tmp_path} is no longer running "
+                                            f"(started by pid {up_pid}); start it with '")
+    [line] = enlace("audit", "verify", "--data-dir", str(tmp_path)).stderr.splitlines()
+    assert line.endswith("', or give --registry-url and --public-key.")
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_reused_pid_or_an_old_stack_file_is_no_running_stack(tmp_path):
+    path = tmp_path / "stack.json"
+    # This test's own pid is alive, but it is not the process that wrote the file.
+    path.write_text(json.dumps({"pid": os.getpid(), "pid_started": 1, "pids": {}}))
+    for command in STALE_COMMANDS:
+        _one_line_exit_2(command, tmp_path, f"The stack in {tmp_path} is no longer running "
+                                            f"(started by pid {os.getpid()})")
+    # A stack file written before it recorded the pid of `enlace up`: by its services' pids.
+    path.write_text(json.dumps({"pids": {"nats": _dead_pid(), "registry": _dead_pid()}}))
+    _one_line_exit_2(["env"], tmp_path, f"The stack in {tmp_path} is no longer running "
+                                        "(its processes exited)")
