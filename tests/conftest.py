@@ -30,6 +30,9 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from services.demo_data import GATEWAYS
+from services.stack import database_names
+
 # Re-exported: tests written before tests/helpers.py import them from here.
 from tests.helpers import (  # noqa: F401
     BACKENDS,
@@ -41,7 +44,6 @@ from tests.helpers import (  # noqa: F401
     wait_until,
 )
 
-STACK_DATABASES = ("directory", "registry", "exchange_mx", "exchange_hn")
 SQLITE_ONLY = pytest.mark.sqlite_only
 
 
@@ -133,8 +135,7 @@ def running_stack(data_dir: Path, postgres_admin: str | None = None,
     afterwards."""
     databases = PostgresDatabases(postgres_admin) if postgres_admin else None
     extra = ["--countries", ",".join(countries)] if countries else []
-    names = (*STACK_DATABASES[:2], *(f"exchange_{c.lower()}" for c in countries)) \
-        if countries else STACK_DATABASES
+    names = tuple(database_names(countries or GATEWAYS))
     if databases is not None:
         databases.create(names)
         extra += ["--database-url-template", databases.template]
