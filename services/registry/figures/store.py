@@ -65,6 +65,7 @@ class StatisticsRepository(Repository):
         connection.execute(delete(CELL_TABLE).where(
             CELL_TABLE.c.institution_id == report.institution_id))
         self._insert(CELL_TABLE, [cell_row(report.institution_id, c) for c in report.cells])
+        self._forget_parts(report.institution_id, report.computed_at)
         self._in_force(current, report, len(report.cells))
         return True
 
