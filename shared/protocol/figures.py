@@ -11,6 +11,7 @@ vocabulary (a country, a month `YYYY-MM`, a code), checked here on both sides.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -181,6 +182,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # every other dimension's value is a code
 
 
+@functools.lru_cache(maxsize=4096)  # a report repeats a few values thousands of times
 def valid_value(dimension: Dimension, value: str) -> bool:
     if dimension is Dimension.month:
         return bool(MONTH.match(value))

@@ -47,12 +47,12 @@ class ReportRefused(Exception):
         self.code = code
 
 
-def cell_key(cell: Cell) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return cell.indicator.value, tuple(sorted((d.value, v) for d, v in cell.dims.items()))
+def cell_key(cell: Cell) -> tuple[str, frozenset[tuple[str, str]]]:
+    return cell.indicator, frozenset(cell.dims.items())
 
 
 def check_cells(report: StatisticsReport) -> None:
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
     for cell in report.cells:
         spec = CATALOGUE[cell.indicator]
         if spec.source is not Source.gateway:
