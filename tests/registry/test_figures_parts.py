@@ -9,10 +9,11 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from benchmarks.regional_figures_bench import cells_of
-from services.registry.figures.models import StatisticsPartRow
+from services.registry.figures.ingest import PENDING_PART_HOURS
+from services.registry.figures.models import StatisticsPartCellRow, StatisticsPartRow
 from services.registry.figures.store import CELL_COLUMNS, CELL_TABLE
 from shared.kit.db import session_scope
 from shared.protocol.figures import StatisticsReport, split_report
@@ -148,3 +149,20 @@ async def test_each_part_is_checked_as_a_report(registry: Registry) -> None:
     assert [r[0] for r in refusals(registry)] == ["unknown_key"]
     assert stored(registry) == ({}, {})
     assert pending(registry) == 1
+
+
+async def test_parts_of_a_report_that_never_completes_are_dropped_after_a_day(
+        registry: Registry) -> None:
+    parts = split_report(report("mx-sndif", [referral("MX", c, "2026-11", 2)
+                                             for c in ("GT", "SV")]), max_cells_bytes=1)
+    assert await ingest(registry, *messages(registry, parts[:1])) == ["ack"]
+    with session_scope(registry.engine) as session:
+        session.execute(update(StatisticsPartRow).values(
+            received_at=NOW - timedelta(hours=PENDING_PART_HOURS, minutes=1)))
+    other = report("mx-pfpnna", [referral("MX", "HN", "2026-10", 9)])
+    assert await ingest(registry, other) == ["ack"]  # any batch drops the stale parts
+    assert pending(registry) == 0
+    with session_scope(registry.engine) as session:
+        assert list(session.execute(select(StatisticsPartCellRow.id))) == []
+    assert await ingest(registry, *messages(registry, parts[1:])) == ["ack"]
+    assert stored(registry)[0] == {"mx-pfpnna": other.report_id}  # mx-sndif's never whole

@@ -111,7 +111,8 @@ class StatisticsRepository(Repository):
             select_columns(*key).where(waiting).group_by(*key)
             .having(func.count() > 1).subquery())).scalar_one()
         if twice:
-            self._forget_parts(institution, part.computed_at)
+            connection.execute(delete(PART_CELL_TABLE).where(waiting))
+            connection.execute(delete(PART_TABLE).where(mine))
             return "duplicate_cell"
         connection.execute(delete(CELL_TABLE).where(CELL_TABLE.c.institution_id == institution))
         columns = [PART_CELL_TABLE.c[c] for c in CELL_COLUMNS]
