@@ -64,26 +64,33 @@ def _registry(max_payload_bytes: int | None) -> jws.JWSRegistry | None:
     return registry
 
 
+def extract(token: str | bytes, max_payload_bytes: int | None = None) -> jws.CompactSignature:
+    """The JWS split and decoded once, not verified: its header, payload bytes and signature,
+    for `check_signature` (a large document is then not decoded again)."""
+    try:
+        return jws.extract_compact(token.encode() if isinstance(token, str) else token,
+                                   registry=_registry(max_payload_bytes))
+    except (JoseError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise SignatureInvalid("malformed", "not a JWS compact serialization of JSON") from exc
+
+
 def unverified_parts(token: str, max_payload_bytes: int | None = None
                      ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and payload before verification: only to find which key to verify with."""
+    compact = extract(token, max_payload_bytes)
     try:
-        compact = jws.extract_compact(token.encode() if isinstance(token, str) else token,
-                                      registry=_registry(max_payload_bytes))
         payload = json.loads(compact.payload)
-    except (JoseError, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise SignatureInvalid("malformed", "not a JWS compact serialization of JSON") from exc
     if not isinstance(payload, dict):
         raise SignatureInvalid("malformed", "the payload is not a JSON object")
     return dict(compact.protected), payload
 
 
-def verify_signature(token: str, public_keys: list[dict[str, Any]],
-                     max_payload_bytes: int | None = None
-                     ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Check the signature with the key named by `kid` among `public_keys`; the protected
-    header and the payload. Raises SignatureInvalid otherwise."""
-    header, _ = unverified_parts(token, max_payload_bytes)
+def check_signature(compact: jws.CompactSignature, public_keys: list[dict[str, Any]]) -> None:
+    """Check the signature of an extracted JWS with the key named by its `kid` among
+    `public_keys`. Raises SignatureInvalid otherwise."""
+    header = compact.protected
     if header.get("alg") not in ACCEPTED_ALGORITHMS:
         raise SignatureInvalid("unsupported_algorithm", "the signature algorithm is not accepted")
     kid = header.get("kid")
@@ -94,11 +101,21 @@ def verify_signature(token: str, public_keys: list[dict[str, Any]],
     if thumbprint(key) != kid:
         raise SignatureInvalid("unknown_key", "the published key does not match its key id")
     try:
-        verified = jws.deserialize_compact(token, key, algorithms=ACCEPTED_ALGORITHMS,
-                                           registry=_registry(max_payload_bytes))
+        valid = jws.validate_compact(compact, key, algorithms=ACCEPTED_ALGORITHMS)
     except JoseError as exc:
         raise SignatureInvalid("bad_signature", "the signature does not verify") from exc
-    return dict(verified.headers()), json.loads(verified.payload)
+    if not valid:
+        raise SignatureInvalid("bad_signature", "the signature does not verify")
+
+
+def verify_signature(token: str, public_keys: list[dict[str, Any]],
+                     max_payload_bytes: int | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the signature with the key named by `kid` among `public_keys`; the protected
+    header and the payload. Raises SignatureInvalid otherwise."""
+    header, payload = unverified_parts(token, max_payload_bytes)
+    check_signature(extract(token, max_payload_bytes), public_keys)
+    return header, payload
 
 
 def is_media_type(typ: Any, expected: str) -> bool:

@@ -15,10 +15,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from joserfc.jwk import OKPKey
+from joserfc.jws import CompactSignature
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.protocol.auth import Role
-from shared.protocol.envelope import EnvelopeError, sign, unverified_parts, verify
+from shared.protocol.envelope import (
+    EnvelopeError,
+    check_signature,
+    sign,
+    unverified_parts,
+    verify,
+)
 from shared.protocol.vocabulary import AlertCategory, AuditEventType, DataCategory, MessageType
 
 AUDIT_EVENT_MEDIA_TYPE = "enlace-audit-event+jws"
@@ -305,13 +312,33 @@ def verify_signature(token: str, keys: list[KeyRecord], occurred_at: datetime,
     """The payload, once the signature verifies with a key valid at `occurred_at` and not
     revoked (at any time up to now: a revoked key may be in an attacker's hands).
     `max_payload_bytes`: for a signed document larger than an event (a statistics report)."""
-    moment = now or datetime.now(UTC)
     try:
         header, payload = verify(token, [k.jwk for k in keys], max_payload_bytes)
     except EnvelopeError as exc:
-        code = exc.code if exc.code in ("unsupported_algorithm", "bad_signature") else \
-            "unknown_key"
-        raise AuditRejected(code, exc.detail) from exc
+        raise _rejected(exc) from exc
+    _check_key(header, keys, occurred_at, now)
+    return payload
+
+
+def verify_extracted(compact: CompactSignature, keys: list[KeyRecord], occurred_at: datetime,
+                     now: datetime | None = None) -> None:
+    """As `verify_signature`, for a JWS already extracted (its payload already read)."""
+    try:
+        check_signature(compact, [k.jwk for k in keys])
+    except EnvelopeError as exc:
+        raise _rejected(exc) from exc
+    _check_key(compact.protected, keys, occurred_at, now)
+
+
+def _rejected(exc: EnvelopeError) -> AuditRejected:
+    code = exc.code if exc.code in ("unsupported_algorithm", "bad_signature") else \
+        "unknown_key"
+    return AuditRejected(code, exc.detail)
+
+
+def _check_key(header: dict[str, Any], keys: list[KeyRecord], occurred_at: datetime,
+               now: datetime | None) -> None:
+    moment = now or datetime.now(UTC)
     kid = header.get("kid")
     record = next(k for k in keys if k.jwk.get("kid") == kid)
     if record.revoked_at is not None and record.revoked_at <= moment:
@@ -319,7 +346,6 @@ def verify_signature(token: str, keys: list[KeyRecord], occurred_at: datetime,
     if occurred_at < record.valid_from or (record.valid_to is not None
                                            and occurred_at >= record.valid_to):
         raise AuditRejected("key_not_valid", "the signing key was not valid at occurred_at")
-    return payload
 
 
 def _is_json_object(token: bytes | str) -> bool:

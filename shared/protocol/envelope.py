@@ -143,6 +143,20 @@ def unverified_parts(token: str, max_payload_bytes: int | None = None
         return signed.unverified_parts(token, max_payload_bytes)
 
 
+def extract(token: str, max_payload_bytes: int | None = None) -> signed.jws.CompactSignature:
+    """The JWS decoded once, before verification (its `protected` header and `payload`
+    bytes), to be verified by `check_signature` without decoding it again."""
+    with _as_envelope_error():
+        return signed.extract(token, max_payload_bytes)
+
+
+def check_signature(compact: signed.jws.CompactSignature, public_keys: list[dict[str, Any]]
+                    ) -> None:
+    """Check an extracted JWS's signature with the key named by `kid` among `public_keys`."""
+    with _as_envelope_error():
+        signed.check_signature(compact, public_keys)
+
+
 def verify(token: str, public_keys: list[dict[str, Any]], max_payload_bytes: int | None = None
            ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check the signature with the key named by `kid` among `public_keys`.

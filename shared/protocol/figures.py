@@ -11,12 +11,20 @@ vocabulary (a country, a month `YYYY-MM`, a code), checked here on both sides.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from joserfc.jwk import OKPKey
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from shared.protocol.envelope import sign
 
@@ -174,6 +182,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # every other dimension's value is a code
 
 
+@functools.lru_cache(maxsize=4096)  # a report repeats a few values thousands of times
 def valid_value(dimension: Dimension, value: str) -> bool:
     if dimension is Dimension.month:
         return bool(MONTH.match(value))
@@ -214,9 +223,20 @@ class Cell(BaseModel):
                 and extra <= set(spec.breakdowns) and timed == (spec.kind is Kind.timed))
 
 
+MAX_REPORT_PARTS = 64
+# A part's cells, as JSON, stay under this: signed (base64url, a third more) with its
+# headers, a part is about 0.65 MB, well under NATS's max_payload of 1 MB (deploy/nats).
+MAX_PART_CELLS_BYTES = 480_000
+
+
 class StatisticsReport(BaseModel):
     """What one institution's gateway reports: the whole current set of its cells (not a
-    change), so the registry keeps the newest report of each institution and nothing else."""
+    change), so the registry keeps the newest report of each institution and nothing else.
+
+    A report too large for one NATS message is sent as `parts` messages, each a signed
+    StatisticsReport with the same report_id, institution, country and computed_at, and a
+    share of the cells; `part` is its number, from 1. The registry takes a report in only
+    when all its parts have arrived and verified (docs/protocol.md §11)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -226,7 +246,34 @@ class StatisticsReport(BaseModel):
                                          pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
     country: Annotated[str, Field(pattern=COUNTRY.pattern)]
     computed_at: AwareDatetime  # when the gateway computed it, not any child's moment
+    part: Annotated[int, Field(ge=1, le=MAX_REPORT_PARTS)] = 1
+    parts: Annotated[int, Field(ge=1, le=MAX_REPORT_PARTS)] = 1
     cells: Annotated[list[Cell], Field(max_length=200_000)]
+
+    @model_validator(mode="after")
+    def _part_of_parts(self) -> StatisticsReport:
+        if self.part > self.parts:
+            raise ValueError("part is beyond parts")
+        return self
+
+
+def split_report(report: StatisticsReport, max_cells_bytes: int = MAX_PART_CELLS_BYTES
+                 ) -> list[StatisticsReport]:
+    """The report as parts whose cells each take at most `max_cells_bytes` as JSON (a cell
+    alone larger would still make its own part), in the order of the cells."""
+    chunks: list[list[Cell]] = [[]]
+    size = 0
+    for cell in report.cells:
+        width = len(cell.model_dump_json()) + 1  # as signed: nulls too, and a comma
+        if chunks[-1] and size + width > max_cells_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(cell)
+        size += width
+    if len(chunks) > MAX_REPORT_PARTS:
+        raise ValueError("the report has more cells than its parts may carry")
+    return [report.model_copy(update={"part": n, "parts": len(chunks), "cells": cells})
+            for n, cells in enumerate(chunks, start=1)]
 
 
 def sign_report(report: StatisticsReport, key: OKPKey) -> str:

@@ -30,8 +30,10 @@ def sent_to_hn(report: dict[str, Any]) -> int:
 async def report_counting(stack: RunningStack, institution: str,
                           at_least: int) -> dict[str, Any]:
     """The first report on MX's subject, read as the secretariat's admin from the stream's
-    start, of the institution and counting at least `at_least` referrals to HN."""
+    start, of the institution and counting at least `at_least` referrals to HN. A report
+    may come in several parts (messages with the same report_id): their cells together."""
     nc = await stack.nats("admin")
+    parts: dict[str, dict[int, dict[str, Any]]] = {}
     try:
         subscription = await nc.jetstream(timeout=10).subscribe(
             statistics_subject("MX"), ordered_consumer=True)
@@ -43,9 +45,18 @@ async def report_counting(stack: RunningStack, institution: str,
                 message = await subscription.next_msg(timeout=left)
             except nats.errors.TimeoutError:
                 continue
-            header, report = unverified_parts(message.data.decode())
+            header, part = unverified_parts(message.data.decode())
             assert header["typ"] == "enlace-statistics+jws"
-            if report["institution_id"] == institution and sent_to_hn(report) >= at_least:
+            assert len(message.data) < 1024 * 1024  # NATS's max_payload
+            if part["institution_id"] != institution:
+                continue
+            received = parts.setdefault(part["report_id"], {})
+            received[part.get("part", 1)] = part
+            if len(received) < part.get("parts", 1):
+                continue
+            report = {**part, "cells": [c for n in sorted(received)
+                                        for c in received[n]["cells"]]}
+            if sent_to_hn(report) >= at_least:
                 return report
     finally:
         await nc.close()

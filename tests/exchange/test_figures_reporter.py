@@ -4,17 +4,24 @@ by that institution, on its country's subject with the report id as the message 
 from __future__ import annotations
 
 import asyncio
+import random
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from benchmarks.regional_figures_bench import cells_of
+from services.exchange.figures import report as report_module
 from services.exchange.figures.facts import record_sent
 from services.exchange.figures.report import StatisticsReporter
 from services.exchange.gateway import Gateway
 from services.exchange.referrals.models import Referral
 from shared.kit.db import make_engine, migrate, session_scope
 from shared.protocol.envelope import generate_signing_key, public_jwk, verify
+from shared.protocol.figures import StatisticsReport, sign_report
+
+NATS_MAX_PAYLOAD = 1024 * 1024  # deploy/nats: max_payload 1MB
 
 HOSTED = ("mx-inm", "mx-sndif")
 
@@ -60,7 +67,8 @@ def referrals_in(gateway: Gateway, published: tuple[str, bytes, dict[str, str]]
     institution = claimed["institution_id"]
     # Signed by the institution it is about, and by no other.
     verify(token, [public_jwk(gateway.keys[institution])], max_payload_bytes=10_000_000)
-    assert headers["Nats-Msg-Id"] == claimed["report_id"]
+    assert headers["Nats-Msg-Id"] == claimed["report_id"]  # a report in one part
+    assert (claimed["part"], claimed["parts"]) == (1, 1)
     count = sum(c["count"] for c in claimed["cells"]
                 if c["indicator"] == "referrals" and len(c["dims"]) == 3)
     return institution, count
@@ -83,3 +91,29 @@ def test_a_report_goes_out_once_per_change(gateway: Gateway) -> None:
     send(gateway, "r-3", "mx-inm")
     assert round_() == [("mx-inm", 2)]
     assert round_() == []
+
+
+def test_a_report_over_natss_limit_goes_out_in_parts_under_it(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A year of every breakdown (~1.9 MB signed) in parts of one report, each < 1 MB."""
+    cells = cells_of("MX", [f"2026-{m:02d}" for m in range(1, 13)], random.Random(11))
+    whole = StatisticsReport(report_id=str(uuid.uuid4()), institution_id="mx-sndif",
+                             country="MX", computed_at=datetime.now(UTC), cells=cells)
+    assert len(sign_report(whole, gateway.keys["mx-sndif"])) > NATS_MAX_PAYLOAD
+    monkeypatch.setattr(report_module, "build_report",
+                        lambda gw, institution: whole if institution == "mx-sndif"
+                        else whole.model_copy(update={"institution_id": institution,
+                                                      "cells": []}))
+    stream = Stream()
+    asyncio.run(StatisticsReporter(gateway, stream).report_changes())  # type: ignore[arg-type]
+    mine = [p for p in stream.published if p[2]["Enlace-Sender"] == "mx-sndif"]
+    assert len(mine) >= 2
+    assert all(len(payload) < NATS_MAX_PAYLOAD for _, payload, _ in mine)
+    parts = [verify(payload.decode(), [public_jwk(gateway.keys["mx-sndif"])],
+                    max_payload_bytes=NATS_MAX_PAYLOAD)[1] for _, payload, _ in mine]
+    assert [(p["report_id"], p["part"], p["parts"]) for p in parts] == [
+        (whole.report_id, n, len(mine)) for n in range(1, len(mine) + 1)]
+    assert [h["Nats-Msg-Id"] for *_, h in mine] == [
+        f"{whole.report_id}.{n}" for n in range(1, len(mine) + 1)]
+    assert [c for p in parts for c in p["cells"]] == [
+        c.model_dump(mode="json") for c in whole.cells]

@@ -1,7 +1,8 @@
 """Each hosted institution's statistics report (shared/protocol/figures.py), built from its
 cells, signed with its key and published on its country's statistics subject for the
-registry (docs/protocol.md, "Statistics reports"): when its cells changed, looked at every
-REPORT_CHECK_SECONDS, and again every REPORT_RESEND_SECONDS even if nothing changed."""
+registry (docs/protocol.md, "Statistics reports") in parts that each fit a NATS message:
+when its cells changed, looked at every REPORT_CHECK_SECONDS, and again every
+REPORT_RESEND_SECONDS even if nothing changed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.exchange.gateway import Gateway
 from shared.kit.db import session_scope
 from shared.kit.jetstream import headers_for
 from shared.kit.logging import get_logger
-from shared.protocol.figures import Cell, StatisticsReport, sign_report
+from shared.protocol.figures import Cell, StatisticsReport, sign_report, split_report
 from shared.protocol.subjects import SENDER_HEADER, TYPE_HEADER, statistics_subject
 
 log = get_logger(__name__)
@@ -41,6 +42,12 @@ def build_report(gateway: Gateway, institution_id: str) -> StatisticsReport:
     return StatisticsReport(report_id=str(uuid.uuid4()), institution_id=institution_id,
                             country=gateway.country, computed_at=datetime.now(UTC),
                             cells=ordered(cells))
+
+
+def part_id(part: StatisticsReport) -> str:
+    """The message id of a part (JetStream's duplicate window is per message): the report's
+    id alone for a report in one part."""
+    return part.report_id if part.parts == 1 else f"{part.report_id}.{part.part}"
 
 
 def fingerprint(report: StatisticsReport) -> str:
@@ -66,14 +73,15 @@ class StatisticsReporter:
             last = self.published.get(institution_id)
             if last and last[0] == seen and time.monotonic() - last[1] < REPORT_RESEND_SECONDS:
                 continue
-            token = sign_report(report, self.gateway.keys[institution_id])
-            await self.js.publish(
-                statistics_subject(self.gateway.country), token.encode(),
-                headers=headers_for(report.report_id, None, **{
-                    TYPE_HEADER: STATISTICS_TYPE, SENDER_HEADER: institution_id}))
+            for part in split_report(report):
+                token = sign_report(part, self.gateway.keys[institution_id])
+                await self.js.publish(
+                    statistics_subject(self.gateway.country), token.encode(),
+                    headers=headers_for(part_id(part), None, **{
+                        TYPE_HEADER: STATISTICS_TYPE, SENDER_HEADER: institution_id}))
             self.published[institution_id] = (seen, time.monotonic())
             log.info("statistics_reported", institution_id=institution_id,
-                     cells=len(report.cells))
+                     cells=len(report.cells), parts=part.parts)
             sent += 1
         return sent
 

@@ -2,12 +2,15 @@
 time. Each report is verified (verification.py); in one transaction per batch the good ones
 replace their institution's cells (unless a newer report is in force: then it is ignored)
 and the refused ones are recorded with their reason; the batch is acknowledged after it
-commits, so a refused report is never retried. A report whose institution cannot be looked
-up because the directory is down is redelivered later."""
+commits, so a refused report is never retried. A report in several parts is kept part by
+part and replaces the institution's cells when its last part is taken (store.py). A
+report whose institution cannot be looked up because the directory is down is redelivered
+later."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -18,13 +21,14 @@ from services.registry.directory import Directory
 from services.registry.figures.store import StatisticsRepository
 from services.registry.figures.verification import ReportRefused, refusal_row, verified_report
 from services.registry.signing_keys import SigningKeyCache, verify_each
-from shared.kit.db import session_scope
+from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import fetch_batches
 from shared.kit.logging import get_logger
 from shared.protocol.figures import StatisticsReport
 
 BATCH_SIZE = 20  # reports are large (a whole institution's cells each)
 DIRECTORY_RETRY_SECONDS = 15
+PENDING_PART_HOURS = 24  # a report's parts wait this long for the rest of it
 
 log = get_logger(__name__)
 
@@ -72,12 +76,23 @@ class StatisticsIngest:
             ReportRefused, lambda: ReportRefused("unverifiable"), "statistics_report")
 
     def _store(self, settled: list[tuple[Msg, StatisticsReport | ReportRefused]]) -> int:
-        """One transaction; how many reports were taken in force (older ones are not)."""
-        reports = sorted((r for _, r in settled if isinstance(r, StatisticsReport)),
-                         key=lambda r: r.computed_at)
+        """One transaction; how many reports were taken in force (older ones are not; nor
+        is a report in parts before its last part)."""
+        reports = sorted(((msg, r) for msg, r in settled if isinstance(r, StatisticsReport)),
+                         key=lambda pair: (pair[1].computed_at, pair[1].part))
+        refused = [(msg, r.code) for msg, r in settled if isinstance(r, ReportRefused)]
+        taken = 0
         with session_scope(self.engine) as session:
             repo = StatisticsRepository(session)
-            taken = sum(repo.replace_report(report) for report in reports)
-            repo.refuse([refusal_row(msg.data, msg.subject, r.code)
-                         for msg, r in settled if isinstance(r, ReportRefused)])
+            repo.forget_stale_parts(utcnow() - timedelta(hours=PENDING_PART_HOURS))
+            for msg, report in reports:
+                outcome = (repo.replace_report(report) if report.parts == 1
+                           else repo.take_part(report))
+                if isinstance(outcome, str):
+                    refused.append((msg, outcome))
+                    log.warning("statistics_report_refused", reason=outcome,
+                                country=subject_country(msg.subject), size=len(msg.data))
+                else:
+                    taken += outcome
+            repo.refuse([refusal_row(msg.data, msg.subject, code) for msg, code in refused])
         return taken

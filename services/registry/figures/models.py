@@ -31,14 +31,10 @@ class StatisticsReportRow(SQLModel, table=True):
     cells: int = 0
 
 
-class StatisticsCellRow(SQLModel, table=True):
-    """One cell of a report in force. Absent dimensions are "" (not null), so that they
-    group and compare as plain values."""
+class CellColumns(SQLModel):
+    """A cell's columns. Absent dimensions are "" (not null), so that they group and compare
+    as plain values."""
 
-    __tablename__ = "statistics_cells"
-    __table_args__ = (Index("ix_statistics_cells_indicator", "indicator", "breakdown"),)
-
-    id: int | None = Field(default=None, primary_key=True)
     institution_id: str = Field(max_length=64, index=True)
     indicator: str = Field(max_length=40)
     breakdown: str = Field(default="", max_length=40)  # the breakdown's dimension, or ""
@@ -52,6 +48,41 @@ class StatisticsCellRow(SQLModel, table=True):
     count: int
     median_seconds: int | None = None
     p90_seconds: int | None = None
+
+
+class StatisticsCellRow(CellColumns, table=True):
+    """One cell of a report in force."""
+
+    __tablename__ = "statistics_cells"
+    __table_args__ = (Index("ix_statistics_cells_indicator", "indicator", "breakdown"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class StatisticsPartRow(SQLModel, table=True):
+    """A part received of a report in several parts, not yet complete: kept (with its cells
+    in statistics_part_cells) until the report's last part arrives, a newer report of the
+    institution is in force, or it is PENDING_PART_HOURS old."""
+
+    __tablename__ = "statistics_parts"
+
+    institution_id: str = Field(primary_key=True, max_length=64)
+    report_id: str = Field(primary_key=True, max_length=36)
+    part: int = Field(primary_key=True)
+    parts: int
+    country: str = Field(max_length=2)
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class StatisticsPartCellRow(CellColumns, table=True):
+    """One cell of a part waiting for the rest of its report."""
+
+    __tablename__ = "statistics_part_cells"
+    __table_args__ = (Index("ix_statistics_part_cells_report", "institution_id", "report_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: str = Field(max_length=36)
 
 
 class StatisticsRefusal(SQLModel, table=True):
@@ -69,4 +100,5 @@ class StatisticsRefusal(SQLModel, table=True):
     institution_id: str | None = Field(default=None, max_length=64)
 
 
-FIGURE_MODELS = (StatisticsReportRow, StatisticsCellRow, StatisticsRefusal)
+FIGURE_MODELS = (StatisticsReportRow, StatisticsCellRow, StatisticsRefusal, StatisticsPartRow,
+                 StatisticsPartCellRow)

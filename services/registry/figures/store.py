@@ -1,43 +1,61 @@
-"""The statistics tables' queries: a report replacing an institution's cells, the
-refusals, and the region's cells grouped at a table's granularity (a GROUP BY over
-columns: no row is read one by one)."""
+"""The statistics tables' queries: a report replacing an institution's cells (a delete
+and inserts of many rows at once; a report in parts waits in statistics_parts until its
+last part, then moves in by one INSERT ... SELECT), the refusals, and the region's cells
+grouped at a table's granularity (a GROUP BY over columns: no row is read one by one)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, func, insert, tuple_
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from services.registry.figures.models import (
     FIXED_COLUMNS,
     StatisticsCellRow,
+    StatisticsPartCellRow,
+    StatisticsPartRow,
     StatisticsRefusal,
     StatisticsReportRow,
 )
-from shared.kit.db import Repository
+from shared.kit.db import Repository, utcnow
 from shared.protocol.figures import CATALOGUE, Cell, Indicator, StatisticsReport
 
 Key = tuple[str, ...]
 
 CELL_TABLE = StatisticsCellRow.__table__  # type: ignore[attr-defined]
+PART_TABLE = StatisticsPartRow.__table__  # type: ignore[attr-defined]
+PART_CELL_TABLE = StatisticsPartCellRow.__table__  # type: ignore[attr-defined]
+
+
+
+EMPTY_FIXED = {d.value: "" for d in FIXED_COLUMNS}
+# Per indicator, its name and its fixed dimensions, as plain strings (an enum member's
+# `.value` is slow to read thousands of times).
+FIXED_OF = {i: (i.value, frozenset(d.value for d in spec.dimensions))
+            for i, spec in CATALOGUE.items()}
 
 
 def cell_row(institution_id: str, cell: Cell) -> dict[str, Any]:
-    fixed = CATALOGUE[cell.indicator].dimensions
-    row: dict[str, Any] = {"institution_id": institution_id, "indicator": cell.indicator.value,
+    indicator, fixed = FIXED_OF[cell.indicator]
+    row: dict[str, Any] = {"institution_id": institution_id, "indicator": indicator,
                            "breakdown": "", "breakdown_value": "", "count": cell.count,
                            "median_seconds": cell.median_seconds,
-                           "p90_seconds": cell.p90_seconds}
-    row.update({d.value: "" for d in FIXED_COLUMNS})
+                           "p90_seconds": cell.p90_seconds, **EMPTY_FIXED}
     for dimension, value in cell.dims.items():
-        if dimension in fixed:
-            row[dimension.value] = value
+        name = str.__str__(dimension)
+        if name in fixed:
+            row[name] = value
         else:
-            row["breakdown"], row["breakdown_value"] = dimension.value, value
+            row["breakdown"], row["breakdown_value"] = name, value
     return row
+
+
+CELL_COLUMNS = ("institution_id", "indicator", "breakdown", "breakdown_value",
+                *(d.value for d in FIXED_COLUMNS), "count", "median_seconds", "p90_seconds")
+INSERT_ROWS = 10_000  # rows per executemany
 
 
 class StatisticsRepository(Repository):
@@ -45,25 +63,102 @@ class StatisticsRepository(Repository):
         return self.session.get(StatisticsReportRow, institution_id)
 
     def replace_report(self, report: StatisticsReport) -> bool:
-        """Make `report` its institution's report in force, unless the one in force was
-        computed at the same time or later (then False: the report is ignored)."""
+        """Make `report` (in one part) its institution's report in force, unless the one in
+        force was computed at the same time or later (then False: the report is ignored)."""
         current = self.report_of(report.institution_id)
         if current is not None and current.computed_at >= report.computed_at:
             return False
         connection = self.session.connection()
         connection.execute(delete(CELL_TABLE).where(
             CELL_TABLE.c.institution_id == report.institution_id))
-        rows = [cell_row(report.institution_id, c) for c in report.cells]
-        for i in range(0, len(rows), 10_000):
-            connection.execute(insert(CELL_TABLE), rows[i:i + 10_000])
+        self._insert(CELL_TABLE, [cell_row(report.institution_id, c) for c in report.cells])
+        self._forget_parts(report.institution_id, report.computed_at)
+        self._in_force(current, report, len(report.cells))
+        return True
+
+    def take_part(self, part: StatisticsReport) -> bool | str:
+        """Keep a part of a report in several parts; once all have arrived, make the report
+        its institution's report in force (True) unless its parts repeat a cell (then the
+        refusal's code). False when the part is kept, or ignored: older than the report in
+        force, received before, or not alike its report's other parts (then the code)."""
+        institution = part.institution_id
+        current = self.report_of(institution)
+        if current is not None and current.computed_at >= part.computed_at:
+            return False
+        mine = (PART_TABLE.c.institution_id == institution) & (
+            PART_TABLE.c.report_id == part.report_id)
+        connection = self.session.connection()
+        received = connection.execute(select_columns(
+            PART_TABLE.c.part, PART_TABLE.c.parts, PART_TABLE.c.country,
+            PART_TABLE.c.computed_at).where(mine)).all()
+        if any(r.part == part.part for r in received):
+            return False
+        if any((r.parts, r.country) != (part.parts, part.country)
+               or r.computed_at != part.computed_at for r in received):
+            return "inconsistent_parts"
+        connection.execute(insert(PART_TABLE).values(
+            institution_id=institution, report_id=part.report_id, part=part.part,
+            parts=part.parts, country=part.country, computed_at=part.computed_at,
+            received_at=utcnow()))
+        self._insert(PART_CELL_TABLE, [{**cell_row(institution, c), "report_id": part.report_id}
+                                       for c in part.cells])
+        if len(received) + 1 < part.parts:
+            return False
+        waiting = (PART_CELL_TABLE.c.institution_id == institution) & (
+            PART_CELL_TABLE.c.report_id == part.report_id)
+        key = [PART_CELL_TABLE.c[c] for c in CELL_COLUMNS[1:-3]]
+        twice = connection.execute(select_columns(func.count()).select_from(
+            select_columns(*key).where(waiting).group_by(*key)
+            .having(func.count() > 1).subquery())).scalar_one()
+        if twice:
+            connection.execute(delete(PART_CELL_TABLE).where(waiting))
+            connection.execute(delete(PART_TABLE).where(mine))
+            return "duplicate_cell"
+        connection.execute(delete(CELL_TABLE).where(CELL_TABLE.c.institution_id == institution))
+        columns = [PART_CELL_TABLE.c[c] for c in CELL_COLUMNS]
+        cells = connection.execute(CELL_TABLE.insert().from_select(
+            list(CELL_COLUMNS), select_columns(*columns).where(waiting))).rowcount
+        self._forget_parts(institution, part.computed_at)
+        self._in_force(current, part, cells)
+        return True
+
+    def forget_stale_parts(self, received_before: datetime) -> None:
+        """Parts of reports that never completed, received before `received_before`."""
+        connection = self.session.connection()
+        stale = select_columns(PART_TABLE.c.institution_id, PART_TABLE.c.report_id).where(
+            PART_TABLE.c.received_at < received_before)
+        connection.execute(delete(PART_CELL_TABLE).where(
+            tuple_(PART_CELL_TABLE.c.institution_id, PART_CELL_TABLE.c.report_id).in_(stale)))
+        connection.execute(delete(PART_TABLE).where(PART_TABLE.c.received_at < received_before))
+
+    def _forget_parts(self, institution_id: str, computed_up_to: datetime) -> None:
+        """The parts of the institution's reports computed up to the one now in force."""
+        connection = self.session.connection()
+        done = select_columns(PART_TABLE.c.report_id).where(
+            (PART_TABLE.c.institution_id == institution_id)
+            & (PART_TABLE.c.computed_at <= computed_up_to))
+        connection.execute(delete(PART_CELL_TABLE).where(
+            (PART_CELL_TABLE.c.institution_id == institution_id)
+            & PART_CELL_TABLE.c.report_id.in_(done)))
+        connection.execute(delete(PART_TABLE).where(
+            (PART_TABLE.c.institution_id == institution_id)
+            & (PART_TABLE.c.computed_at <= computed_up_to)))
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        connection = self.session.connection()
+        for i in range(0, len(rows), INSERT_ROWS):
+            connection.execute(insert(table), rows[i:i + INSERT_ROWS])
+
+    def _in_force(self, current: StatisticsReportRow | None, report: StatisticsReport,
+                  cells: int) -> None:
         if current is None:
             current = StatisticsReportRow(institution_id=report.institution_id,
                                           country=report.country, report_id=report.report_id,
                                           computed_at=report.computed_at)
         current.country, current.report_id = report.country, report.report_id
-        current.computed_at, current.cells = report.computed_at, len(rows)
+        current.computed_at, current.cells = report.computed_at, cells
+        current.received_at = utcnow()
         self.add(current)
-        return True
 
     def refuse(self, rows: list[StatisticsRefusal]) -> int:
         """Store refusals not stored before (by the hash of the message's bytes)."""

@@ -5,7 +5,8 @@ signature with a key of the institution last but one, then the cells: each must 
 catalogue (its fixed dimensions and at most one allowed breakdown), be of an indicator the
 gateways count, and be on the reporting side (its first dimension, the origin or the
 country, is the report's country); no cell may appear twice. A report is taken whole or
-not at all."""
+not at all: a report in several parts has each part checked so, and is taken in only once
+all its parts are (store.py; a cell twice across its parts refuses it then)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from shared.protocol.audit_events import (
     MAX_CLOCK_SKEW,
     AuditRejected,
     claimed_id,
-    verify_signature,
+    verify_extracted,
 )
-from shared.protocol.envelope import EnvelopeError, unverified_parts
+from shared.protocol.envelope import EnvelopeError, extract, unverified_parts
 from shared.protocol.figures import (
     CATALOGUE,
     STATISTICS_MEDIA_TYPE,
@@ -46,12 +47,12 @@ class ReportRefused(Exception):
         self.code = code
 
 
-def cell_key(cell: Cell) -> tuple[str, tuple[tuple[str, str], ...]]:
-    return cell.indicator.value, tuple(sorted((d.value, v) for d, v in cell.dims.items()))
+def cell_key(cell: Cell) -> tuple[str, frozenset[tuple[str, str]]]:
+    return cell.indicator, frozenset(cell.dims.items())
 
 
 def check_cells(report: StatisticsReport) -> None:
-    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
     for cell in report.cells:
         spec = CATALOGUE[cell.indicator]
         if spec.source is not Source.gateway:
@@ -68,16 +69,17 @@ def check_cells(report: StatisticsReport) -> None:
 
 def verified_report(data: bytes, subject: str, directory: Directory, keys: BatchKeys,
                     now: datetime | None = None) -> StatisticsReport:
-    """The report; else ReportRefused, or DirectoryUnavailable (to be retried later)."""
+    """The report (or part of one); else ReportRefused, or DirectoryUnavailable (to be
+    retried later). The JWS is decoded once and its payload parsed once, into the model."""
     try:
-        token = data.decode()
-        header, payload = unverified_parts(token, MAX_REPORT_BYTES)
+        compact = extract(data.decode(), MAX_REPORT_BYTES)
     except (UnicodeDecodeError, EnvelopeError) as exc:
         raise ReportRefused("malformed") from exc
+    header = compact.protected
     if header.get("typ") != STATISTICS_MEDIA_TYPE:
         raise ReportRefused("not_a_statistics_report")
     try:
-        report = StatisticsReport.model_validate(payload)
+        report = StatisticsReport.model_validate_json(compact.payload)
     except ValidationError as exc:
         raise ReportRefused("malformed") from exc
     if subject != statistics_subject(report.country):
@@ -90,8 +92,8 @@ def verified_report(data: bytes, subject: str, directory: Directory, keys: Batch
     if home != report.country:
         raise ReportRefused("wrong_country")
     try:
-        verify_signature(token, keys.of(report.institution_id, header.get("kid")),
-                         report.computed_at, max_payload_bytes=MAX_REPORT_BYTES)
+        verify_extracted(compact, keys.of(report.institution_id, header.get("kid")),
+                         report.computed_at)
     except AuditRejected as rejection:
         raise ReportRefused(rejection.code) from rejection
     check_cells(report)
