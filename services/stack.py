@@ -455,8 +455,8 @@ class Stack:
     def write_stack_file(self) -> None:
         # Whose stack this is: `load_stack` tells a stack that is gone by this process.
         up = {"pid": os.getpid(), "pid_started": _process_started(os.getpid())}
-        write_atomically(stack_file(self.data_dir), json.dumps({**self.info, **up}, indent=2),
-                         mode=0o644)
+        # Owner only (write_atomically's default): it holds every demo token and password.
+        write_atomically(stack_file(self.data_dir), json.dumps({**self.info, **up}, indent=2))
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

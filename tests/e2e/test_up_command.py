@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -74,6 +75,9 @@ def test_restart_on_the_same_data_dir_keeps_tokens_and_keys(tmp_path):
     second = RunningStack(tmp_path, [])
     try:
         assert second.token("MX", "mx-sndif") == token
+        # Every demo token and password is in these: readable by their owner only.
+        for held in ("stack.json", "secrets.json"):
+            assert stat.S_IMODE((tmp_path / held).stat().st_mode) == 0o600, held
         assert sorted(p.read_text() for p in key_file.iterdir()) == keys_before
         with second.gateway("MX", "mx-sndif") as mx:
             assert mx.get("/v1/referrals").status_code == 200
