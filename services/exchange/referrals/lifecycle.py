@@ -169,11 +169,15 @@ def mark_sent(session: Session, referral_ids: Any, now: datetime) -> None:
     """The sender's rows of these referrals: their message is published, so a queued one is
     sent. `referral_ids`: a query of referral ids."""
     sent = and_(col(Referral.id).in_(referral_ids), col(Referral.direction) == "outbound")
+    # Bulk updates of rows this session does not hold: no objects to bring in line (the
+    # ORM would look for them, and select the rows changed to find them).
+    unsynchronised = {"synchronize_session": False}
     session.execute(
-        update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now)
+        update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now),
+        execution_options=unsynchronised,
     )
     session.execute(
         update(Referral).where(sent, col(Referral.status) == Status.queued.value)
-        .values(status=Status.sent.value)
+        .values(status=Status.sent.value), execution_options=unsynchronised,
     )
     mark_published(session, referral_ids)
