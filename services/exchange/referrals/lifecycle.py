@@ -153,7 +153,7 @@ def add_event(repo: ReferralRepository, referral: Referral, row: ReferralEvent,
         # side) must each see the other: hold the referral's row while deriving its state.
         repo.session.flush()
         repo.session.refresh(referral, with_for_update=True)
-        repo.add(row)
+        repo.insert(row)  # a step is written once, never changed
         events = events_of(repo.events(referral))
     status = replay(events)
     if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
