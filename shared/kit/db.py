@@ -7,6 +7,7 @@ half-written.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, DateTime, Engine, TypeDecorator, event, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Insert,
+    Table,
+    TypeDecorator,
+    bindparam,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -60,10 +72,32 @@ class Repository:
         self.session.add(row)
         self.session.flush()
 
+    def insert(self, row: SQLModel) -> None:
+        """Stored at once by one INSERT, without the unit of work: for a row written once in
+        the transaction and never changed in it (the session does not track it; generated
+        keys are not read back). Rows staged before it are flushed first, so the order of
+        writes is kept."""
+        insert_row(self.session, row)
+
     def stage(self, row: SQLModel) -> None:
         """Stored with the transaction's next flush or its commit, in the order staged (for
         rows nothing in the transaction reads back before then)."""
         self.session.add(row)
+
+
+def insert_row(session: Session, row: SQLModel) -> None:
+    """`Repository.insert` for code that holds a session but no repository: the table's one
+    cached INSERT with the row's values (the ORM's insert would build and compile one for
+    each row). Columns left None are left to the database (an autoincrement key)."""
+    table = row.__table__  # type: ignore[attr-defined]
+    values = {c.key: v for c in table.columns if (v := getattr(row, c.key)) is not None}
+    session.flush()  # what was staged before goes first (nothing to do: returns at once)
+    session.execute(_insert_of(table, tuple(values)), values)
+
+
+@functools.cache
+def _insert_of(table: Table, columns: tuple[str, ...]) -> Insert:
+    return insert(table).values({c: bindparam(c) for c in columns})
 
 
 def _ensure_sqlite_folder(url: str) -> None:

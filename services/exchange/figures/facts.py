@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 
 from services.exchange.figures.models import QuarantineTally, ReferralFacts, ReferralTally
 from services.exchange.referrals.models import Referral, ReferralEvent
+from shared.kit.db import insert_row
 from shared.protocol.figures import UNKNOWN, Dimension, age_band
 from shared.protocol.vocabulary import Purpose
 
@@ -117,7 +118,7 @@ def closed_or_unknown_facts(referral_id: str, sender_id: str, purpose: str,
 
 def record_sent(session: Session, referral: Referral, origin: str, destination: str) -> None:
     facts = facts_of(referral, origin, destination)
-    session.add(facts)
+    insert_row(session, facts)
     tally(session, where_counted(facts), tallied(facts), 1)
 
 
@@ -239,4 +240,4 @@ def mark_published(session: Session, referral_ids: Any) -> None:
     session.execute(update(ReferralFacts)
                     .where(col(ReferralFacts.referral_id).in_(referral_ids),
                            col(ReferralFacts.state) == "queued")
-                    .values(state="sent"))
+                    .values(state="sent"), execution_options={"synchronize_session": False})

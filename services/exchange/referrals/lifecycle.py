@@ -153,7 +153,7 @@ def add_event(repo: ReferralRepository, referral: Referral, row: ReferralEvent,
         # side) must each see the other: hold the referral's row while deriving its state.
         repo.session.flush()
         repo.session.refresh(referral, with_for_update=True)
-        repo.add(row)
+        repo.insert(row)  # a step is written once, never changed
         events = events_of(repo.events(referral))
     status = replay(events)
     if status == Status.sent and referral.direction == "outbound" and referral.sent_at is None:
@@ -169,11 +169,15 @@ def mark_sent(session: Session, referral_ids: Any, now: datetime) -> None:
     """The sender's rows of these referrals: their message is published, so a queued one is
     sent. `referral_ids`: a query of referral ids."""
     sent = and_(col(Referral.id).in_(referral_ids), col(Referral.direction) == "outbound")
+    # Bulk updates of rows this session does not hold: no objects to bring in line (the
+    # ORM would look for them, and select the rows changed to find them).
+    unsynchronised = {"synchronize_session": False}
     session.execute(
-        update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now)
+        update(Referral).where(sent, col(Referral.sent_at).is_(None)).values(sent_at=now),
+        execution_options=unsynchronised,
     )
     session.execute(
         update(Referral).where(sent, col(Referral.status) == Status.queued.value)
-        .values(status=Status.sent.value)
+        .values(status=Status.sent.value), execution_options=unsynchronised,
     )
     mark_published(session, referral_ids)

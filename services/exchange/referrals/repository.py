@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
 
 from services.exchange.referrals.models import Referral, ReferralEvent
@@ -47,14 +47,18 @@ class ReferralRepository(Repository):
         return list(self.session.exec(query.order_by(*order).limit(limit)))
 
     def events(self, referral: Referral) -> list[ReferralEvent]:
-        query = (select(ReferralEvent)
-                 .where(ReferralEvent.referral_id == referral.id,
-                        ReferralEvent.direction == referral.direction)
-                 .order_by(col(ReferralEvent.clock), col(ReferralEvent.id)))
-        return list(self.session.exec(query))
+        return list(self.session.exec(_EVENTS_OF,
+                                      params={"id": referral.id, "direction": referral.direction}))
 
     def event(self, event_id: str, referral: Referral) -> ReferralEvent | None:
         return self.session.get(ReferralEvent, (event_id, referral.direction))
+
+
+# Built once: every step of every referral reads its steps so.
+_EVENTS_OF = (select(ReferralEvent)
+              .where(col(ReferralEvent.referral_id) == bindparam("id"),
+                     col(ReferralEvent.direction) == bindparam("direction"))
+              .order_by(col(ReferralEvent.clock), col(ReferralEvent.id)))
 
 
 def _local_party_in(institution_ids: list[str]) -> Any:

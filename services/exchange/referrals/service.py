@@ -173,7 +173,7 @@ class ReferralService:
             record=prepared.record, envelope=prepared.token,
             envelope_digest=digest(prepared.token),
         )
-        self.repo.session.add(referral)
+        self.repo.insert(referral)  # written once here: no unit of work to track it
         record_sent(self.repo.session, referral, self.gateway.country, prepared.country)
         self.outbox.queue(envelope, prepared.token, prepared.country, referral_id=referral.id)
         self.outbox.audit(

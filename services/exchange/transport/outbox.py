@@ -18,7 +18,7 @@ from services.exchange.transport.models import OutboxMessage
 from services.exchange.transport.repository import OutboxRepository
 from services.exchange.transport.threads import run_on
 from services.exchange.webhooks.service import pushes, queue_webhooks
-from shared.kit.db import session_scope, utcnow
+from shared.kit.db import insert_row, session_scope, utcnow
 from shared.kit.jetstream import headers_for
 from shared.kit.logging import current_correlation_id, get_logger
 from shared.kit.loops import run_every
@@ -56,8 +56,8 @@ class Outbox:
         recipient = envelope.recipients[0]
         headers = headers_for(envelope.id, current_correlation_id(),
                               **{TYPE_HEADER: envelope.type, SENDER_HEADER: envelope.sender})
-        # Flushed with the transaction's next query or its commit, in the order added.
-        self.session.add(OutboxMessage(
+        # Inserted at once, after any row the transaction staged before (its order is kept).
+        insert_row(self.session, OutboxMessage(
             msg_id=envelope.id, subject=message_subject(country, recipient, envelope.type),
             headers=headers, payload=token, referral_id=referral_id,
         ))
@@ -68,7 +68,7 @@ class Outbox:
         here: the registry takes no event a gateway cannot sign (docs/protocol.md §10)."""
         event = AuditEvent(event_id=str(uuid.uuid4()), event_type=event_type,
                            occurred_at=utcnow(), institution_id=institution_id, **fields)
-        self.session.add(OutboxMessage(
+        insert_row(self.session, OutboxMessage(
             msg_id=event.event_id, subject=audit_subject(self.gateway.country),
             headers=headers_for(event.event_id, current_correlation_id()),
             payload=sign_event(event, self.gateway.keys[institution_id]),

@@ -27,7 +27,8 @@ class OutboxRepository(Repository):
     def mark_published(self, seqs: list[int]) -> None:
         now = utcnow()
         self.session.execute(
-            update(OutboxMessage).where(col(OutboxMessage.seq).in_(seqs)).values(published_at=now)
+            update(OutboxMessage).where(col(OutboxMessage.seq).in_(seqs)).values(published_at=now),
+            execution_options={"synchronize_session": False},  # rows this session holds not
         )
         referral_ids = select(OutboxMessage.referral_id).where(
             col(OutboxMessage.seq).in_(seqs), col(OutboxMessage.referral_id).is_not(None)
