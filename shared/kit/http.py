@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.kit.errors import install_problem_handlers, problem_body, problem_response
 from shared.kit.limits import JsonDepthLimit
 from shared.kit.logging import CORRELATION_HEADER, correlation, get_logger
+from shared.kit.metrics import ServiceMetrics, install_metrics
 from shared.kit.problems import problem_responses
 from shared.web.docs import install_docs
 
@@ -42,13 +43,18 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
     readiness: ReadinessCheck,
     description: str = "",
+    metrics: ServiceMetrics | None = None,
+    metrics_token: str = "",
 ) -> FastAPI:
+    """The app with problem details, correlation ids, /healthz, /readyz and /metrics
+    (`metrics` registered by the service, or its own of service "app")."""
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan,
                   docs_url=None, redoc_url=None, generate_unique_id_function=operation_id)
     install_docs(app)
     install_problem_handlers(app)
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(Correlation)
+    install_metrics(app, metrics or ServiceMetrics("app"), metrics_token)
 
     @app.get("/healthz", tags=["operations"], operation_id="health_live")
     async def healthz() -> dict[str, str]:

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     nats_account_signing_key_file: Path | None = None
     nats_account_public_key: str = ""
 
+    # Every service: when set, GET /metrics answers only with it as a bearer token; when
+    # empty, /metrics is open like /readyz (it holds no personal data; docs/operations.md).
+    metrics_token: str = ""
+
     directory_url: str = "http://127.0.0.1:8100"
     registry_url: str = "http://127.0.0.1:8200"
 
