@@ -315,6 +315,8 @@ def get_snapshot(
     """The whole directory (or the changes since a version) as a JWS compact serialization
     signed by the directory, with version, issued-at and expiry."""
     content = service.snapshot(since)
+    request.app.state.directory_metrics.snapshots.labels(
+        "full" if since is None else "delta").inc()
     token = sign_snapshot(content, request.app.state.snapshot_key,
                           request.app.state.snapshot_ttl_seconds)
     return Response(token, media_type="application/jose",

@@ -27,6 +27,7 @@ from services.exchange.figures.report import StatisticsReporter
 from services.exchange.figures.service import own_figures
 from services.exchange.gateway import Gateway, refresh_directory_forever
 from services.exchange.keys import load_encryption_keys, load_signing_keys
+from services.exchange.metrics import ExchangeMetrics
 from services.exchange.referrals.endpoints import router as referral_router
 from services.exchange.transport.arrivals import InboundLimits
 from services.exchange.transport.consumer import ConsumerHealth, InboundConsumer
@@ -34,9 +35,10 @@ from services.exchange.transport.dispatcher import InboundDispatcher
 from services.exchange.transport.endpoints import router as quarantine_router
 from services.exchange.transport.local import LocalDelivery
 from services.exchange.transport.outbox import OutboxPublisher
+from services.exchange.transport.repository import OutboxRepository
 from services.exchange.webhooks.dispatcher import WebhookDispatcher
 from services.exchange.webhooks.endpoints import router as webhook_router
-from shared.kit.db import database_is_reachable, make_engine
+from shared.kit.db import database_is_reachable, make_engine, session_scope
 from shared.kit.http import create_service_app
 from shared.kit.jetstream import (
     MAX_BACKOFF_SECONDS,
@@ -45,6 +47,7 @@ from shared.kit.jetstream import (
     consume_in_batches,
 )
 from shared.kit.logging import get_logger
+from shared.kit.metrics import ServiceMetrics
 from shared.protocol.envelope import public_jwk
 from shared.protocol.nats_auth import connect_as
 from shared.protocol.sealing import encryption_jwk
@@ -79,7 +82,27 @@ def build_gateway(settings: Settings) -> Gateway:
         directory=directory,
         registry=RegistryClient.for_gateway(settings, directory),
         message_ttl_seconds=settings.message_ttl_seconds,
+        metrics=ExchangeMetrics(ServiceMetrics(SERVICE)),
     )
+
+
+def watch_gateway(gateway: Gateway) -> None:
+    """The gauges read at each scrape: the outbox's backlog and the snapshots' age."""
+    metrics = gateway.metrics
+
+    def count_pending() -> int:
+        with session_scope(gateway.engine) as session:
+            return OutboxRepository(session).pending_outbox_count()
+
+    async def outbox() -> None:
+        metrics.outbox_pending.set(await asyncio.to_thread(count_pending))
+
+    async def snapshots() -> None:
+        metrics.directory_snapshot(gateway.directory.snapshot_times())
+        metrics.policy_snapshots(gateway.registry.snapshot_times())
+
+    metrics.service.on_scrape("outbox", outbox)
+    metrics.service.on_scrape("snapshots", snapshots)
 
 
 async def register_keys(gateway: Gateway, registered: asyncio.Event) -> None:
@@ -126,13 +149,16 @@ def create_app(settings: Settings) -> FastAPI:
         js = nc.jetstream()
         limits = InboundLimits.of(settings)
         publisher = OutboxPublisher(
-            gateway.engine, js, LocalDelivery(gateway, InboundDispatcher(gateway, limits).process))
+            gateway.engine, js, LocalDelivery(gateway, InboundDispatcher(gateway, limits).process),
+            gateway.metrics)
         durable = f"gateway-{gateway.country}"
         subscription = await bind_durable_consumer(
             js, MESSAGES_STREAM, durable, country_messages_filter(gateway.country),
             max_deliver=backstop_max_deliver(settings),
             max_ack_pending=settings.inbound_max_ack_pending,
         )
+        gateway.metrics.consumers.watch(gateway.metrics.service, "gateway", js,
+                                        MESSAGES_STREAM, durable)
         stop = asyncio.Event()
         await nc.subscribe(POLICY_CHANGES_SUBJECT, cb=policy.notice)
         keys_registered = asyncio.Event()
@@ -186,7 +212,9 @@ def create_app(settings: Settings) -> FastAPI:
     app = create_service_app(
         f"Enlace gateway ({gateway.country})", lifespan, readiness,
         "Send and receive referrals of migrant children between countries.",
+        metrics=gateway.metrics.service, metrics_token=settings.metrics_token,
     )
+    watch_gateway(gateway)
     app.state.engine = gateway.engine
     app.state.gateway = gateway
     app.state.figure_source = FunctionSource(own_figures)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from joserfc.jwk import OKPKey
@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from services.exchange.clients.directory import MIN_REFRESH_INTERVAL, DirectoryClient
 from services.exchange.clients.registry import RegistryClient
+from services.exchange.metrics import ExchangeMetrics
 from shared.kit.errors import Unprocessable
 from shared.kit.logging import get_logger
 from shared.kit.loops import run_every
@@ -31,6 +32,7 @@ class Gateway:
     directory: DirectoryClient
     registry: RegistryClient
     message_ttl_seconds: int
+    metrics: ExchangeMetrics = field(default_factory=ExchangeMetrics)
 
     def hosts(self, institution_id: str) -> bool:
         return institution_id in self.keys

@@ -19,9 +19,11 @@ from services.registry.figures.ingest import StatisticsIngest
 from services.registry.figures.service import regional_figures
 from services.registry.introspection import TokenIntrospector
 from services.registry.messaging import AUDIT_CONSUMER, AuditIngest, PolicyChangeNotices
+from services.registry.metrics import RegistryMetrics
 from shared.kit.db import database_is_reachable, make_engine
 from shared.kit.http import create_service_app
 from shared.kit.jetstream import durable_pull_subscription
+from shared.kit.metrics import ServiceMetrics
 from shared.protocol.envelope import load_or_create_private_key, service_key_path
 from shared.protocol.nats_auth import REGISTRY_STATISTICS_CONSUMER, connect_as
 from shared.protocol.settings import Settings
@@ -39,6 +41,8 @@ SERVICE = "registry"
 
 def create_app(settings: Settings, directory: Directory | None = None) -> FastAPI:
     engine = make_engine(settings.database_url_for(SERVICE))
+    metrics = RegistryMetrics(ServiceMetrics(SERVICE))
+    metrics.watch_audit_log(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,12 +54,15 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
                                                        AUDIT_SUBJECTS)
         statistics = await durable_pull_subscription(
             js, STATISTICS_STREAM, REGISTRY_STATISTICS_CONSUMER, STATISTICS_SUBJECTS)
+        metrics.consumers.watch(metrics.service, "audit", js, AUDIT_STREAM, AUDIT_CONSUMER)
+        metrics.consumers.watch(metrics.service, "statistics", js, STATISTICS_STREAM,
+                                REGISTRY_STATISTICS_CONSUMER)
         stop = asyncio.Event()
         consumer = asyncio.create_task(
-            AuditIngest(engine, app.state.directory, app.state.signing_key
+            AuditIngest(engine, app.state.directory, app.state.signing_key, metrics
                         ).run(subscription, stop))
         reports = asyncio.create_task(
-            StatisticsIngest(engine, app.state.directory).run(statistics, stop))
+            StatisticsIngest(engine, app.state.directory, metrics).run(statistics, stop))
         notices = asyncio.create_task(app.state.policy_notices.run(nc, stop))
         app.state.nats = nc
         try:
@@ -77,6 +84,7 @@ def create_app(settings: Settings, directory: Directory | None = None) -> FastAP
         "Enlace registry", lifespan, readiness,
         "Inter-institutional agreements, consents, the policy decision, the audit log and "
         "the regional figures.",
+        metrics=metrics.service, metrics_token=settings.metrics_token,
     )
     app.state.engine = engine
     app.state.directory = directory or DirectoryLookup(settings.directory_url,

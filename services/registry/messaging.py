@@ -27,6 +27,7 @@ from services.registry.audit_verification import (
     verified_event,
 )
 from services.registry.directory import Directory
+from services.registry.metrics import RegistryMetrics
 from services.registry.models import AuditQuarantine
 from services.registry.service import RegistryService
 from services.registry.signing_keys import SigningKeyCache, verify_each
@@ -52,10 +53,12 @@ class AuditIngest:
     batch (services/registry/signing_keys.py)."""
 
     def __init__(self, engine: Engine, directory: Directory,
-                 signing_key: OKPKey | None = None) -> None:
+                 signing_key: OKPKey | None = None,
+                 metrics: RegistryMetrics | None = None) -> None:
         self.engine = engine
         self.directory = directory
         self.signing_key = signing_key
+        self.metrics = metrics
         self.keys = SigningKeyCache(directory)
 
     async def run(self, subscription: JetStreamContext.PullSubscription,
@@ -79,6 +82,10 @@ class AuditIngest:
         else:
             for msg, _ in [*valid, *refused]:
                 await msg.ack()
+            if self.metrics is not None:
+                self.metrics.audit_stored.inc(stored)
+                for _, rejection in refused:
+                    self.metrics.audit_quarantined.labels(rejection.code).inc()
         for msg in later:
             await msg.nak(delay=DIRECTORY_RETRY_SECONDS)
         for msg, rejection in refused:

@@ -191,6 +191,12 @@ class DirectoryClient(RegionalClient):
         it has expired."""
         return self._current(force=True)
 
+    def snapshot_times(self) -> tuple[int, float, float] | None:
+        """The version, issued-at and expiry (Unix times) of the snapshot held, asking
+        nothing: for the metrics."""
+        view = self._view
+        return (view.version, view.issued_at, view.expires_at) if view is not None else None
+
     def forget_keys(self, institution_id: str) -> None:
         """The institution may have new keys: ask the directory at the next question about
         its keys (at most once a second); questions about others answer from the view held."""

@@ -151,6 +151,12 @@ class RegistryClient(RegionalClient):
             return None
         return held
 
+    def snapshot_times(self) -> list[tuple[float, float]]:
+        """Issued-at and expiry (Unix times) of each policy snapshot in memory: for the
+        metrics."""
+        with self._lock:
+            return [(float(s.issued_at), float(s.expires_at)) for _, s in self._snapshots.values()]
+
     def refresh_snapshot(self, acting_for: str) -> PolicySnapshot:
         """Fetch, verify and hold the institution's snapshot (in memory and on disk).
         Called by `PolicyRefresher`, never on a request's path. RegionalServiceDown,

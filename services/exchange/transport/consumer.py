@@ -40,6 +40,7 @@ class InboundConsumer:
     def __init__(self, gateway: Gateway, publisher: OutboxPublisher,
                  limits: InboundLimits | None = None) -> None:
         self.dispatcher = InboundDispatcher(gateway, limits)
+        self.metrics = gateway.metrics
         self.publisher = publisher
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="inbound")
         # Stream sequence -> when this process first took the message up, until it is
@@ -65,6 +66,7 @@ class InboundConsumer:
         if isinstance(outcome, str):
             await msg.ack()
             self.unsettled.pop(sequence, None)
+            self.metrics.received_one(msg.subject, outcome, each.delivery)
             log.info("message_handled", subject=msg.subject, outcome=outcome)
         elif isinstance(outcome, RegionalServiceDown) or \
                 each.delivery < self.dispatcher.limits.max_deliveries:
@@ -74,6 +76,7 @@ class InboundConsumer:
             log.warning("message_handler_failed", stream_sequence=sequence,
                         deliveries=each.delivery, error=type(outcome).__name__)
             await msg.nak(delay=redelivery_delay(each.delivery))
+            self.metrics.received_one(msg.subject, "retry", each.delivery)
         else:
             # Not even the quarantine could be written: give up rather than retry for ever.
             # The message stays in the stream (its max age) under this sequence.
@@ -81,6 +84,7 @@ class InboundConsumer:
                       error=type(outcome).__name__)
             await msg.term()
             self.unsettled.pop(sequence, None)
+            self.metrics.received_one(msg.subject, "terminated", each.delivery)
 
     def oldest_unsettled_seconds(self) -> float:
         return time.monotonic() - min(self.unsettled.values()) if self.unsettled else 0.0

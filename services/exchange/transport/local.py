@@ -40,9 +40,11 @@ class LocalDelivery:
                 outcome = self.process(row.payload.encode(), row.subject, -row.seq, attempt)
             except Exception as exc:
                 self.attempts[row.seq] = attempt
+                self.gateway.metrics.received_one(row.subject, "retry", attempt)
                 log.warning("local_delivery_failed", error=type(exc).__name__, attempt=attempt)
                 break
             self.attempts.pop(row.seq, None)
             done.append(row.seq)
+            self.gateway.metrics.received_one(row.subject, outcome, attempt)
             log.info("message_handled", subject=row.subject, outcome=outcome, local=True)
         return done

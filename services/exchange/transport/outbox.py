@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.exchange.gateway import Gateway
+from services.exchange.metrics import ExchangeMetrics, type_of_row
 from services.exchange.transport.local import LocalDelivery
 from services.exchange.transport.models import OutboxMessage
 from services.exchange.transport.repository import OutboxRepository
@@ -89,10 +90,12 @@ class OutboxPublisher:
     idle_poll_seconds = 0.5
 
     def __init__(self, engine: Engine, js: JetStreamContext,
-                 local: LocalDelivery | None = None) -> None:
+                 local: LocalDelivery | None = None,
+                 metrics: ExchangeMetrics | None = None) -> None:
         self.engine = engine
         self.js = js
         self.local = local
+        self.metrics = metrics
         self.wake = asyncio.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         # Its own thread: it never waits behind the inbound handler or a request.
@@ -127,14 +130,19 @@ class OutboxPublisher:
             *(self.js.publish(r.subject, r.payload.encode(), headers=r.headers) for r in rows),
             return_exceptions=True,
         )
-        published = [r.seq for r, ack in zip(rows, acks, strict=True)
-                     if not isinstance(ack, BaseException) and r.seq is not None]
+        sent = [r for r, ack in zip(rows, acks, strict=True)
+                if not isinstance(ack, BaseException) and r.seq is not None]
+        published = [r.seq for r in sent if r.seq is not None]
         failures = len(rows) - len(published)
         if failures:
             log.warning("outbox_publish_incomplete", failed=failures)
         done = handled + published
         if done:
             await run_on(self.executor, self._mark, done)
+            if self.metrics is not None:
+                taken = set(handled)
+                for row in [*(r for r in here if r.seq in taken), *sent]:
+                    self.metrics.sent.labels(type_of_row(row.headers, row.subject)).inc()
         return len(done)
 
     def _pending(self) -> list[OutboxMessage]:

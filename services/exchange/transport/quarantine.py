@@ -49,8 +49,9 @@ class Quarantine:
         # Each proven sender has its quota; all unproven messages share one (whatever they
         # claim: a forger must not use up a real institution's quota).
         sender = verified.sender if verified is not None else None
-        count_quarantined(session, self._counted_for(subject), reason_code(rejection.reason),
-                          utcnow())
+        reason = reason_code(rejection.reason)
+        count_quarantined(session, self._counted_for(subject), reason, utcnow())
+        self.gateway.metrics.quarantined.labels(reason).inc()
         if not repo.take_quarantine_slot(sender or "", self.limits.max_per_sender,
                                          rejection.reason):
             log.warning("quarantine_quota_exceeded", sender=sender, reason=rejection.reason,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import not_, or_, update
+from sqlalchemy import func, not_, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -15,6 +15,11 @@ from shared.kit.db import Repository, utcnow
 
 
 class OutboxRepository(Repository):
+    def pending_outbox_count(self) -> int:
+        query = select(func.count()).select_from(OutboxMessage).where(
+            col(OutboxMessage.published_at).is_(None))
+        return int(self.session.exec(query).one())
+
     def pending_outbox(self, limit: int) -> list[OutboxMessage]:
         query = (
             select(OutboxMessage)

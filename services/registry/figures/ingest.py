@@ -20,6 +20,7 @@ from services.registry.audit_verification import subject_country
 from services.registry.directory import Directory
 from services.registry.figures.store import StatisticsRepository
 from services.registry.figures.verification import ReportRefused, refusal_row, verified_report
+from services.registry.metrics import RegistryMetrics
 from services.registry.signing_keys import SigningKeyCache, verify_each
 from shared.kit.db import session_scope, utcnow
 from shared.kit.jetstream import fetch_batches
@@ -36,9 +37,11 @@ Checked = StatisticsReport | ReportRefused | None
 
 
 class StatisticsIngest:
-    def __init__(self, engine: Engine, directory: Directory) -> None:
+    def __init__(self, engine: Engine, directory: Directory,
+                 metrics: RegistryMetrics | None = None) -> None:
         self.engine = engine
         self.directory = directory
+        self.metrics = metrics
         self.keys = SigningKeyCache(directory)
 
     async def run(self, subscription: JetStreamContext.PullSubscription,
@@ -50,7 +53,7 @@ class StatisticsIngest:
         settled = [(msg, result) for msg, result in checked if result is not None]
         later = [msg for msg, result in checked if result is None]
         try:
-            taken = await asyncio.to_thread(self._store, settled)
+            taken, refusals = await asyncio.to_thread(self._store, settled)
         except Exception:
             log.exception("statistics_batch_failed", size=len(settled))
             for msg, _ in settled:
@@ -59,6 +62,10 @@ class StatisticsIngest:
         else:
             for msg, _ in settled:
                 await msg.ack()
+            if self.metrics is not None:
+                self.metrics.reports_taken.inc(taken)
+                for code in refusals:
+                    self.metrics.reports_refused.labels(code).inc()
         for msg in later:
             await msg.nak(delay=DIRECTORY_RETRY_SECONDS)
         for msg, result in settled:
@@ -75,9 +82,10 @@ class StatisticsIngest:
             messages, lambda msg: verified_report(msg.data, msg.subject, self.directory, keys),
             ReportRefused, lambda: ReportRefused("unverifiable"), "statistics_report")
 
-    def _store(self, settled: list[tuple[Msg, StatisticsReport | ReportRefused]]) -> int:
+    def _store(self, settled: list[tuple[Msg, StatisticsReport | ReportRefused]]
+               ) -> tuple[int, list[str]]:
         """One transaction; how many reports were taken in force (older ones are not; nor
-        is a report in parts before its last part)."""
+        is a report in parts before its last part), and the codes of those refused."""
         reports = sorted(((msg, r) for msg, r in settled if isinstance(r, StatisticsReport)),
                          key=lambda pair: (pair[1].computed_at, pair[1].part))
         refused = [(msg, r.code) for msg, r in settled if isinstance(r, ReportRefused)]
@@ -95,4 +103,4 @@ class StatisticsIngest:
                 else:
                     taken += outcome
             repo.refuse([refusal_row(msg.data, msg.subject, code) for msg, code in refused])
-        return taken
+        return taken, [code for _, code in refused]
