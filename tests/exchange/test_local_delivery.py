@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from services.exchange.metrics import ExchangeMetrics
 from services.exchange.transport.local import LocalDelivery
 from services.exchange.transport.models import OutboxMessage
 
@@ -11,7 +12,8 @@ HOSTED = {"mx-sndif", "mx-pfpnna"}
 
 
 def delivery(process):  # type: ignore[no-untyped-def]
-    gateway = SimpleNamespace(country="MX", hosts=lambda institution: institution in HOSTED)
+    gateway = SimpleNamespace(country="MX", hosts=lambda institution: institution in HOSTED,
+                              metrics=ExchangeMetrics())
     return LocalDelivery(gateway, process)  # type: ignore[arg-type]
 
 
@@ -47,3 +49,8 @@ def test_rows_are_handled_in_order_up_to_the_first_failure_which_counts_its_atte
     assert calls == [(b"token-1", -1, 1), (b"token-2", -2, 1), (b"token-2", -2, 2),
                      (b"token-2", -2, 3), (b"token-3", -3, 1)]
     assert local.attempts == {}
+    # Each attempt counted once, by the type and outcome; the later attempts as redeliveries.
+    value = local.gateway.metrics.service.registry.get_sample_value
+    assert value("enlace_messages_received_total", {"type": "referral", "outcome": "stored"}) == 3
+    assert value("enlace_messages_received_total", {"type": "referral", "outcome": "retry"}) == 2
+    assert value("enlace_messages_redelivered_total", {"type": "referral"}) == 2
