@@ -144,6 +144,7 @@ def operations(demo: Demo) -> list[Operation]:
         # Directory ------------------------------------------------------------------------
         Operation(d, "GET", "/healthz", PUBLIC),
         Operation(d, "GET", "/readyz", PUBLIC),
+        Operation(d, "GET", "/metrics", PUBLIC),
         Operation(d, "GET", "/v1/countries", SIGNED_IN),
         Operation(d, "GET", "/v1/areas", SIGNED_IN),
         Operation(d, "GET", "/v1/institutions", SIGNED_IN),
@@ -224,6 +225,7 @@ def operations(demo: Demo) -> list[Operation]:
         # Registry -------------------------------------------------------------------------
         Operation(r, "GET", "/healthz", PUBLIC),
         Operation(r, "GET", "/readyz", PUBLIC),
+        Operation(r, "GET", "/metrics", PUBLIC),
         Operation(r, "GET", "/v1/agreements", SIGNED_IN),
         # A gateway drafts only for a party (mx-sndif, hn-senaf); the id exists: 409.
         Operation(r, "POST", "/v1/agreements",
@@ -281,6 +283,7 @@ def operations(demo: Demo) -> list[Operation]:
         # Each country's gateway (its tokens are its own: another gateway's are unknown) ----
         Operation(g, "GET", "/healthz", PUBLIC),
         Operation(g, "GET", "/readyz", PUBLIC),
+        Operation(g, "GET", "/metrics", PUBLIC),
         Operation(g, "POST", "/v1/referrals", roles("caseworker"), (Case(body=referral),)),
         Operation(g, "GET", "/v1/referrals", roles("caseworker")),
         *(Operation(g, method, path, roles("caseworker", scope=OWN_INSTITUTION, outside=404),
