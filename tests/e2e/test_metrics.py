@@ -9,7 +9,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.demo_data import SAMPLE_REFERRAL
+from shared.protocol.envelope import generate_signing_key, sign_envelope
 from tests.conftest import SQLITE_ONLY, RunningStack
+from tests.e2e.test_quarantine import forged_referral, publish, quarantined
 from tests.e2e.test_referral_flow import delivered, send
 from tests.helpers import wait_until
 
@@ -82,6 +84,26 @@ def test_a_referral_moves_the_counters_by_exactly_what_it_did(stack: RunningStac
                 route = sample.labels.get("route")
                 assert route is None or route == "unmatched" or route.startswith("/"), route
                 assert not any(len(v) > 80 for v in sample.labels.values()), sample
+
+
+async def test_a_forged_message_is_counted_quarantined_by_its_reason(stack: RunningStack):
+    hn = stack.info["gateways"]["HN"]["url"]
+    before = samples(scrape_text(hn))
+    envelope = forged_referral()
+    await publish(stack, sign_envelope(envelope, generate_signing_key()).encode(), envelope.id)
+    wait_until(lambda: quarantined(stack, envelope.id))
+
+    def moved(name: str, by: float, **labels: str) -> bool:
+        now = samples(scrape_text(hn))
+        return value(now, name, **labels) - value(before, name, **labels) == by
+
+    assert wait_until(lambda: moved("enlace_messages_quarantined_total", 1, reason="unknown_key"))
+    assert moved("enlace_messages_received_total", 1, type="referral", outcome="quarantined")
+    assert moved("enlace_messages_received_total", 0, type="referral", outcome="stored")
+    text = scrape_text(hn)
+    assert envelope.id not in text
+    assert "FORGED-1" not in text
+    assert "Forged" not in text
 
 
 def test_snapshot_ages_consumer_lag_and_the_audit_log_have_sane_values(stack: RunningStack):
