@@ -1,5 +1,6 @@
 """What an operator scrapes: /metrics of the gateways, the registry and the directory of the
-running stack move by exactly what a referral does, and name nobody."""
+running stack move by exactly what a referral does, and name nobody (on both databases: the
+gauges read at scrape time query each)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.demo_data import SAMPLE_REFERRAL
 from shared.protocol.envelope import generate_signing_key, sign_envelope
-from tests.conftest import SQLITE_ONLY, RunningStack
+from tests.conftest import RunningStack
 from tests.e2e.test_quarantine import forged_referral, publish, quarantined
 from tests.e2e.test_referral_flow import delivered, send
 from tests.helpers import wait_until
-
-# What /metrics shows does not depend on the database.
-pytestmark = SQLITE_ONLY
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
