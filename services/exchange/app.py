@@ -174,7 +174,8 @@ def create_app(settings: Settings) -> FastAPI:
             asyncio.create_task(WebhookDispatcher(gateway.engine).run(stop)),
             asyncio.create_task(escalate_forever(gateway, settings.alert_ack_timeout_seconds,
                                                  stop)),
-            asyncio.create_task(StatisticsReporter(gateway, js).run(stop)),
+            asyncio.create_task(StatisticsReporter(gateway, js,
+                                                   keys_registered=keys_registered).run(stop)),
         ]
         app.state.nats = nc
         app.state.consuming = consuming

@@ -93,6 +93,19 @@ def test_a_report_goes_out_once_per_change(gateway: Gateway) -> None:
     assert round_() == []
 
 
+def test_nothing_is_reported_before_the_keys_are_registered(gateway: Gateway) -> None:
+    """A report signed before the directory has the key is refused by the registry (unknown
+    or not yet valid key), and an unchanged one would be sent again only an hour later."""
+    stream, registered = Stream(), asyncio.Event()
+    reporter = StatisticsReporter(gateway, stream,  # type: ignore[arg-type]
+                                  keys_registered=registered)
+    assert asyncio.run(reporter.report_changes()) == 0
+    assert stream.published == []
+    registered.set()
+    assert asyncio.run(reporter.report_changes()) == 2
+    assert sorted(h["Enlace-Sender"] for _, _, h in stream.published) == list(HOSTED)
+
+
 def test_a_report_over_natss_limit_goes_out_in_parts_under_it(
         gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     """A year of every breakdown (~1.9 MB signed) in parts of one report, each < 1 MB."""

@@ -57,15 +57,22 @@ def fingerprint(report: StatisticsReport) -> str:
 
 class StatisticsReporter:
     def __init__(self, gateway: Gateway, js: JetStreamContext,
-                 check_seconds: float = REPORT_CHECK_SECONDS) -> None:
+                 check_seconds: float = REPORT_CHECK_SECONDS,
+                 keys_registered: asyncio.Event | None = None) -> None:
         self.gateway = gateway
         self.js = js
         self.check_seconds = check_seconds
+        # Reports wait for the institutions' keys at the directory: one signed before would
+        # be refused by the registry (unknown key, or not valid yet) and, unchanged, not be
+        # sent again for an hour.
+        self.keys_registered = keys_registered
         # Per institution: the fingerprint of its last report published, and when.
         self.published: dict[str, tuple[str, float]] = {}
 
     async def report_changes(self) -> int:
         """Publish the report of each institution whose cells changed; how many were sent."""
+        if self.keys_registered is not None and not self.keys_registered.is_set():
+            return 0
         sent = 0
         for institution_id in sorted(self.gateway.keys):
             report = await asyncio.to_thread(build_report, self.gateway, institution_id)
@@ -86,6 +93,11 @@ class StatisticsReporter:
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.keys_registered is not None:  # the first look as soon as they are
+            waits = [asyncio.ensure_future(e.wait()) for e in (self.keys_registered, stop)]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
         while not stop.is_set():
             try:
                 await self.report_changes()
